@@ -1,0 +1,291 @@
+// Package policy is the attestation policy a platform team writes: which TEE
+// types a node may use, which measurements are allowed, minimum TCB levels,
+// and which roots of trust evidence must chain to.
+//
+// One file may allow TDX, SEV-SNP or both (one section per TEE). Debug
+// guests and migratable TDs are always forbidden; there is no switch to
+// allow them. Simulated (test) roots are trusted only when a policy names
+// them in trustRoots, so simulated evidence can never pass a hardware policy.
+package policy
+
+import (
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// APIVersion and Kind identify a policy document.
+const (
+	APIVersion = "cctest.dev/v1alpha1"
+	Kind       = "AttestationPolicy"
+)
+
+// TEE type names, as used in evidence and verdicts.
+const (
+	TEETDX = "tdx"
+	TEESNP = "sev-snp"
+)
+
+// Trust root names a policy may list in trustRoots.
+const (
+	// RootsVendor is Intel's SGX root CA and AMD's ARK/ASK per product line.
+	RootsVendor = "vendor"
+	// RootsSimulated is the cctest test PKI used by simulators/tee. Never
+	// trusted unless named explicitly.
+	RootsSimulated = "simulated"
+)
+
+// Nonce binding modes.
+const (
+	// NonceRequired: REPORT_DATA must equal the expected value given by the
+	// verifier's caller; verification without one fails.
+	NonceRequired = "required"
+	// NonceOptional: checked when the caller supplies an expected value,
+	// skipped (and recorded as skipped) otherwise.
+	NonceOptional = "optional"
+)
+
+// Policy is one attestation policy document.
+type Policy struct {
+	APIVersion  string `json:"apiVersion"`
+	Kind        string `json:"kind"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+
+	// TrustRoots lists the roots evidence may chain to: "vendor" (default)
+	// and/or "simulated".
+	TrustRoots []string `json:"trustRoots,omitempty"`
+	// Nonce is "required" (default) or "optional".
+	Nonce string `json:"nonce,omitempty"`
+	// Collateral controls TCB-info / CRL checks against Intel PCS / AMD KDS
+	// (or their fakes, or a recorded directory).
+	Collateral Collateral `json:"collateral,omitempty"`
+
+	// TDX allows Intel TDX evidence when present.
+	TDX *TDX `json:"tdx,omitempty"`
+	// SNP allows AMD SEV-SNP evidence when present.
+	SNP *SNP `json:"snp,omitempty"`
+}
+
+// Collateral selects the online (or replayed) checks.
+type Collateral struct {
+	// Verify fetches and verifies TDX TCB info / QE identity (Intel PCS).
+	Verify bool `json:"verify,omitempty"`
+	// CheckRevocations fetches CRLs (Intel PCK/root CRL, AMD ARK CRL) and
+	// rejects revoked certificates. Implies Verify for TDX.
+	CheckRevocations bool `json:"checkRevocations,omitempty"`
+}
+
+// TDX is the Intel TDX section.
+type TDX struct {
+	// AllowedMeasurements: evidence passes when MRTD and every RTMR given in
+	// one entry match.
+	AllowedMeasurements []TDXMeasurement `json:"allowedMeasurements"`
+	// MinimumTeeTcbSvn is the 16-byte TEE_TCB_SVN floor (hex), compared per
+	// component.
+	MinimumTeeTcbSvn string `json:"minimumTeeTcbSvn,omitempty"`
+	// MinimumQeSvn / MinimumPceSvn are floors for the quoting enclave.
+	MinimumQeSvn  uint16 `json:"minimumQeSvn,omitempty"`
+	MinimumPceSvn uint16 `json:"minimumPceSvn,omitempty"`
+	// MrSeam pins the TDX module measurement (hex, 48 bytes), optional.
+	MrSeam string `json:"mrSeam,omitempty"`
+}
+
+// TDXMeasurement is one allowed TD image.
+type TDXMeasurement struct {
+	Name string `json:"name"`
+	// MRTD is required (hex, 48 bytes). RTMR0-3 are optional: empty means
+	// "any value".
+	MRTD  string `json:"mrtd"`
+	RTMR0 string `json:"rtmr0,omitempty"`
+	RTMR1 string `json:"rtmr1,omitempty"`
+	RTMR2 string `json:"rtmr2,omitempty"`
+	RTMR3 string `json:"rtmr3,omitempty"`
+	// Placeholder marks an example entry that must be replaced by the real
+	// image's values; it never matches any evidence.
+	Placeholder bool `json:"placeholder,omitempty"`
+}
+
+// SNP is the AMD SEV-SNP section.
+type SNP struct {
+	AllowedMeasurements []SNPMeasurement `json:"allowedMeasurements"`
+	// MinimumTCB is the floor for REPORTED_TCB, per component.
+	MinimumTCB *SNPTCB `json:"minimumTCB,omitempty"`
+	// VMPL the report must come from; default 0.
+	VMPL *uint32 `json:"vmpl,omitempty"`
+	// AllowSMT permits guests whose policy allows SMT; default true (most
+	// hosts run with SMT on).
+	AllowSMT *bool `json:"allowSMT,omitempty"`
+	// ProductLines restricts the CPU product line ("Milan", "Genoa");
+	// empty allows both.
+	ProductLines []string `json:"productLines,omitempty"`
+	// MinimumGuestSvn is the floor for the guest's GUEST_SVN.
+	MinimumGuestSvn uint32 `json:"minimumGuestSvn,omitempty"`
+}
+
+// SNPMeasurement is one allowed guest launch measurement.
+type SNPMeasurement struct {
+	Name        string `json:"name"`
+	Measurement string `json:"measurement"`
+	Placeholder bool   `json:"placeholder,omitempty"`
+}
+
+// SNPTCB is a TCB_VERSION split into its security patch levels.
+type SNPTCB struct {
+	Bootloader uint8 `json:"bootloader"`
+	TEE        uint8 `json:"tee"`
+	SNP        uint8 `json:"snp"`
+	Microcode  uint8 `json:"microcode"`
+}
+
+// Sizes of the hex-encoded fields, in bytes.
+const (
+	MeasurementSize = 48
+	TeeTcbSvnSize   = 16
+)
+
+// ProductLines a policy may name.
+var knownProductLines = []string{"Milan", "Genoa"}
+
+// TEEs returns the TEE types this policy allows, TDX first.
+func (p *Policy) TEEs() []string {
+	var out []string
+	if p.TDX != nil {
+		out = append(out, TEETDX)
+	}
+	if p.SNP != nil {
+		out = append(out, TEESNP)
+	}
+	return out
+}
+
+// AllowsTEE reports whether evidence of the given TEE type may pass.
+func (p *Policy) AllowsTEE(tee string) bool {
+	switch tee {
+	case TEETDX:
+		return p.TDX != nil
+	case TEESNP:
+		return p.SNP != nil
+	}
+	return false
+}
+
+// UsesTestRoots reports whether the policy trusts the simulators' test PKI.
+// A hardware policy must return false.
+func (p *Policy) UsesTestRoots() bool { return slices.Contains(p.TrustRoots, RootsSimulated) }
+
+// UsesVendorRoots reports whether the policy trusts Intel's / AMD's roots.
+func (p *Policy) UsesVendorRoots() bool { return slices.Contains(p.TrustRoots, RootsVendor) }
+
+// DebugForbidden is always true: debug TDs and SNP guests with the debug
+// policy bit are rejected by every policy. It exists so callers (certify,
+// reports) can state it without knowing that rule.
+func (p *Policy) DebugForbidden() bool { return true }
+
+// MigratableForbidden is always true (TDX TD attribute MIGRATABLE, SNP
+// migration agent).
+func (p *Policy) MigratableForbidden() bool { return true }
+
+// NonceRequired reports whether verification without an expected nonce fails.
+func (p *Policy) NonceRequired() bool { return p.Nonce != NonceOptional }
+
+// RequiredVMPL is the VMPL an SNP report must carry (0 unless set).
+func (s *SNP) RequiredVMPL() uint32 {
+	if s == nil || s.VMPL == nil {
+		return 0
+	}
+	return *s.VMPL
+}
+
+// SMTAllowed reports whether SNP guests with SMT allowed may pass.
+func (s *SNP) SMTAllowed() bool { return s == nil || s.AllowSMT == nil || *s.AllowSMT }
+
+// HasPlaceholderMeasurements reports whether any allowlist entry is still an
+// example that must be replaced.
+func (p *Policy) HasPlaceholderMeasurements() bool {
+	if p.TDX != nil {
+		for _, m := range p.TDX.AllowedMeasurements {
+			if m.Placeholder {
+				return true
+			}
+		}
+	}
+	if p.SNP != nil {
+		for _, m := range p.SNP.AllowedMeasurements {
+			if m.Placeholder {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// RealMeasurementCount is the number of non-placeholder allowlist entries
+// for the TEE (0 means nothing can pass).
+func (p *Policy) RealMeasurementCount(tee string) int {
+	n := 0
+	switch tee {
+	case TEETDX:
+		if p.TDX != nil {
+			for _, m := range p.TDX.AllowedMeasurements {
+				if !m.Placeholder {
+					n++
+				}
+			}
+		}
+	case TEESNP:
+		if p.SNP != nil {
+			for _, m := range p.SNP.AllowedMeasurements {
+				if !m.Placeholder {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// Bytes helpers: the loader has checked every hex field, so these only fail
+// on a Policy built in code with bad values.
+
+// DecodeHex decodes a hex policy field ("" gives nil). Spaces, colons and a
+// 0x prefix are tolerated so values can be pasted from tools.
+func DecodeHex(s string) ([]byte, error) {
+	s = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0x"), "0X")
+	s = strings.NewReplacer(":", "", " ", "").Replace(s)
+	if s == "" {
+		return nil, nil
+	}
+	return hex.DecodeString(s)
+}
+
+func mustHex(s string) []byte {
+	b, err := DecodeHex(s)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// MRTDBytes returns MRTD as bytes.
+func (m TDXMeasurement) MRTDBytes() []byte { return mustHex(m.MRTD) }
+
+// RTMRBytes returns RTMR0-3 as bytes; an entry is nil when not pinned.
+func (m TDXMeasurement) RTMRBytes() [4][]byte {
+	return [4][]byte{mustHex(m.RTMR0), mustHex(m.RTMR1), mustHex(m.RTMR2), mustHex(m.RTMR3)}
+}
+
+// Bytes returns the SNP measurement as bytes.
+func (m SNPMeasurement) Bytes() []byte { return mustHex(m.Measurement) }
+
+// MinimumTeeTcbSvnBytes returns the TEE_TCB_SVN floor, nil when unset.
+func (t *TDX) MinimumTeeTcbSvnBytes() []byte { return mustHex(t.MinimumTeeTcbSvn) }
+
+// MrSeamBytes returns the pinned MRSEAM, nil when unset.
+func (t *TDX) MrSeamBytes() []byte { return mustHex(t.MrSeam) }
+
+// String names the policy for messages.
+func (p *Policy) String() string {
+	return fmt.Sprintf("policy %q (%s; roots %s)", p.Name, strings.Join(p.TEEs(), "+"), strings.Join(p.TrustRoots, "+"))
+}

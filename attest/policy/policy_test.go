@@ -1,0 +1,159 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var hex48 = strings.Repeat("ab", 48)
+
+const base = `apiVersion: cctest.dev/v1alpha1
+kind: AttestationPolicy
+name: t
+`
+
+func tdxDoc(extra string) string {
+	return base + "tdx:\n  allowedMeasurements:\n  - name: img\n    mrtd: " + hex48 + "\n" + extra
+}
+
+func TestLoadDefaults(t *testing.T) {
+	p, err := Load([]byte(tdxDoc("")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.UsesTestRoots() || !p.UsesVendorRoots() {
+		t.Errorf("default roots = %v, want [vendor]", p.TrustRoots)
+	}
+	if !p.NonceRequired() || !p.DebugForbidden() || !p.MigratableForbidden() {
+		t.Error("defaults must require a nonce and forbid debug/migratable")
+	}
+	if got := p.TEEs(); len(got) != 1 || got[0] != TEETDX || !p.AllowsTEE(TEETDX) || p.AllowsTEE(TEESNP) {
+		t.Errorf("TEEs = %v", got)
+	}
+	if len(p.TDX.AllowedMeasurements[0].MRTDBytes()) != 48 {
+		t.Error("MRTDBytes")
+	}
+}
+
+func TestLoadBothTEEs(t *testing.T) {
+	doc := base + `trustRoots: [simulated]
+nonce: optional
+collateral: {checkRevocations: true}
+tdx:
+  allowedMeasurements:
+  - {name: a, mrtd: "` + hex48 + `", rtmr2: "` + hex48 + `"}
+  minimumTeeTcbSvn: "03000500000000000000000000000000"
+snp:
+  allowedMeasurements:
+  - {name: b, measurement: "` + hex48 + `"}
+  - {name: example, measurement: "` + strings.Repeat("00", 48) + `", placeholder: true}
+  minimumTCB: {bootloader: 3, tee: 0, snp: 8, microcode: 115}
+  vmpl: 0
+  allowSMT: false
+  productLines: [Milan, Genoa]
+`
+	p, err := Load([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.UsesTestRoots() || p.UsesVendorRoots() || p.NonceRequired() {
+		t.Errorf("roots/nonce wrong: %+v", p)
+	}
+	if !p.Collateral.Verify {
+		t.Error("checkRevocations must imply verify")
+	}
+	if !p.HasPlaceholderMeasurements() || p.RealMeasurementCount(TEESNP) != 1 || p.RealMeasurementCount(TEETDX) != 1 {
+		t.Error("placeholder accounting")
+	}
+	if p.SNP.SMTAllowed() || p.SNP.RequiredVMPL() != 0 {
+		t.Error("snp accessors")
+	}
+	if r := p.TDX.AllowedMeasurements[0].RTMRBytes(); r[0] != nil || len(r[2]) != 48 {
+		t.Error("RTMRBytes")
+	}
+}
+
+func TestLoadErrorsNameTheField(t *testing.T) {
+	cases := map[string]struct{ doc, want string }{
+		"unknown top":       {tdxDoc("colateral: {}\n"), "colateral: unknown field"},
+		"unknown nested":    {tdxDoc("  minimumTeeTcbSVN: aa\n"), "tdx.minimumTeeTcbSVN: unknown field (did you mean \"minimumTeeTcbSvn\""},
+		"unknown in list":   {base + "tdx:\n  allowedMeasurements:\n  - {name: a, mrtd: " + hex48 + ", rtmr9: aa}\n", "tdx.allowedMeasurements[0].rtmr9: unknown field"},
+		"debug switch":      {tdxDoc("  allowDebug: true\n"), "debug guests are always forbidden"},
+		"bad hex":           {base + "tdx:\n  allowedMeasurements:\n  - {name: a, mrtd: zz}\n", "tdx.allowedMeasurements[0].mrtd: not hex"},
+		"short mrtd":        {base + "tdx:\n  allowedMeasurements:\n  - {name: a, mrtd: abcd}\n", "must be 48 bytes"},
+		"missing mrtd":      {base + "tdx:\n  allowedMeasurements:\n  - {name: a}\n", "tdx.allowedMeasurements[0].mrtd: must be set"},
+		"empty allowlist":   {base + "tdx:\n  allowedMeasurements: []\n", "tdx.allowedMeasurements: must list at least one"},
+		"no tee":            {base, "the policy allows no TEE"},
+		"bad root":          {tdxDoc("trustRoots: [intel]\n"), "trustRoots[0]: unknown root \"intel\""},
+		"dup root":          {tdxDoc("trustRoots: [vendor, vendor]\n"), "trustRoots[1]: \"vendor\" listed twice"},
+		"bad nonce":         {tdxDoc("nonce: sometimes\n"), "nonce: must be"},
+		"wrong type":        {tdxDoc("  minimumQeSvn: lots\n"), "tdx.minimumQeSvn: expected uint16"},
+		"wrong apiVersion":  {strings.Replace(tdxDoc(""), "v1alpha1", "v9", 1), "apiVersion: must be"},
+		"wrong kind":        {strings.Replace(tdxDoc(""), "AttestationPolicy", "Policy", 1), "kind: must be"},
+		"no name":           {strings.Replace(tdxDoc(""), "name: t\n", "", 1), "name: must be set"},
+		"vmpl range":        {base + "snp:\n  allowedMeasurements:\n  - {name: a, measurement: " + hex48 + "}\n  vmpl: 7\n", "snp.vmpl: must be 0-3"},
+		"tcb range":         {base + "snp:\n  allowedMeasurements:\n  - {name: a, measurement: " + hex48 + "}\n  minimumTCB: {snp: 200}\n", "snp.minimumTCB.snp: must be 0-127"},
+		"product line":      {base + "snp:\n  allowedMeasurements:\n  - {name: a, measurement: " + hex48 + "}\n  productLines: [Turin]\n", "snp.productLines[0]: unknown product line"},
+		"not a mapping":     {"- a\n- b\n", "policy must be a mapping"},
+		"empty":             {"  \n", "policy is empty"},
+		"bad yaml":          {"a: [\n", "not valid YAML"},
+		"tcb svn size":      {tdxDoc("  minimumTeeTcbSvn: aabb\n"), "tdx.minimumTeeTcbSvn: must be 16 bytes"},
+		"measurement name":  {base + "snp:\n  allowedMeasurements:\n  - {measurement: " + hex48 + "}\n", "snp.allowedMeasurements[0].name: must be set"},
+		"list for a string": {tdxDoc("nonce: [a]\n"), "nonce: expected a string"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load([]byte(c.doc))
+			if err == nil {
+				t.Fatalf("Load accepted:\n%s", c.doc)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadFileNamesThePath(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(path, []byte(tdxDoc("bogus: 1\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadFile(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "bogus") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := LoadFile(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Fatalf("missing file err = %v", err)
+	}
+}
+
+func TestDecodeHexTolerance(t *testing.T) {
+	b, err := DecodeHex(" 0xAB:cd ")
+	if err != nil || len(b) != 2 || b[0] != 0xab || b[1] != 0xcd {
+		t.Fatalf("DecodeHex = %x, %v", b, err)
+	}
+}
+
+// FuzzLoad: the loader never panics, and anything it accepts validates.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(tdxDoc("")))
+	f.Add([]byte(base + "snp:\n  allowedMeasurements:\n  - {name: a, measurement: " + hex48 + "}\n  vmpl: 1\n"))
+	f.Add([]byte("a: [\n"))
+	f.Add([]byte("{}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Load(data)
+		if err != nil {
+			return
+		}
+		if err := p.Validate(); err != nil {
+			t.Fatalf("accepted policy does not validate: %v", err)
+		}
+		if len(p.TEEs()) == 0 {
+			t.Fatal("accepted policy allows no TEE")
+		}
+	})
+}
