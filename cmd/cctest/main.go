@@ -7,9 +7,16 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cctest/cctest/cli/envcmd"
+	"github.com/cctest/cctest/cli/versioncmd"
 )
 
 func main() {
+	// Libraries linked in (k8s component-base) register global pflags such as
+	// --version; cobra would show them on every command. cctest has its own.
+	pflag.CommandLine = pflag.NewFlagSet(os.Args[0], pflag.ExitOnError)
 	root := newRoot()
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -25,6 +32,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each command lives in its own package under cli/; wire it here.
+	root.AddCommand(newControlPlaneChild(), envcmd.New(), versioncmd.New())
 	return root
 }
 

@@ -1,0 +1,209 @@
+// Package envcmd is `cctest env up|down`: the embedded platform as a
+// long-running environment that kubectl (or `cctest run --kubeconfig`) can use.
+package envcmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cctest/cctest/simulators/controlplane"
+)
+
+// DefaultDir is where `env up` writes kubeconfigs and state by default.
+const DefaultDir = "cctest-env"
+
+// stateFile records the running `env up` process for `env down`.
+const stateFile = "cctest-env.json"
+
+type state struct {
+	PID              int       `json:"pid"`
+	HostKubeconfig   string    `json:"hostKubeconfig"`
+	TenantKubeconfig string    `json:"tenantKubeconfig"`
+	Started          time.Time `json:"started"`
+}
+
+// New returns the env command group.
+func New() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "env",
+		Short: "Start or stop the embedded platform (host + tenant control planes)",
+		Long: `The embedded platform is two real Kubernetes control planes (etcd,
+kube-apiserver, kube-scheduler, kube-controller-manager) on 127.0.0.1: the
+host cluster and the vCluster tenant. Nothing needs Docker or a network.`,
+	}
+	cmd.AddCommand(newUp(), newDown())
+	return cmd
+}
+
+func newUp() *cobra.Command {
+	var dir string
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the embedded platform and run until Ctrl-C or SIGTERM",
+		Example: `  # start in the foreground, then in another shell:
+  cctest env up --dir /tmp/cc
+  kubectl --kubeconfig /tmp/cc/tenant.kubeconfig get nodes
+
+  # start in the background and stop it later
+  cctest env up --dir /tmp/cc > /tmp/cc.log 2>&1 &
+  cctest env down --dir /tmp/cc`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return up(ctx, cmd.OutOrStdout(), dir, keep)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", DefaultDir, "directory for kubeconfigs, logs and cluster data")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the directory (data, logs) after shutdown")
+	return cmd
+}
+
+func up(ctx context.Context, out io.Writer, dir string, keep bool) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if s, err := readState(dir); err == nil && alive(s.PID) {
+		return fmt.Errorf("an environment is already running in %s (pid %d); stop it with: cctest env down --dir %s", dir, s.PID, dir)
+	}
+	bin, err := controlplane.Binary()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Starting the embedded platform in %s (host + tenant control planes)...\n", dir)
+	pair, err := controlplane.StartPair(ctx, bin, dir)
+	if err != nil {
+		cleanup(dir, keep)
+		return err
+	}
+	s := state{PID: os.Getpid(), HostKubeconfig: pair.HostKubeconfig(), TenantKubeconfig: pair.TenantKubeconfig(), Started: time.Now()}
+	if err := writeState(dir, s); err != nil {
+		pair.Stop()
+		cleanup(dir, keep)
+		return err
+	}
+	fmt.Fprintf(out, `Ready in %.1fs.
+  host:    %s
+  tenant:  %s
+Use it:
+  export KUBECONFIG=%s
+  kubectl get nodes
+Stop with Ctrl-C, or: cctest env down --dir %s
+`, pair.Started.Seconds(), s.HostKubeconfig, s.TenantKubeconfig, s.TenantKubeconfig, dir)
+
+	var crashed error
+	select {
+	case <-ctx.Done():
+	case <-pair.Host.Exited():
+		crashed = fmt.Errorf("host control plane exited unexpectedly; see %s", pair.Host.Log)
+	case <-pair.Tenant.Exited():
+		crashed = fmt.Errorf("tenant control plane exited unexpectedly; see %s", pair.Tenant.Log)
+	}
+	fmt.Fprintln(out, "Shutting down...")
+	stopErr := pair.Stop()
+	os.Remove(filepath.Join(dir, stateFile))
+	cleanup(dir, keep)
+	if keep {
+		fmt.Fprintf(out, "Stopped; data and logs kept in %s\n", dir)
+	} else {
+		fmt.Fprintln(out, "Stopped.")
+	}
+	return errors.Join(crashed, stopErr)
+}
+
+func cleanup(dir string, keep bool) {
+	if !keep {
+		os.RemoveAll(dir)
+	}
+}
+
+func newDown() *cobra.Command {
+	var dir string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:     "down",
+		Short:   "Stop an environment started with `cctest env up` in the background",
+		Example: `  cctest env down --dir /tmp/cc`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return down(cmd.OutOrStdout(), dir, wait)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", DefaultDir, "directory given to `cctest env up`")
+	cmd.Flags().DurationVar(&wait, "wait", 60*time.Second, "how long to wait for a clean shutdown")
+	return cmd
+}
+
+func down(out io.Writer, dir string, wait time.Duration) error {
+	s, err := readState(dir)
+	if err != nil {
+		return fmt.Errorf("no running environment in %s: %w", dir, err)
+	}
+	if !alive(s.PID) {
+		os.Remove(filepath.Join(dir, stateFile))
+		return fmt.Errorf("the environment in %s (pid %d) is not running any more; removed its stale state file", dir, s.PID)
+	}
+	if err := syscall.Kill(s.PID, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop pid %d: %w", s.PID, err)
+	}
+	fmt.Fprintf(out, "Stopping the environment in %s (pid %d)...\n", dir, s.PID)
+	deadline := time.Now().Add(wait)
+	for alive(s.PID) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pid %d still running after %s", s.PID, wait)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	fmt.Fprintln(out, "Stopped.")
+	return nil
+}
+
+func readState(dir string) (state, error) {
+	var s state
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("%s: %w", filepath.Join(dir, stateFile), err)
+	}
+	return s, nil
+}
+
+func writeState(dir string, s state) error {
+	b, _ := json.MarshalIndent(s, "", "  ")
+	return os.WriteFile(filepath.Join(dir, stateFile), b, 0o600)
+}
+
+// alive reports whether a process exists and is not a zombie.
+func alive(pid int) bool {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// Field 3 of /proc/PID/stat is the state; after the ")" of the command name.
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == ')' {
+			return i+2 < len(b) && b[i+2] != 'Z'
+		}
+	}
+	return true
+}

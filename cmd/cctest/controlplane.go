@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cctest/cctest/simulators/controlplane"
+	"github.com/cctest/cctest/simulators/controlplane/inprocess"
+)
+
+// newControlPlaneChild is the hidden command a supervisor runs, once per
+// control plane. It prints one ready line on stdout and runs until SIGTERM,
+// SIGINT or EOF on stdin (the parent is gone).
+func newControlPlaneChild() *cobra.Command {
+	var name, dir string
+	cmd := &cobra.Command{
+		Use:    controlplane.ChildCommand,
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer cancel()
+			go func() {
+				_, _ = io.Copy(io.Discard, os.Stdin)
+				cancel()
+			}()
+			cp, err := inprocess.Start(ctx, inprocess.Config{Name: name, Dir: dir})
+			if err != nil {
+				return err
+			}
+			line, _ := json.Marshal(controlplane.Ready{Kubeconfig: cp.Kubeconfig, Server: cp.Server, PID: os.Getpid()})
+			fmt.Fprintln(cmd.OutOrStdout(), controlplane.ReadyPrefix+string(line))
+			<-cp.Done()
+			return cp.Err()
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "host", "control plane name")
+	cmd.Flags().StringVar(&dir, "dir", "", "state directory")
+	_ = cmd.MarkFlagRequired("dir")
+	return cmd
+}

@@ -1,0 +1,71 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Pair is the embedded platform's two control planes: the host cluster and
+// the tenant (a vCluster tenant is its own API server).
+type Pair struct {
+	Dir    string
+	Host   *Process
+	Tenant *Process
+	// Started is how long both took to become ready.
+	Started time.Duration
+}
+
+// Kubeconfig paths written into the platform directory.
+func (p *Pair) HostKubeconfig() string   { return filepath.Join(p.Dir, "host.kubeconfig") }
+func (p *Pair) TenantKubeconfig() string { return filepath.Join(p.Dir, "tenant.kubeconfig") }
+
+// StartPair starts host and tenant in parallel under dir and copies their
+// admin kubeconfigs to dir/host.kubeconfig and dir/tenant.kubeconfig.
+func StartPair(ctx context.Context, binary, dir string) (*Pair, error) {
+	begin := time.Now()
+	type result struct {
+		p   *Process
+		err error
+	}
+	start := func(name string, out chan<- result) {
+		p, err := Launch(ctx, binary, name, filepath.Join(dir, name))
+		out <- result{p, err}
+	}
+	hc, tc := make(chan result, 1), make(chan result, 1)
+	go start("host", hc)
+	go start("tenant", tc)
+	h, t := <-hc, <-tc
+	if err := errors.Join(h.err, t.err); err != nil {
+		for _, r := range []result{h, t} {
+			if r.p != nil {
+				r.p.Stop()
+			}
+		}
+		return nil, err
+	}
+	pair := &Pair{Dir: dir, Host: h.p, Tenant: t.p, Started: time.Since(begin)}
+	for src, dst := range map[string]string{h.p.Ready.Kubeconfig: pair.HostKubeconfig(), t.p.Ready.Kubeconfig: pair.TenantKubeconfig()} {
+		if err := copyFile(src, dst); err != nil {
+			pair.Stop()
+			return nil, fmt.Errorf("write %s: %w", dst, err)
+		}
+	}
+	return pair, nil
+}
+
+// Stop stops the tenant, then the host.
+func (p *Pair) Stop() error {
+	return errors.Join(p.Tenant.Stop(), p.Host.Stop())
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
+}
