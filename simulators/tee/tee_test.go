@@ -1,0 +1,140 @@
+package tee
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cctest/cctest/simulators/tee/testpki"
+	sevabi "github.com/google/go-sev-guest/abi"
+	sevclient "github.com/google/go-sev-guest/client"
+	sevverify "github.com/google/go-sev-guest/verify"
+	sevtrust "github.com/google/go-sev-guest/verify/trust"
+	sevvalidate "github.com/google/go-sev-guest/validate"
+	tdxabi "github.com/google/go-tdx-guest/abi"
+	tdxclient "github.com/google/go-tdx-guest/client"
+	tdxverify "github.com/google/go-tdx-guest/verify"
+	"github.com/google/logger"
+)
+
+func init() { logger.Init("test", false, false, discard{}) }
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+var nonce = [64]byte{1, 2, 3}
+
+func verifyTDX(t *testing.T, raw []byte, collateral bool) error {
+	t.Helper()
+	q, err := tdxabi.QuoteToProto(raw)
+	if err != nil {
+		return err
+	}
+	opts := &tdxverify.Options{TrustedRoots: testpki.IntelRootPool(), Now: time.Now()}
+	if collateral {
+		opts.GetCollateral, opts.CheckRevocations, opts.Getter = true, true, TDXGetter{NewPCS()}
+	}
+	return tdxverify.TdxQuote(q, opts)
+}
+
+func snpRoots() map[string][]*sevtrust.AMDRootCerts {
+	out := map[string][]*sevtrust.AMDRootCerts{}
+	for _, l := range testpki.ProductLines {
+		r := sevtrust.AMDRootCertsProduct(l)
+		r.ProductCerts = &sevtrust.ProductCerts{Ark: testpki.ARK(l), Ask: testpki.ASK(l)}
+		out[l] = []*sevtrust.AMDRootCerts{r}
+	}
+	return out
+}
+
+func verifySNP(t *testing.T, raw []byte, revocations bool) error {
+	t.Helper()
+	att, err := sevabi.ReportCertsToProto(raw)
+	if err != nil {
+		return err
+	}
+	opts := &sevverify.Options{TrustedRoots: snpRoots(), DisableCertFetching: true, Now: time.Now()}
+	if revocations {
+		opts.CheckRevocations, opts.Getter = true, SNPGetter{NewKDS()}
+	}
+	if err := sevverify.SnpAttestation(att, opts); err != nil {
+		return err
+	}
+	vmpl := 0
+	return sevvalidate.SnpAttestation(att, &sevvalidate.Options{
+		GuestPolicy: sevabi.SnpPolicy{SMT: true}, ReportData: nonce[:], Measurement: DefaultSNPMeas, VMPL: &vmpl})
+}
+
+func TestTDXQuoteVerifiesWithTheRealLibrary(t *testing.T) {
+	m := NewTDXMachine(TDXOptions{Name: "node-a"})
+	raw, err := tdxclient.GetRawQuote(TDXQuoteProvider{m}, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyTDX(t, raw, false); err != nil {
+		t.Fatalf("offline verify: %v", err)
+	}
+	if err := verifyTDX(t, raw, true); err != nil {
+		t.Fatalf("collateral verify: %v", err)
+	}
+}
+
+func TestSNPReportVerifiesWithTheRealLibrary(t *testing.T) {
+	for _, line := range []string{Milan, Genoa} {
+		for _, v := range []uint32{2, 3, 5} {
+			m := MustNewSNPMachine(SNPOptions{Name: "node-b", ProductLine: line, ReportVersion: v})
+			att, err := sevclient.GetQuoteProto(SNPQuoteProvider{m}, nonce)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if att.Report.Version != v {
+				t.Fatalf("version %d", att.Report.Version)
+			}
+			raw, _ := m.ExtendedReport(nonce)
+			if err := verifySNP(t, raw, true); err != nil {
+				t.Fatalf("%s v%d: %v", line, v, err)
+			}
+		}
+	}
+}
+
+func TestFaultsAreVisibleToTheLibraries(t *testing.T) {
+	tdxWant := map[Fault]string{
+		FaultTampered:      "unable to verify message digest",
+		FaultUntrustedRoot: "certificate signed by unknown authority",
+		FaultForgedChain:   "unable to validate Intermediate CA certificate",
+		FaultExpiredCert:   "expired",
+		FaultRevoked:       "PCK Leaf certificate in PCK certificate chain was revoked",
+	}
+	for f, want := range tdxWant {
+		raw, err := NewTDXMachine(TDXOptions{Name: "f-" + string(f), Faults: []Fault{f}}).Quote(nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = verifyTDX(t, raw, f == FaultRevoked)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("TDX %s: err = %v, want %q", f, err, want)
+		}
+	}
+	snpWant := map[Fault]string{
+		FaultTampered:         "report signature verification error",
+		FaultUntrustedRoot:    "could not be verified by any trusted roots",
+		FaultForgedChain:      "could not be verified by any trusted roots",
+		FaultExpiredCert:      "expired",
+		FaultDebug:            "unauthorized debug capability",
+		FaultMigratable:       "unauthorized migration agent",
+		FaultVMPL:             "report VMPL 1 is not 0",
+		FaultWrongMeasurement: "MEASUREMENT",
+	}
+	for f, want := range snpWant {
+		raw, err := MustNewSNPMachine(SNPOptions{Name: "f-" + string(f), Faults: []Fault{f}}).ExtendedReport(nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = verifySNP(t, raw, false)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("SNP %s: err = %v, want %q", f, err, want)
+		}
+	}
+}
