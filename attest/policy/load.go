@@ -211,6 +211,11 @@ func unknownFields(v any, t reflect.Type, path string) []error {
 			}
 			errs = append(errs, unknownFields(obj[k], ft, p)...)
 		}
+	case reflect.String:
+		switch v.(type) {
+		case json.Number, bool:
+			errs = append(errs, fmt.Errorf("%s: expected a string, got %s %v (quote hex values: YAML reads 0123... as a number)", path, jsonKind(v), v))
+		}
 	case reflect.Slice:
 		arr, ok := v.([]any)
 		if !ok {

@@ -102,6 +102,7 @@ func TestLoadErrorsNameTheField(t *testing.T) {
 		"tcb svn size":      {tdxDoc("  minimumTeeTcbSvn: aabb\n"), "tdx.minimumTeeTcbSvn: must be 16 bytes"},
 		"measurement name":  {base + "snp:\n  allowedMeasurements:\n  - {measurement: " + hex48 + "}\n", "snp.allowedMeasurements[0].name: must be set"},
 		"list for a string": {tdxDoc("nonce: [a]\n"), "nonce: expected a string"},
+		"unquoted hex":      {base + "tdx:\n  allowedMeasurements:\n  - {name: a, mrtd: 1234}\n", "tdx.allowedMeasurements[0].mrtd: expected a string, got a number 1234 (quote hex values"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

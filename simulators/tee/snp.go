@@ -35,7 +35,7 @@ var (
 	// OldSNPTCB is reported by FaultOldTCB.
 	OldSNPTCB = map[string]kds.TCBParts{
 		Milan: {BlSpl: 3, TeeSpl: 0, SnpSpl: 5, UcodeSpl: 115},
-		Genoa: {BlSpl: 7, TeeSpl: 0, SnpSpl: 10, UcodeSpl: 72},
+		Genoa: {BlSpl: 7, TeeSpl: 0, SnpSpl: 5, UcodeSpl: 72},
 	}
 	snpModel = map[string]byte{Milan: 0x01, Genoa: 0x11}
 )

@@ -1,0 +1,319 @@
+package verifier
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/simulators/tee/testpki"
+	sevabi "github.com/google/go-sev-guest/abi"
+	"github.com/google/go-sev-guest/kds"
+	spb "github.com/google/go-sev-guest/proto/sevsnp"
+	sevvalidate "github.com/google/go-sev-guest/validate"
+	sevverify "github.com/google/go-sev-guest/verify"
+	sevtrust "github.com/google/go-sev-guest/verify/trust"
+)
+
+const (
+	amdVendorRootName = "AMD ARK (vendor)"
+	amdTestRootName   = "cctest simulated AMD ARK/ASK (TEST ONLY)"
+)
+
+// vendorProductLines are the product lines with embedded AMD roots.
+var vendorProductLines = []string{"Milan", "Genoa", "Turin"}
+
+func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expected []byte) {
+	type parsed struct {
+		att    *spb.Attestation
+		report []byte
+	}
+	pr, err := safely("SEV-SNP evidence", func() (parsed, error) {
+		a, r, err := snpAttestation(ev)
+		return parsed{a, r}, err
+	})
+	att, report := pr.att, pr.report
+	if err != nil {
+		vd.add(Check{Name: "parse", Expected: "SEV-SNP attestation report", Detail: err.Error()})
+		return
+	}
+	rep := att.GetReport()
+	vd.add(Check{Name: "parse", Expected: "SEV-SNP attestation report", Pass: true,
+		Measured: fmt.Sprintf("SEV-SNP report v%d, %d certificate table entries", rep.GetVersion(), certCount(att.GetCertificateChain()))})
+	vd.Measurement = hex.EncodeToString(rep.GetMeasurement())
+	vd.ChipID = hex.EncodeToString(rep.GetChipId())
+	vd.ReportVersion = rep.GetVersion()
+	vd.ReportData = hex.EncodeToString(rep.GetReportData())
+	reported := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetReportedTcb()))
+	vd.TCB = tcbString(reported)
+	if fms := rep.GetCpuid1EaxFms(); fms != 0 {
+		vd.ProductLine = kds.ProductLineFromFms(fms)
+	} else if vcek, err := sevtrust.ParseCert(att.GetCertificateChain().GetVcekCert()); err == nil {
+		if exts, err := kds.VcekCertificateExtensions(vcek); err == nil {
+			if prod, err := kds.ParseProductName(exts.ProductName, sevabi.VcekReportSigner); err == nil {
+				vd.ProductLine = kds.ProductLine(prod)
+			}
+		}
+	}
+
+	v.snpVerify(vd, att, report, p)
+
+	pol, _ := sevabi.ParseSnpPolicy(rep.GetPolicy()) // parse already checked it
+	vd.add(nonceCheck(rep.GetReportData(), expected, p))
+	matched := snpMeasurementCheck(vd, rep, p)
+	vd.add(bitCheck("debug", pol.Debug, "guest policy DEBUG (bit 19)",
+		"debug guest: the guest policy allows DEBUG, so the host can read and change guest memory"))
+	vd.add(bitCheck("migratable", pol.MigrateMA, "guest policy MIGRATE_MA (bit 18)",
+		"the guest policy allows a migration agent, so the guest can be moved to a host this evidence does not describe"))
+	vd.add(snpTCBCheck(reported, p.SNP))
+	wantVMPL := p.SNP.RequiredVMPL()
+	c := Check{Name: "vmpl", Expected: fmt.Sprint(wantVMPL), Measured: fmt.Sprint(rep.GetVmpl()), Pass: rep.GetVmpl() == wantVMPL}
+	if !c.Pass {
+		c.Detail = fmt.Sprintf("report VMPL %d is not %d: evidence from a less privileged level cannot vouch for the guest", rep.GetVmpl(), wantVMPL)
+	}
+	vd.add(c)
+	if !p.SNP.SMTAllowed() {
+		vd.add(bitCheck("smt", pol.SMT, "guest policy SMT (bit 16)", "the guest policy allows SMT and the policy forbids it"))
+	}
+	if len(p.SNP.ProductLines) > 0 {
+		c := Check{Name: "product-line", Expected: strings.Join(p.SNP.ProductLines, " or "), Measured: vd.ProductLine,
+			Pass: slices.Contains(p.SNP.ProductLines, vd.ProductLine)}
+		if !c.Pass {
+			c.Detail = fmt.Sprintf("product line %q is not allowed", vd.ProductLine)
+		}
+		vd.add(c)
+	}
+	if p.SNP.MinimumGuestSvn > 0 {
+		c := Check{Name: "guest-svn", Expected: fmt.Sprintf(">= %d", p.SNP.MinimumGuestSvn), Measured: fmt.Sprint(rep.GetGuestSvn()),
+			Pass: rep.GetGuestSvn() >= p.SNP.MinimumGuestSvn}
+		if !c.Pass {
+			c.Detail = "GUEST_SVN below the policy minimum"
+		}
+		vd.add(c)
+	}
+	vd.add(snpLibraryValidate(att, p, matched, expected))
+}
+
+// snpAttestation assembles report + certificate table (+ VCEK).
+func snpAttestation(ev Evidence) (*spb.Attestation, []byte, error) {
+	if len(ev.Raw) < snpReportSize {
+		return nil, nil, fmt.Errorf("report is %d bytes, an SEV-SNP report is %d", len(ev.Raw), snpReportSize)
+	}
+	report := ev.Raw[:snpReportSize]
+	table := ev.Raw[snpReportSize:]
+	if len(ev.CertTable) > 0 {
+		if len(table) > 0 {
+			return nil, nil, fmt.Errorf("evidence has a certificate table both after the report and in certTable")
+		}
+		table = ev.CertTable
+	}
+	rep, err := sevabi.ReportToProto(report)
+	if err != nil {
+		return nil, nil, err
+	}
+	chain := &spb.CertificateChain{Extras: map[string][]byte{}}
+	if len(table) > 0 {
+		ct := new(sevabi.CertTable)
+		if err := ct.Unmarshal(table); err != nil {
+			return nil, nil, fmt.Errorf("certificate table: %v", err)
+		}
+		chain = ct.Proto()
+	}
+	if len(ev.VCEK) > 0 {
+		der := ev.VCEK
+		if b, _ := pem.Decode(der); b != nil {
+			der = b.Bytes
+		}
+		if len(chain.GetVcekCert()) > 0 && !bytes.Equal(chain.GetVcekCert(), der) {
+			return nil, nil, fmt.Errorf("the supplied VCEK differs from the one in the certificate table")
+		}
+		chain.VcekCert = der
+	}
+	return &spb.Attestation{Report: rep, CertificateChain: chain}, report, nil
+}
+
+func certCount(c *spb.CertificateChain) int {
+	n := len(c.GetExtras())
+	for _, b := range [][]byte{c.GetArkCert(), c.GetAskCert(), c.GetVcekCert(), c.GetVlekCert()} {
+		if len(b) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func tcbString(t kds.TCBParts) string {
+	return fmt.Sprintf("bl=%d tee=%d snp=%d ucode=%d", t.BlSpl, t.TeeSpl, t.SnpSpl, t.UcodeSpl)
+}
+
+type amdRootSet struct {
+	name      string
+	simulated bool
+	roots     map[string][]*sevtrust.AMDRootCerts
+	certs     []*x509.Certificate
+}
+
+// snpRootSets returns the root sets the policy trusts, simulated first.
+// The AMDRootCerts are fresh per call: go-sev-guest caches CRLs in them.
+func snpRootSets(p *policy.Policy) []amdRootSet {
+	var out []amdRootSet
+	if p.UsesTestRoots() {
+		s := amdRootSet{name: amdTestRootName, simulated: true, roots: map[string][]*sevtrust.AMDRootCerts{}}
+		for _, l := range testpki.ProductLines {
+			r := sevtrust.AMDRootCertsProduct(l)
+			r.ProductCerts = &sevtrust.ProductCerts{Ark: testpki.ARK(l), Ask: testpki.ASK(l)}
+			s.roots[l] = []*sevtrust.AMDRootCerts{r}
+			s.certs = append(s.certs, testpki.ARK(l), testpki.ASK(l))
+		}
+		out = append(out, s)
+	}
+	if p.UsesVendorRoots() {
+		s := amdRootSet{name: amdVendorRootName, roots: map[string][]*sevtrust.AMDRootCerts{}}
+		for _, l := range vendorProductLines {
+			if r, err := sevtrust.GetDefaultRootCerts(l); err == nil {
+				fresh := sevtrust.AMDRootCertsProduct(l)
+				fresh.ProductCerts = r.ProductCerts
+				s.roots[l] = []*sevtrust.AMDRootCerts{fresh}
+				s.certs = append(s.certs, r.ProductCerts.Ark, r.ProductCerts.Ask)
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// snpVerify runs go-sev-guest verify, or on a cache hit checks only the
+// report signature with the cached VCEK (go-sev-guest's SnpReportSignature).
+func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p *policy.Policy) {
+	now := v.now()
+	c := Check{Name: "verify", Expected: "report signature, VCEK chain to " + strings.Join(rootNames(p, policy.TEESNP), " or ")}
+	if p.Collateral.CheckRevocations {
+		c.Expected += ", ARK CRL"
+	}
+	chain := att.GetCertificateChain()
+	key := cacheKey([]byte("snp"), []byte(fmt.Sprint(p.TrustRoots, p.Collateral)), chain.GetVcekCert(),
+		[]byte(vd.ProductLine), []byte{byte(att.GetReport().GetSignerInfo())})
+	if e := v.cache.get(key, now); e != nil && len(chain.GetVcekCert()) > 0 {
+		vd.ChainCached = true
+		vd.TrustRoot, vd.Simulated = e.trustRoot, e.simulated
+		if err := sevverify.SnpReportSignature(report, e.vcek); err != nil {
+			c.Detail = err.Error() + " (chain cached)"
+		} else {
+			c.Pass, c.Measured = true, "valid; chain to "+e.trustRoot+" (cached)"
+		}
+		vd.add(c)
+		return
+	}
+	fetch := len(chain.GetVcekCert()) == 0 && (v.opts.SNPGetter != nil || p.Collateral.Verify)
+	if len(chain.GetVcekCert()) == 0 && !fetch {
+		c.Detail = "the report carries no VCEK certificate: supply the certificate table or the VCEK, or enable collateral to fetch it from the KDS"
+		vd.add(c)
+		return
+	}
+	var lastErr error
+	for _, set := range snpRootSets(p) {
+		opts := &sevverify.Options{
+			TrustedRoots: set.roots, Now: now, DisableCertFetching: !fetch,
+			CheckRevocations: p.Collateral.CheckRevocations, Getter: v.opts.SNPGetter,
+		}
+		if err := safeErr("go-sev-guest verify", func() error { return sevverify.SnpAttestation(att, opts) }); err != nil {
+			lastErr = err
+			continue
+		}
+		vd.TrustRoot, vd.Simulated = set.name, set.simulated
+		c.Pass, c.Measured = true, "valid; chain to "+set.name
+		vd.add(c)
+		vcek, err := sevtrust.ParseCert(att.GetCertificateChain().GetVcekCert())
+		if err != nil {
+			return
+		}
+		nb, na := window(append([]*x509.Certificate{vcek}, set.certs...)...)
+		if p.Collateral.CheckRevocations && now.Add(v.opts.CollateralTTL).Before(na) {
+			na = now.Add(v.opts.CollateralTTL)
+		}
+		v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: set.name, simulated: set.simulated, vcek: vcek})
+		return
+	}
+	c.Detail = fmt.Sprint(lastErr)
+	c.Measured = "not verified"
+	vd.add(c)
+}
+
+func snpMeasurementCheck(vd *Verdict, rep *spb.Report, p *policy.Policy) *policy.SNPMeasurement {
+	c := Check{Name: "measurement", Measured: hex.EncodeToString(rep.GetMeasurement())}
+	var names []string
+	var matched *policy.SNPMeasurement
+	for i := range p.SNP.AllowedMeasurements {
+		m := &p.SNP.AllowedMeasurements[i]
+		if m.Placeholder {
+			continue
+		}
+		names = append(names, m.Name)
+		if matched == nil && bytes.Equal(m.Bytes(), rep.GetMeasurement()) {
+			matched = m
+		}
+	}
+	c.Expected = "one of [" + strings.Join(names, ", ") + "]"
+	if matched != nil {
+		c.Pass, c.Measured = true, c.Measured+" = "+matched.Name
+		vd.MatchedImage = matched.Name
+	} else {
+		c.Detail = fmt.Sprintf("MEASUREMENT %s matches no allowed measurement %v%s",
+			hex.EncodeToString(rep.GetMeasurement()), names, placeholderHint(p, policy.TEESNP))
+	}
+	vd.add(c)
+	return matched
+}
+
+func minTCB(s *policy.SNP) kds.TCBParts {
+	if s.MinimumTCB == nil {
+		return kds.TCBParts{}
+	}
+	return kds.TCBParts{BlSpl: s.MinimumTCB.Bootloader, TeeSpl: s.MinimumTCB.TEE, SnpSpl: s.MinimumTCB.SNP, UcodeSpl: s.MinimumTCB.Microcode}
+}
+
+func snpTCBCheck(reported kds.TCBParts, s *policy.SNP) Check {
+	c := Check{Name: "tcb", Measured: "REPORTED_TCB " + tcbString(reported)}
+	if s.MinimumTCB == nil {
+		c.Pass, c.Skipped, c.Expected, c.Detail = true, true, "(no minimum)", "the policy sets no TCB minimum"
+		return c
+	}
+	min := minTCB(s)
+	c.Expected = ">= " + tcbString(min)
+	c.Pass = kds.TCBPartsLE(min, reported)
+	if !c.Pass {
+		c.Detail = fmt.Sprintf("REPORTED_TCB %s is below the policy minimum %s in at least one component", tcbString(reported), tcbString(min))
+	}
+	return c
+}
+
+// snpLibraryValidate runs go-sev-guest's validate with everything the
+// policy pins (it also cross-checks CHIP_ID and REPORTED_TCB with the VCEK).
+func snpLibraryValidate(att *spb.Attestation, p *policy.Policy, matched *policy.SNPMeasurement, expected []byte) Check {
+	vmpl := int(p.SNP.RequiredVMPL())
+	o := &sevvalidate.Options{
+		GuestPolicy:     sevabi.SnpPolicy{SMT: p.SNP.SMTAllowed()},
+		MinimumTCB:      minTCB(p.SNP),
+		MinimumGuestSvn: p.SNP.MinimumGuestSvn,
+		VMPL:            &vmpl,
+	}
+	if matched != nil {
+		o.Measurement = matched.Bytes()
+	}
+	if expected != nil {
+		if want, err := ReportData(expected); err == nil {
+			o.ReportData = want[:]
+		}
+	}
+	c := Check{Name: "validate", Expected: "go-sev-guest validate accepts the report under the policy"}
+	if err := safeErr("go-sev-guest validate", func() error { return sevvalidate.SnpAttestation(att, o) }); err != nil {
+		c.Detail, c.Measured = err.Error(), "rejected"
+		return c
+	}
+	c.Pass, c.Measured = true, "accepted"
+	return c
+}

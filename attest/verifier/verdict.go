@@ -1,0 +1,147 @@
+package verifier
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Check is one step of a verification: what was expected, what the
+// evidence showed, and whether it passed.
+type Check struct {
+	Name     string `json:"name"`
+	Expected string `json:"expected,omitempty"`
+	Measured string `json:"measured,omitempty"`
+	Pass     bool   `json:"pass"`
+	// Skipped checks pass; Detail says why they did not run.
+	Skipped bool   `json:"skipped,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// Verdict is the result of verifying evidence against a policy.
+type Verdict struct {
+	TEE    string `json:"tee"`
+	Pass   bool   `json:"pass"`
+	Reason string `json:"reason,omitempty"` // first failure, human readable
+	Policy string `json:"policy,omitempty"`
+	Source string `json:"source,omitempty"`
+
+	Checks []Check `json:"checks"`
+
+	// Identity of what was attested.
+	Measurement   string   `json:"measurement,omitempty"` // MRTD or MEASUREMENT, hex
+	RTMRs         []string `json:"rtmrs,omitempty"`
+	MatchedImage  string   `json:"matchedImage,omitempty"` // allowlist entry name
+	TCB           string   `json:"tcb,omitempty"`
+	ChipID        string   `json:"chipID,omitempty"`
+	FMSPC         string   `json:"fmspc,omitempty"`
+	PPID          string   `json:"ppid,omitempty"`
+	ProductLine   string   `json:"productLine,omitempty"`
+	ReportVersion uint32   `json:"reportVersion,omitempty"`
+	ReportData    string   `json:"reportData,omitempty"`
+	TrustRoot     string   `json:"trustRoot,omitempty"`
+	Simulated     bool     `json:"simulated"` // chained to the cctest test PKI
+	ChainCached   bool     `json:"chainCached,omitempty"`
+
+	VerifiedAt time.Time `json:"verifiedAt"`
+}
+
+// add records a check; the first failure becomes the verdict's reason.
+func (v *Verdict) add(c Check) {
+	v.Checks = append(v.Checks, c)
+	if !c.Pass && v.Reason == "" {
+		detail := c.Detail
+		if detail == "" {
+			detail = fmt.Sprintf("expected %s, measured %s", c.Expected, c.Measured)
+		}
+		v.Reason = c.Name + ": " + detail
+	}
+}
+
+func (v *Verdict) finish() Verdict {
+	v.Pass = v.Reason == "" && len(v.Checks) > 0
+	if !v.Pass && v.Reason == "" {
+		v.Reason = "no checks ran"
+	}
+	return *v
+}
+
+// Check returns the named check, if recorded.
+func (v Verdict) Check(name string) (Check, bool) {
+	for _, c := range v.Checks {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Check{}, false
+}
+
+// Failed returns the names of the failed checks.
+func (v Verdict) Failed() []string {
+	var out []string
+	for _, c := range v.Checks {
+		if !c.Pass {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// WriteTable renders the verdict for a terminal.
+func (v Verdict) WriteTable(w io.Writer) error {
+	status := "PASS"
+	if !v.Pass {
+		status = "FAIL"
+	}
+	fmt.Fprintf(w, "%s  %s evidence", status, v.TEE)
+	if v.Source != "" {
+		fmt.Fprintf(w, " from %s", v.Source)
+	}
+	if v.Policy != "" {
+		fmt.Fprintf(w, " against %s", v.Policy)
+	}
+	fmt.Fprintln(w)
+	if v.Reason != "" {
+		fmt.Fprintf(w, "reason: %s\n", v.Reason)
+	}
+	if v.TrustRoot != "" {
+		fmt.Fprintf(w, "trust root: %s\n", v.TrustRoot)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tRESULT\tEXPECTED\tMEASURED")
+	for _, c := range v.Checks {
+		res := "pass"
+		switch {
+		case c.Skipped:
+			res = "skipped"
+		case !c.Pass:
+			res = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, res, short(c.Expected), short(c.Measured))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range v.Checks {
+		if !c.Pass && c.Detail != "" {
+			fmt.Fprintf(w, "\n%s: %s", c.Name, c.Detail)
+		}
+	}
+	if !v.Pass {
+		fmt.Fprintln(w)
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
+
+// short keeps table cells readable; JSON output has the full values.
+func short(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= 60 {
+		return s
+	}
+	return s[:28] + "…" + s[len(s)-28:]
+}

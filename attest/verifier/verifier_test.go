@@ -1,0 +1,479 @@
+package verifier
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/simulators/tee"
+	"github.com/google/go-sev-guest/kds"
+	tdxtestdata "github.com/google/go-tdx-guest/testing/testdata"
+)
+
+func fixturePolicy(t testing.TB, name string) *policy.Policy {
+	t.Helper()
+	data, err := fixtures.Read("policies/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(data)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return p
+}
+
+// withPolicy loads a fixture policy and edits its YAML first.
+func editedPolicy(t testing.TB, name string, edit func(string) string) *policy.Policy {
+	t.Helper()
+	data, err := fixtures.Read("policies/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load([]byte(edit(string(data))))
+	if err != nil {
+		t.Fatalf("%s edited: %v", name, err)
+	}
+	return p
+}
+
+func withCollateral(doc string) string {
+	return strings.Replace(doc, "nonce: required\n", "nonce: required\ncollateral: {verify: true, checkRevocations: true}\n", 1)
+}
+
+func newTestVerifier(pcs *tee.PCS, k *tee.KDS) *Verifier {
+	if pcs == nil {
+		pcs = tee.NewPCS()
+	}
+	if k == nil {
+		k = tee.NewKDS()
+	}
+	return New(Options{TDXGetter: tee.TDXGetter{Handler: pcs}, SNPGetter: tee.SNPGetter{Handler: k}})
+}
+
+var testNonce = BindReportData([]byte("nonce-1"), "test")
+
+func tdxEvidence(t testing.TB, m *tee.TDXMachine, rd [64]byte) Evidence {
+	t.Helper()
+	raw, err := m.Quote(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Evidence{TEE: policy.TEETDX, Raw: raw, Nonce: rd[:], Source: "simulated:" + m.Name()}
+}
+
+func snpEvidence(t testing.TB, m *tee.SNPMachine, rd [64]byte) Evidence {
+	t.Helper()
+	raw, err := m.ExtendedReport(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Evidence{TEE: policy.TEESNP, Raw: raw, Nonce: rd[:], Source: "simulated:" + m.Name()}
+}
+
+func requirePass(t *testing.T, v Verdict) {
+	t.Helper()
+	if !v.Pass {
+		var buf bytes.Buffer
+		_ = v.WriteTable(&buf)
+		t.Fatalf("verdict failed: %s\n%s", v.Reason, buf.String())
+	}
+}
+
+func requireFail(t *testing.T, v Verdict, check, reason string) {
+	t.Helper()
+	if v.Pass {
+		t.Fatalf("verdict passed, want failure in %q", check)
+	}
+	if !strings.HasPrefix(v.Reason, check+": ") || !strings.Contains(v.Reason, reason) {
+		t.Fatalf("reason = %q, want check %q containing %q", v.Reason, check, reason)
+	}
+}
+
+func TestSimulatedTDXPasses(t *testing.T) {
+	v := newTestVerifier(nil, nil)
+	p := fixturePolicy(t, "tdx-simulated.yaml")
+	ev := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "pass-tdx"}), testNonce)
+	vd := v.Verify(ev, p, testNonce[:])
+	requirePass(t, vd)
+	if !vd.Simulated || vd.TrustRoot != intelTestRootName || vd.MatchedImage != "cctest-sim-td-v1" || vd.FMSPC != "50806f000000" || vd.PPID == "" {
+		t.Errorf("identity fields: %+v", vd)
+	}
+	for _, c := range vd.Checks {
+		if !c.Pass || (c.Expected == "" && !c.Skipped) || c.Measured == "" {
+			t.Errorf("check %+v lacks expected/measured", c)
+		}
+	}
+	// Collateral and revocation checks through the fake PCS.
+	pc := editedPolicy(t, "tdx-simulated.yaml", withCollateral)
+	requirePass(t, newTestVerifier(nil, nil).Verify(ev, pc, testNonce[:]))
+	// The platform policy (both TEEs) accepts it too.
+	requirePass(t, v.Verify(ev, fixturePolicy(t, "platform.yaml"), testNonce[:]))
+}
+
+func TestSimulatedSNPPasses(t *testing.T) {
+	p := fixturePolicy(t, "snp-simulated.yaml")
+	for _, line := range []string{tee.Milan, tee.Genoa} {
+		for _, ver := range []uint32{2, 3, 5} {
+			t.Run(fmt.Sprintf("%s-v%d", line, ver), func(t *testing.T) {
+				m := tee.MustNewSNPMachine(tee.SNPOptions{Name: "pass-snp", ProductLine: line, ReportVersion: ver})
+				ev := snpEvidence(t, m, testNonce)
+				vd := newTestVerifier(nil, nil).Verify(ev, p, testNonce[:])
+				requirePass(t, vd)
+				if vd.ProductLine != line || vd.ReportVersion != ver || !vd.Simulated || vd.ChipID == "" {
+					t.Errorf("identity: %+v", vd)
+				}
+				pc := editedPolicy(t, "snp-simulated.yaml", withCollateral)
+				requirePass(t, newTestVerifier(nil, nil).Verify(ev, pc, testNonce[:]))
+				requirePass(t, newTestVerifier(nil, nil).Verify(ev, fixturePolicy(t, "platform.yaml"), testNonce[:]))
+			})
+		}
+	}
+}
+
+func TestSNPReportWithoutCertTable(t *testing.T) {
+	m := tee.MustNewSNPMachine(tee.SNPOptions{Name: "bare", OmitCertTable: true})
+	ev := snpEvidence(t, m, testNonce)
+	if len(ev.Raw) != snpReportSize {
+		t.Fatalf("bare report is %d bytes", len(ev.Raw))
+	}
+	p := fixturePolicy(t, "snp-simulated.yaml")
+	// Offline without a VCEK: a clear failure.
+	requireFail(t, New(Options{}).Verify(ev, p, testNonce[:]), "verify", "carries no VCEK")
+	// With the VCEK supplied.
+	vcek, _ := m.VCEK()
+	ev2 := ev
+	ev2.VCEK = vcek
+	requirePass(t, New(Options{}).Verify(ev2, p, testNonce[:]))
+	// Fetched from the (fake) KDS.
+	requirePass(t, newTestVerifier(nil, nil).Verify(ev, p, testNonce[:]))
+}
+
+type variant struct {
+	name, check, reason string
+	verify              func(t *testing.T) Verdict
+}
+
+func flip(raw []byte, off int) []byte {
+	out := bytes.Clone(raw)
+	out[off] ^= 0x40
+	return out
+}
+
+func TestTDXRejections(t *testing.T) {
+	p := fixturePolicy(t, "tdx-simulated.yaml")
+	pc := editedPolicy(t, "tdx-simulated.yaml", withCollateral)
+	good := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "good"}), testNonce)
+	raw := good.Raw
+	signedSize := int(binary.LittleEndian.Uint32(raw[0x278:]))
+	chainStart := bytes.Index(raw, []byte("-----BEGIN CERTIFICATE-----"))
+	authStart := tee.QuoteOffsetQEReport + 0x180 + 0x40
+	withFault := func(f tee.Fault) Evidence {
+		return tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "fault-" + string(f), Faults: []tee.Fault{f}}), testNonce)
+	}
+	run := func(ev Evidence, pol *policy.Policy, pcs *tee.PCS) func(t *testing.T) Verdict {
+		return func(t *testing.T) Verdict { return newTestVerifier(pcs, nil).Verify(ev, pol, testNonce[:]) }
+	}
+	flipped := func(off int) func(t *testing.T) Verdict {
+		ev := good
+		ev.Raw = flip(raw, off)
+		return run(ev, p, nil)
+	}
+	variants := []variant{
+		{"flip header QE vendor ID", "verify", "unable to verify message digest", flipped(12)},
+		{"flip header user data", "verify", "unable to verify message digest", flipped(40)},
+		{"flip TEE_TCB_SVN", "verify", "unable to verify message digest", flipped(tee.BodyOffsetTeeTcbSvn + 3)},
+		{"flip MRTD", "verify", "unable to verify message digest", flipped(tee.BodyOffsetMRTD)},
+		{"flip RTMR0", "verify", "unable to verify message digest", flipped(tee.BodyOffsetRTMR0 + 5)},
+		{"flip TD attributes", "verify", "unable to verify message digest", flipped(tee.BodyOffsetTdAttributes + 1)},
+		{"flip REPORT_DATA", "verify", "unable to verify message digest", flipped(tee.BodyOffsetReportData)},
+		{"flip quote signature", "verify", "unable to verify message digest", flipped(tee.QuoteOffsetSignature + 10)},
+		{"flip attestation key", "verify", "", flipped(tee.QuoteOffsetSignature + 0x40 + 7)},
+		{"flip QE report", "verify", "QE report's signature verification", flipped(tee.QuoteOffsetQEReport + 0x40)},
+		{"flip QE report data", "verify", "QE report's signature verification", flipped(tee.QuoteOffsetQEReport + 0x140)},
+		{"flip QE report signature", "verify", "QE report's signature verification", flipped(tee.QuoteOffsetQEReport + 0x180 + 3)},
+		{"flip QE auth data", "verify", "QE Report Data does not match", flipped(authStart + 2 + 4)},
+		{"flip PCK certificate", "verify", "", flipped(chainStart + 400)},
+		{"truncated quote", "parse", "", func(t *testing.T) Verdict {
+			ev := good
+			ev.Raw = raw[:0x278+4+signedSize-100]
+			return newTestVerifier(nil, nil).Verify(ev, p, testNonce[:])
+		}},
+		{"wrong nonce", "nonce", "does not match", func(t *testing.T) Verdict {
+			other := BindReportData([]byte("nonce-2"), "test")
+			return newTestVerifier(nil, nil).Verify(good, p, other[:])
+		}},
+		{"no nonce given", "nonce", "freshness cannot be checked", func(t *testing.T) Verdict {
+			return newTestVerifier(nil, nil).Verify(good, p, nil)
+		}},
+		{"replayed evidence", "nonce", "does not match", func(t *testing.T) Verdict {
+			m := tee.NewTDXMachine(tee.TDXOptions{Name: "replay", Faults: []tee.Fault{tee.FaultReplay}})
+			_ = tdxEvidence(t, m, BindReportData([]byte("old"), "test"))
+			return newTestVerifier(nil, nil).Verify(tdxEvidence(t, m, testNonce), p, testNonce[:])
+		}},
+		{"unexpected measurement", "measurement", "matches no allowed measurement", run(withFault(tee.FaultWrongMeasurement), p, nil)},
+		{"unexpected RTMR", "measurement", "matches no allowed measurement", run(tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "rtmr",
+			RTMR: [4][]byte{nil, nil, bytes.Repeat([]byte{9}, 48), nil}}), testNonce), p, nil)},
+		{"debug TD", "debug", "TD_ATTRIBUTES.DEBUG is set", run(withFault(tee.FaultDebug), p, nil)},
+		{"migratable TD", "migratable", "MIGRATABLE is set", run(withFault(tee.FaultMigratable), p, nil)},
+		{"TCB below minimum", "tcb", "TEE_TCB_SVN[0] 2 < 3", run(withFault(tee.FaultOldTCB), p, nil)},
+		{"TCB out of date (PCS)", "verify", "TCB Status is not \"UpToDate\", found \"OutOfDate\"", run(withFault(tee.FaultOldTCB), pc, nil)},
+		{"untrusted root", "verify", "certificate signed by unknown authority", run(withFault(tee.FaultUntrustedRoot), p, nil)},
+		{"forged intermediate", "verify", "unable to validate Intermediate CA certificate", run(withFault(tee.FaultForgedChain), p, nil)},
+		{"simulated evidence vs vendor roots", "verify", "certificate signed by unknown authority",
+			run(good, editedPolicy(t, "tdx-simulated.yaml", func(s string) string { return strings.Replace(s, "[simulated]", "[vendor]", 1) }), nil)},
+		{"expired PCK", "verify", "expired", run(withFault(tee.FaultExpiredCert), p, nil)},
+		{"revoked PCK (collateral on)", "verify", "PCK Leaf certificate in PCK certificate chain was revoked", run(withFault(tee.FaultRevoked), pc, nil)},
+		{"revoked PCK platform CA (collateral on)", "verify", "intermediate certificate in PCK certificate chain was revoked", run(good, pc, &tee.PCS{RevokePlatformCA: true})},
+		{"expired collateral", "verify", "has expired", run(good, pc, &tee.PCS{Expired: true})},
+		{"TEE not allowed", "tee-allowed", "does not allow \"tdx\"", run(good, fixturePolicy(t, "snp-simulated.yaml"), nil)},
+		{"placeholder-only hardware policy", "verify", "", run(good, fixturePolicy(t, "tdx-hardware.yaml"), nil)},
+	}
+	runVariants(t, variants)
+	// The hardware policy also fails the measurement check, naming the placeholders.
+	vd := newTestVerifier(nil, nil).Verify(good, fixturePolicy(t, "tdx-hardware.yaml"), testNonce[:])
+	if c, _ := vd.Check("measurement"); c.Pass || !strings.Contains(c.Detail, "placeholder") {
+		t.Errorf("hardware policy measurement check = %+v", c)
+	}
+}
+
+func runVariants(t *testing.T, variants []variant) {
+	t.Helper()
+	if len(variants) < 15 {
+		t.Fatalf("only %d variants", len(variants))
+	}
+	for _, c := range variants {
+		t.Run(c.name, func(t *testing.T) {
+			vd := c.verify(t)
+			requireFail(t, vd, c.check, c.reason)
+			t.Log(vd.Reason)
+		})
+	}
+}
+
+func TestSNPRejections(t *testing.T) {
+	p := fixturePolicy(t, "snp-simulated.yaml")
+	pc := editedPolicy(t, "snp-simulated.yaml", withCollateral)
+	gm := tee.MustNewSNPMachine(tee.SNPOptions{Name: "good-snp"})
+	good := snpEvidence(t, gm, testNonce)
+	withFault := func(f tee.Fault) Evidence {
+		return snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "fault-" + string(f), Faults: []tee.Fault{f}}), testNonce)
+	}
+	run := func(ev Evidence, pol *policy.Policy, k *tee.KDS) func(t *testing.T) Verdict {
+		return func(t *testing.T) Verdict { return newTestVerifier(nil, k).Verify(ev, pol, testNonce[:]) }
+	}
+	flipped := func(off int) func(t *testing.T) Verdict {
+		ev := good
+		ev.Raw = flip(good.Raw, off)
+		return run(ev, p, nil)
+	}
+	const sigErr = "report signature verification error"
+	variants := []variant{
+		{"flip GUEST_SVN", "verify", sigErr, flipped(0x04)},
+		{"flip FAMILY_ID", "verify", sigErr, flipped(0x10)},
+		{"flip IMAGE_ID", "verify", sigErr, flipped(0x20)},
+		{"flip CURRENT_TCB", "verify", sigErr, flipped(0x38)},
+		{"flip REPORT_DATA", "verify", sigErr, flipped(tee.ReportOffsetReportData + 1)},
+		{"flip MEASUREMENT", "verify", sigErr, flipped(tee.ReportOffsetMeasurement + 2)},
+		{"flip HOST_DATA", "verify", sigErr, flipped(0xC0)},
+		{"flip REPORT_ID", "verify", sigErr, flipped(0x140)},
+		{"flip CHIP_ID", "verify", sigErr, flipped(0x1A0)},
+		{"flip signature R", "verify", sigErr, flipped(tee.ReportOffsetSignature + 1)},
+		{"flip signature S", "verify", sigErr, flipped(tee.ReportOffsetSignature + 0x48 + 1)},
+		{"flip VCEK in cert table", "verify", "", flipped(len(good.Raw) - 40)},
+		{"wrong nonce", "nonce", "does not match", func(t *testing.T) Verdict {
+			other := BindReportData([]byte("nonce-2"), "test")
+			return newTestVerifier(nil, nil).Verify(good, p, other[:])
+		}},
+		{"replayed evidence", "nonce", "does not match", func(t *testing.T) Verdict {
+			m := tee.MustNewSNPMachine(tee.SNPOptions{Name: "replay", Faults: []tee.Fault{tee.FaultReplay}})
+			_ = snpEvidence(t, m, BindReportData([]byte("old"), "test"))
+			return newTestVerifier(nil, nil).Verify(snpEvidence(t, m, testNonce), p, testNonce[:])
+		}},
+		{"unexpected measurement", "measurement", "matches no allowed measurement", run(withFault(tee.FaultWrongMeasurement), p, nil)},
+		{"debug policy", "debug", "the guest policy allows DEBUG", run(withFault(tee.FaultDebug), p, nil)},
+		{"migration agent", "migratable", "migration agent", run(withFault(tee.FaultMigratable), p, nil)},
+		{"TCB below minimum (Milan)", "tcb", "below the policy minimum", run(withFault(tee.FaultOldTCB), p, nil)},
+		{"TCB below minimum (Genoa)", "tcb", "below the policy minimum", run(snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "old-genoa",
+			ProductLine: tee.Genoa, Faults: []tee.Fault{tee.FaultOldTCB}}), testNonce), p, nil)},
+		{"VMPL 1", "vmpl", "report VMPL 1 is not 0", run(withFault(tee.FaultVMPL), p, nil)},
+		{"untrusted root", "verify", "could not be verified by any trusted roots", run(withFault(tee.FaultUntrustedRoot), p, nil)},
+		{"forged chain in certificate table", "verify", "could not be verified by any trusted roots", run(withFault(tee.FaultForgedChain), p, nil)},
+		{"simulated evidence vs vendor roots", "verify", "could not be verified by any trusted roots",
+			run(good, editedPolicy(t, "snp-simulated.yaml", func(s string) string { return strings.Replace(s, "[simulated]", "[vendor]", 1) }), nil)},
+		{"expired VCEK", "verify", "expired", run(withFault(tee.FaultExpiredCert), p, nil)},
+		{"revoked ASK (collateral on)", "verify", "ASK was revoked", run(good, pc, &tee.KDS{RevokeASK: true})},
+		{"VCEK of another chip", "verify", sigErr, func(t *testing.T) Verdict {
+			other := tee.MustNewSNPMachine(tee.SNPOptions{Name: "other-chip", OmitCertTable: true})
+			vcek, _ := other.VCEK()
+			ev := snpEvidence(t, other, testNonce)
+			ev.VCEK = nil
+			bare := good.Raw[:snpReportSize]
+			ev.Raw = bare
+			ev.VCEK = vcek
+			return New(Options{}).Verify(ev, p, testNonce[:])
+		}},
+		{"product line not allowed", "product-line", "\"Genoa\" is not allowed", run(snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "genoa", ProductLine: tee.Genoa}), testNonce),
+			editedPolicy(t, "snp-simulated.yaml", func(s string) string { return strings.Replace(s, "[Milan, Genoa]", "[Milan]", 1) }), nil)},
+		{"SMT forbidden", "smt", "allows SMT", run(good, editedPolicy(t, "snp-simulated.yaml", func(s string) string {
+			return strings.Replace(s, "allowSMT: true", "allowSMT: false", 1)
+		}), nil)},
+		{"TEE not allowed", "tee-allowed", "does not allow \"sev-snp\"", run(good, fixturePolicy(t, "tdx-simulated.yaml"), nil)},
+		{"truncated report", "parse", "", func(t *testing.T) Verdict {
+			ev := good
+			ev.Raw = good.Raw[:1000]
+			return newTestVerifier(nil, nil).Verify(ev, p, testNonce[:])
+		}},
+	}
+	runVariants(t, variants)
+}
+
+// The chain cache must not weaken anything: a cached chain still fails a
+// report whose signature or signed content is wrong.
+func TestChainCacheStillChecksTheReportSignature(t *testing.T) {
+	v := newTestVerifier(nil, nil)
+	tp := fixturePolicy(t, "tdx-simulated.yaml")
+	tm := tee.NewTDXMachine(tee.TDXOptions{Name: "cache-tdx"})
+	sp := fixturePolicy(t, "snp-simulated.yaml")
+	sm := tee.MustNewSNPMachine(tee.SNPOptions{Name: "cache-snp"})
+	for i := 0; i < 3; i++ {
+		rd := BindReportData([]byte{byte(i)}, "cache")
+		a := v.Verify(tdxEvidence(t, tm, rd), tp, rd[:])
+		b := v.Verify(snpEvidence(t, sm, rd), sp, rd[:])
+		requirePass(t, a)
+		requirePass(t, b)
+		if (i > 0) != a.ChainCached || (i > 0) != b.ChainCached {
+			t.Fatalf("round %d: cached = %v / %v", i, a.ChainCached, b.ChainCached)
+		}
+	}
+	rd := BindReportData([]byte("x"), "cache")
+	tq := tdxEvidence(t, tm, rd)
+	for _, off := range []int{tee.BodyOffsetMRTD, tee.BodyOffsetReportData + 3, tee.QuoteOffsetSignature + 1} {
+		ev := tq
+		ev.Raw = flip(tq.Raw, off)
+		vd := v.Verify(ev, tp, rd[:])
+		if !vd.ChainCached {
+			t.Fatal("expected a cache hit")
+		}
+		requireFail(t, vd, "verify", "unable to verify message digest")
+	}
+	sr := snpEvidence(t, sm, rd)
+	for _, off := range []int{tee.ReportOffsetMeasurement, tee.ReportOffsetReportData + 3, tee.ReportOffsetSignature + 1} {
+		ev := sr
+		ev.Raw = flip(sr.Raw, off)
+		vd := v.Verify(ev, sp, rd[:])
+		if !vd.ChainCached {
+			t.Fatal("expected a cache hit")
+		}
+		requireFail(t, vd, "verify", "report signature verification error")
+	}
+	// A different policy (trust roots) never reuses another policy's entry.
+	vendor := editedPolicy(t, "tdx-simulated.yaml", func(s string) string { return strings.Replace(s, "[simulated]", "[vendor]", 1) })
+	requireFail(t, v.Verify(tq, vendor, rd[:]), "verify", "unknown authority")
+	// Faults still show through the cache.
+	dbg := tee.NewTDXMachine(tee.TDXOptions{Name: "cache-tdx", Faults: []tee.Fault{tee.FaultDebug}})
+	requireFail(t, v.Verify(tdxEvidence(t, dbg, rd), tp, rd[:]), "debug", "DEBUG")
+}
+
+// Real production quote from go-tdx-guest's testdata against Intel's root.
+func TestRealProductionTDXQuote(t *testing.T) {
+	raw := tdxtestdata.RawQuote
+	mrtd := fmt.Sprintf("%x", raw[0x30+0x88:0x30+0xB8])
+	rd := raw[0x30+0x208 : 0x30+0x248]
+	p, err := policy.Load([]byte(`apiVersion: cctest.dev/v1alpha1
+kind: AttestationPolicy
+name: real
+tdx:
+  allowedMeasurements:
+  - {name: sample, mrtd: "` + mrtd + `"}
+  minimumTeeTcbSvn: "03000400000000000000000000000000"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2023, time.July, 1, 1, 0, 0, 0, time.UTC)
+	v := New(Options{Now: func() time.Time { return at }})
+	ev, err := ParseEvidence(raw)
+	if err != nil || ev.TEE != policy.TEETDX {
+		t.Fatalf("ParseEvidence: %v %q", err, ev.TEE)
+	}
+	vd := v.Verify(ev, p, rd)
+	requirePass(t, vd)
+	if vd.Simulated || vd.TrustRoot != intelVendorRootName || vd.FMSPC == "" {
+		t.Errorf("identity: %+v", vd)
+	}
+	// Real evidence never passes a policy trusting only the test roots.
+	sim := fixturePolicy(t, "tdx-simulated.yaml")
+	requireFail(t, v.Verify(ev, sim, rd), "verify", "unknown authority")
+	// Outside the samples' validity the chain is expired.
+	late := New(Options{Now: func() time.Time { return time.Date(2053, 1, 1, 0, 0, 0, 0, time.UTC) }})
+	requireFail(t, late.Verify(ev, p, rd), "verify", "expired")
+}
+
+func TestVerdictAndEvidenceJSON(t *testing.T) {
+	m := tee.MustNewSNPMachine(tee.SNPOptions{Name: "json"})
+	ev := snpEvidence(t, m, testNonce)
+	data, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseEvidence(data)
+	if err != nil || !bytes.Equal(back.Raw, ev.Raw) || back.TEE != ev.TEE {
+		t.Fatalf("round trip: %v", err)
+	}
+	vd := newTestVerifier(nil, nil).Verify(back, fixturePolicy(t, "snp-simulated.yaml"), testNonce[:])
+	requirePass(t, vd)
+	out, err := json.Marshal(vd)
+	if err != nil || !bytes.Contains(out, []byte(`"name":"measurement"`)) {
+		t.Fatalf("verdict JSON: %v %s", err, out)
+	}
+	var table bytes.Buffer
+	_ = vd.WriteTable(&table)
+	if !strings.Contains(table.String(), "PASS") || !strings.Contains(table.String(), "measurement") {
+		t.Errorf("table:\n%s", table.String())
+	}
+	if _, err := ParseEvidence([]byte("garbage")); err == nil {
+		t.Error("garbage parsed as evidence")
+	}
+	if _, err := ParseEvidence([]byte(`{"tee":"sgx","raw":"AA=="}`)); err == nil {
+		t.Error("unknown TEE accepted")
+	}
+}
+
+func TestFixturePoliciesAllowTheSimulatorDefaults(t *testing.T) {
+	def := tee.DefaultMeasurementsHex()
+	for _, name := range []string{"tdx-simulated.yaml", "platform.yaml"} {
+		m := fixturePolicy(t, name).TDX.AllowedMeasurements[0]
+		if m.MRTD != def["mrtd"] || m.RTMR0 != def["rtmr0"] || m.RTMR3 != def["rtmr3"] {
+			t.Errorf("%s: TDX allowlist differs from the simulator defaults", name)
+		}
+	}
+	for _, name := range []string{"snp-simulated.yaml", "platform.yaml"} {
+		if fixturePolicy(t, name).SNP.AllowedMeasurements[0].Measurement != def["snp"] {
+			t.Errorf("%s: SNP allowlist differs from the simulator defaults", name)
+		}
+	}
+	for _, name := range []string{"tdx-hardware.yaml", "snp-hardware.yaml"} {
+		p := fixturePolicy(t, name)
+		if p.UsesTestRoots() || !p.HasPlaceholderMeasurements() {
+			t.Errorf("%s must trust vendor roots only and mark its placeholders", name)
+		}
+	}
+	_ = kds.TCBParts{}
+}
+
+func TestBindReportData(t *testing.T) {
+	a := BindReportData([]byte("n"), "pod:1")
+	if a == BindReportData([]byte("n"), "pod:2") || a == BindReportData([]byte("m"), "pod:1") || a != BindReportData([]byte("n"), "pod:1") {
+		t.Fatal("BindReportData must depend on nonce and context, deterministically")
+	}
+	if _, err := ReportData(make([]byte, 65)); err == nil {
+		t.Fatal("65-byte REPORT_DATA accepted")
+	}
+}
