@@ -52,6 +52,7 @@ func LoadVCluster(file string, data []byte) (*VClusterFile, error) {
 	f.Generic, _ = strictyaml.Generic(docs[0])
 	for _, p := range fromDecode(file, errs) {
 		if p.Path == "privateNodes.autoNodes" && strings.HasPrefix(p.Message, "expected a list, got a mapping") {
+			p.Rule = RuleAutoNodesForm
 			p.Message = "must be a list: the map form of autoNodes was replaced by an array in vCluster v0.30 " +
 				"(write `autoNodes:` as `- provider: <name>` entries with static/dynamic pools)"
 		}

@@ -185,7 +185,9 @@ func LoadNodeProviders(file string, data []byte) ([]NodeProviderDoc, error) {
 		}
 		seen[np.Name] = o.Line
 		d := NodeProviderDoc{Object: o, Provider: np}
-		ps = append(ps, d.Validate()...)
+		for _, p := range d.Validate() {
+			ps = append(ps, withRule(p, RuleNodeProvider))
+		}
 		out = append(out, d)
 	}
 	return out, ps.Err()

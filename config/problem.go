@@ -15,6 +15,9 @@ type Problem struct {
 	Line    int
 	Column  int
 	Message string
+	// Rule names the validation rule that failed ("" for parse errors), so
+	// callers such as certify can map problems to their own check IDs.
+	Rule string
 }
 
 func (p Problem) Error() string {
@@ -63,6 +66,21 @@ func fromDecode(file string, errs []strictyaml.Error) Problems {
 	}
 	return ps
 }
+
+// Rules set on validation problems.
+const (
+	RuleAutoNodesForm   = "autonodes-form"
+	RuleRequirement     = "requirement"
+	RuleProviderUnique  = "provider-unique"
+	RulePoolName        = "pool-name"
+	RuleStaticQuantity  = "static-quantity"
+	RuleTaint           = "taint"
+	RuleLabel           = "label"
+	RuleSelector        = "selector"
+	RulePatch           = "patch"
+	RuleTenantManifests = "tenant-manifests"
+	RuleNodeProvider    = "node-provider"
+)
 
 // located builds a problem at a path, taking the line from pos.
 func located(file string, pos strictyaml.Positions, path, format string, a ...any) Problem {

@@ -21,7 +21,12 @@ import (
 //   - experimental.deploy.vcluster.manifests parses as Kubernetes manifests.
 func (f *VClusterFile) Validate() Problems {
 	var ps Problems
-	add := func(path, format string, a ...any) { ps = append(ps, f.Problem(path, format, a...)) }
+	rule := ""
+	add := func(path, format string, a ...any) {
+		p := f.Problem(path, format, a...)
+		p.Rule = rule
+		ps = append(ps, p)
+	}
 	v := &f.Values
 
 	if v.PrivateNodes != nil {
@@ -29,6 +34,7 @@ func (f *VClusterFile) Validate() Problems {
 		pools := map[string]string{}
 		for i, an := range v.PrivateNodes.AutoNodes {
 			base := indexPath("privateNodes.autoNodes", i)
+			rule = RuleProviderUnique
 			switch prev, dup := providers[an.Provider]; {
 			case an.Provider == "":
 				add(base, "provider is required")
@@ -41,6 +47,7 @@ func (f *VClusterFile) Validate() Problems {
 				if !strings.HasPrefix(pool.Path, base+".") {
 					continue
 				}
+				rule = RulePoolName
 				switch prev, dup := pools[pool.Name]; {
 				case pool.Name == "":
 					add(pool.Path, "name is required")
@@ -50,12 +57,14 @@ func (f *VClusterFile) Validate() Problems {
 					pools[pool.Name] = pool.Path
 				}
 				for k, r := range pool.NodeTypeSelector {
+					rule = RuleRequirement
 					rp := indexPath(pool.Path+".nodeTypeSelector", k)
 					for _, fp := range r.Validate() {
 						add(rp+"."+fp.Field, "%s", fp.Message)
 					}
 				}
 				for k, t := range pool.Taints {
+					rule = RuleTaint
 					tp := indexPath(pool.Path+".taints", k)
 					if t.Key == "" {
 						add(tp+".key", "taint key is required")
@@ -71,6 +80,7 @@ func (f *VClusterFile) Validate() Problems {
 				ps = append(ps, f.labelProblems(pool.Path+".nodeLabels", pool.NodeLabels)...)
 			}
 			for j, sp := range an.Static {
+				rule = RuleStaticQuantity
 				p := indexPath(base+".static", j)
 				if sp.Quantity == nil {
 					add(p, "quantity is required for a static pool")
@@ -83,11 +93,13 @@ func (f *VClusterFile) Validate() Problems {
 
 	if rc := v.RuntimeClassSync(); rc != nil {
 		base := "sync.fromHost.runtimeClasses"
+		rule = RuleSelector
 		if rc.Selector != nil {
 			if _, err := metav1.LabelSelectorAsSelector(rc.Selector); err != nil {
 				add(base+".selector", "invalid label selector: %v", err)
 			}
 		}
+		rule = RulePatch
 		for i, p := range rc.Patches {
 			if p.Path == "" {
 				add(indexPath(base+".patches", i)+".path", "path is required")
@@ -97,6 +109,7 @@ func (f *VClusterFile) Validate() Problems {
 
 	if m := v.TenantManifests(); m != "" {
 		path := "experimental.deploy.vcluster.manifests"
+		rule = RuleTenantManifests
 		if _, err := LoadObjects(f.File+"#"+path, []byte(m)); err != nil {
 			for _, e := range asProblems(err) {
 				add(path, "tenant manifest: %s", strings.TrimPrefix(e.Error(), f.File+"#"+path+":"))
@@ -112,10 +125,10 @@ func (f *VClusterFile) labelProblems(path string, labels map[string]string) Prob
 		val := labels[k]
 		p := strictyaml.Child(path, k)
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			ps = append(ps, f.Problem(p, "invalid label key: %s", strings.Join(errs, "; ")))
+			ps = append(ps, withRule(f.Problem(p, "invalid label key: %s", strings.Join(errs, "; ")), RuleLabel))
 		}
 		if errs := validation.IsValidLabelValue(val); len(errs) > 0 {
-			ps = append(ps, f.Problem(p, "invalid label value %q: %s", val, strings.Join(errs, "; ")))
+			ps = append(ps, withRule(f.Problem(p, "invalid label value %q: %s", val, strings.Join(errs, "; ")), RuleLabel))
 		}
 	}
 	return ps
@@ -127,4 +140,9 @@ func asProblems(err error) Problems {
 		return ps
 	}
 	return Problems{{Message: err.Error()}}
+}
+
+func withRule(p Problem, rule string) Problem {
+	p.Rule = rule
+	return p
 }
