@@ -266,7 +266,12 @@ func (k *KDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if k.Now != nil {
 			now = k.Now()
 		}
-		body, err := makeCRL(ark, pk.arkKey[line], serials, now, false)
+		amd, err := pk.amdChain(line, false)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		body, err := makeCRL(ark, amd.arkKey, serials, now, false)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

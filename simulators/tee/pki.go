@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,17 +27,26 @@ var keyFiles embed.FS
 // trusts them only by listing trustRoots: [simulated].
 func TestRootsPEM() []byte { return testpki.RootsPEM() }
 
-// pki holds the signing keys of the fixed test PKI and the forged chains,
-// parsed once per process on first use.
+// pki holds the signing keys of the fixed test PKI and the forged chains.
+// The Intel part (cheap EC keys) loads on first use; the AMD part (RSA-4096
+// keys and signatures) loads per product line only when an SNP machine needs
+// it, so TDX-only users never pay for it.
 type pki struct {
 	intelRootKey, pckCAKey, tcbKey *ecdsa.PrivateKey
-	arkKey, askKey                 map[string]*rsa.PrivateKey
 
-	// Forged chains: same names as the test PKI, keys nobody trusts.
+	// Forged Intel chain: same names as the test PKI, keys nobody trusts.
 	forgedIntelRoot, forgedPCKCA       *x509.Certificate
 	forgedIntelRootKey, forgedPCKCAKey *ecdsa.PrivateKey
-	forgedARK, forgedASK               map[string]*x509.Certificate
-	forgedARKKey, forgedASKKey         *rsa.PrivateKey
+
+	amdMu sync.Mutex
+	amd   map[string]*amdKeys // by product line
+	// Forged AMD chain per product line (same names, untrusted keys).
+	forgedAMD map[string]*amdKeys
+}
+
+type amdKeys struct {
+	ark, ask       *x509.Certificate
+	arkKey, askKey *rsa.PrivateKey
 }
 
 var (
@@ -51,52 +61,84 @@ func testPKI() (*pki, error) {
 	return thePKI, pkiErr
 }
 
-func loadPKI() (*pki, error) {
-	p := &pki{arkKey: map[string]*rsa.PrivateKey{}, askKey: map[string]*rsa.PrivateKey{},
-		forgedARK: map[string]*x509.Certificate{}, forgedASK: map[string]*x509.Certificate{}}
-	var err error
-	ec := func(name string) *ecdsa.PrivateKey {
-		k, e := readKey(name)
-		if e != nil {
-			err = e
-			return nil
-		}
-		return k.(*ecdsa.PrivateKey)
-	}
-	rs := func(name string) *rsa.PrivateKey {
-		k, e := readKey(name)
-		if e != nil {
-			err = e
-			return nil
-		}
-		return k.(*rsa.PrivateKey)
-	}
-	p.intelRootKey, p.pckCAKey, p.tcbKey = ec("intel-root"), ec("intel-pck-platform-ca"), ec("intel-tcb-signing")
-	p.forgedIntelRootKey, p.forgedPCKCAKey = ec("forged-intel-root"), ec("forged-intel-pck-platform-ca")
-	p.arkKey["Milan"], p.askKey["Milan"] = rs("amd-milan-ark"), rs("amd-milan-ask")
-	p.arkKey["Genoa"], p.askKey["Genoa"] = rs("amd-genoa-ark"), rs("amd-genoa-ask")
-	p.forgedARKKey, p.forgedASKKey = rs("forged-amd-ark"), rs("forged-amd-ask")
+func ecKey(name string) (*ecdsa.PrivateKey, error) {
+	k, err := readKey(name)
 	if err != nil {
 		return nil, err
 	}
+	return k.(*ecdsa.PrivateKey), nil
+}
+
+func rsaKey(name string) (*rsa.PrivateKey, error) {
+	k, err := readKey(name)
+	if err != nil {
+		return nil, err
+	}
+	return k.(*rsa.PrivateKey), nil
+}
+
+func loadPKI() (*pki, error) {
+	p := &pki{amd: map[string]*amdKeys{}, forgedAMD: map[string]*amdKeys{}}
+	var err error
+	for name, dst := range map[string]**ecdsa.PrivateKey{
+		"intel-root": &p.intelRootKey, "intel-pck-platform-ca": &p.pckCAKey, "intel-tcb-signing": &p.tcbKey,
+		"forged-intel-root": &p.forgedIntelRootKey, "forged-intel-pck-platform-ca": &p.forgedPCKCAKey,
+	} {
+		if *dst, err = ecKey(name); err != nil {
+			return nil, err
+		}
+	}
 	// Forged Intel chain: a self-signed "Intel SGX Root CA" and a
 	// "PCK Platform CA" under it, both with the genuine test names.
-	root := testpki.IntelRoot()
-	if p.forgedIntelRoot, err = mint(copyCA(root), nil, p.forgedIntelRootKey); err != nil {
+	if p.forgedIntelRoot, err = mint(copyCA(testpki.IntelRoot()), nil, p.forgedIntelRootKey); err != nil {
 		return nil, err
 	}
 	if p.forgedPCKCA, err = mint(copyCA(testpki.IntelPCKPlatformCA()), p.forgedIntelRoot, p.forgedPCKCAKey, p.forgedIntelRootKey); err != nil {
 		return nil, err
 	}
-	for _, line := range testpki.ProductLines {
-		if p.forgedARK[line], err = mint(copyCA(testpki.ARK(line)), nil, p.forgedARKKey); err != nil {
+	return p, nil
+}
+
+// amdChain returns the test (or forged) ARK/ASK and keys of a product line.
+func (p *pki) amdChain(line string, forged bool) (*amdKeys, error) {
+	p.amdMu.Lock()
+	defer p.amdMu.Unlock()
+	cache := p.amd
+	if forged {
+		cache = p.forgedAMD
+	}
+	if k, ok := cache[line]; ok {
+		return k, nil
+	}
+	if testpki.ARK(line) == nil {
+		return nil, fmt.Errorf("no test PKI for product line %q", line)
+	}
+	k := &amdKeys{ark: testpki.ARK(line), ask: testpki.ASK(line)}
+	var err error
+	if !forged {
+		lower := strings.ToLower(line)
+		if k.arkKey, err = rsaKey("amd-" + lower + "-ark"); err != nil {
 			return nil, err
 		}
-		if p.forgedASK[line], err = mint(copyCA(testpki.ASK(line)), p.forgedARK[line], p.forgedASKKey, p.forgedARKKey); err != nil {
+		if k.askKey, err = rsaKey("amd-" + lower + "-ask"); err != nil {
+			return nil, err
+		}
+	} else {
+		if k.arkKey, err = rsaKey("forged-amd-ark"); err != nil {
+			return nil, err
+		}
+		if k.askKey, err = rsaKey("forged-amd-ask"); err != nil {
+			return nil, err
+		}
+		if k.ark, err = mint(copyCA(testpki.ARK(line)), nil, k.arkKey); err != nil {
+			return nil, err
+		}
+		if k.ask, err = mint(copyCA(testpki.ASK(line)), k.ark, k.askKey, k.arkKey); err != nil {
 			return nil, err
 		}
 	}
-	return p, nil
+	cache[line] = k
+	return k, nil
 }
 
 func readKey(name string) (crypto.Signer, error) {

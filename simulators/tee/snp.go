@@ -14,7 +14,6 @@ import (
 	"math/big"
 	"sync"
 
-	"github.com/cctest/cctest/simulators/tee/testpki"
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
@@ -294,12 +293,12 @@ func (m *SNPMachine) doInit() error {
 	if m.vcekKey, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader); err != nil {
 		return err
 	}
-	m.ark, m.ask = testpki.ARK(m.productLine), testpki.ASK(m.productLine)
-	askKey := p.askKey[m.productLine]
-	if m.faults[FaultUntrustedRoot] || m.faults[FaultForgedChain] {
-		m.ark, m.ask, askKey = p.forgedARK[m.productLine], p.forgedASK[m.productLine], p.forgedASKKey
+	amd, err := p.amdChain(m.productLine, m.faults[FaultUntrustedRoot] || m.faults[FaultForgedChain])
+	if err != nil {
+		return err
 	}
-	if m.vcek, err = m.mintVCEK(m.ask, askKey); err != nil {
+	m.ark, m.ask = amd.ark, amd.ask
+	if m.vcek, err = m.mintVCEK(m.ask, amd.askKey); err != nil {
 		return fmt.Errorf("minting VCEK for %q: %w", m.name, err)
 	}
 	registerVCEK(m.productLine, m.chipID, m.tcb, m.vcek.Raw)

@@ -1,0 +1,85 @@
+package verifier
+
+import (
+	"testing"
+
+	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/simulators/tee"
+)
+
+func benchVerify(b *testing.B, tdx, cached bool) {
+	var p *policy.Policy
+	var evs []Evidence
+	var rds [][64]byte
+	tm := tee.NewTDXMachine(tee.TDXOptions{Name: "bench"})
+	sm := tee.MustNewSNPMachine(tee.SNPOptions{Name: "bench"})
+	for i := 0; i < 32; i++ {
+		rd := BindReportData([]byte{byte(i)}, "bench")
+		rds = append(rds, rd)
+		if tdx {
+			evs = append(evs, tdxEvidence(b, tm, rd))
+		} else {
+			evs = append(evs, snpEvidence(b, sm, rd))
+		}
+	}
+	if tdx {
+		p = fixturePolicy(b, "tdx-simulated.yaml")
+	} else {
+		p = fixturePolicy(b, "snp-simulated.yaml")
+	}
+	v := New(Options{DisableCache: !cached})
+	if vd := v.Verify(evs[0], p, rds[0][:]); !vd.Pass {
+		b.Fatal(vd.Reason)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i % len(evs)
+		if vd := v.Verify(evs[j], p, rds[j][:]); !vd.Pass {
+			b.Fatal(vd.Reason)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
+}
+
+// Verify+validate per second on one core (run with -cpu 1).
+func BenchmarkVerifyTDXCached(b *testing.B)   { benchVerify(b, true, true) }
+func BenchmarkVerifyTDXUncached(b *testing.B) { benchVerify(b, true, false) }
+func BenchmarkVerifySNPCached(b *testing.B)   { benchVerify(b, false, true) }
+func BenchmarkVerifySNPUncached(b *testing.B) { benchVerify(b, false, false) }
+
+// Evidence parsers and verification never panic on hostile bytes and give
+// consistent verdicts. (That mutated evidence fails is tested byte region by
+// byte region in the rejection tests: fuzz workers mint their own keys, so a
+// seed from another process is a different, valid quote.)
+func fuzzVerify(f *testing.F, tdx bool) {
+	rd := BindReportData([]byte("fuzz"), "fuzz")
+	var good Evidence
+	var p *policy.Policy
+	if tdx {
+		good = tdxEvidence(f, tee.NewTDXMachine(tee.TDXOptions{Name: "fuzz"}), rd)
+		p = fixturePolicy(f, "tdx-simulated.yaml")
+	} else {
+		good = snpEvidence(f, tee.MustNewSNPMachine(tee.SNPOptions{Name: "fuzz"}), rd)
+		p = fixturePolicy(f, "snp-simulated.yaml")
+	}
+	f.Add(good.Raw)
+	f.Add(good.Raw[:len(good.Raw)/2])
+	f.Add([]byte{4, 0, 2, 0, 0x81, 0, 0, 0})
+	f.Add([]byte(`{"tee":"tdx","raw":"BAACAIEAAAA="}`))
+	v := New(Options{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ev, err := ParseEvidence(data)
+		if err != nil {
+			return
+		}
+		vd := v.Verify(ev, p, rd[:])
+		// A verdict is consistent: it passes exactly when every check passed.
+		if vd.Pass != (len(vd.Failed()) == 0) || (!vd.Pass && vd.Reason == "") {
+			t.Fatalf("inconsistent verdict: pass=%v failed=%v reason=%q", vd.Pass, vd.Failed(), vd.Reason)
+		}
+	})
+}
+
+func FuzzVerifyTDXQuote(f *testing.F) { fuzzVerify(f, true) }
+func FuzzVerifySNPReport(f *testing.F) { fuzzVerify(f, false) }
