@@ -81,5 +81,5 @@ func fuzzVerify(f *testing.F, tdx bool) {
 	})
 }
 
-func FuzzVerifyTDXQuote(f *testing.F) { fuzzVerify(f, true) }
+func FuzzVerifyTDXQuote(f *testing.F)  { fuzzVerify(f, true) }
 func FuzzVerifySNPReport(f *testing.F) { fuzzVerify(f, false) }
