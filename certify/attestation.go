@@ -9,8 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/cctest/cctest/attest/policy"
 	mgmtv1 "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/netpol"
 )
 

@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/cctest/cctest/attest/policy"
 	mgmtv1 "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/config"
 )
 

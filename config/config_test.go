@@ -426,3 +426,14 @@ func FuzzLoadVCluster(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkLoadAndValidateVCluster(b *testing.B) {
+	data := mustFixture(b, "reference/vcluster.yaml")
+	for i := 0; i < b.N; i++ {
+		f, err := LoadVCluster("vcluster.yaml", data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Validate()
+	}
+}

@@ -19,7 +19,7 @@ type exitError struct {
 }
 
 func (e *exitError) Error() string { return e.msg }
-func (e *exitError) ExitCode() int  { return e.code }
+func (e *exitError) ExitCode() int { return e.code }
 
 // Exit codes.
 const (
@@ -66,7 +66,9 @@ Checks:
   # two tenants sharing node types (tenancy warning), simulated platform policies
   cctest certify --node-provider np.yaml --vcluster a.yaml --vcluster b.yaml \
     --policy sim-policy.yaml --simulation`,
-		Args: cobra.NoArgs,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true, // findings are not usage mistakes
+		SilenceErrors: true, // the root prints the returned error once
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
 				return &exitError{ExitUsage, fmt.Sprintf("-o %q: want table or json", output)}
@@ -107,8 +109,6 @@ Checks:
 	f.BoolVar(&in.Simulation, "simulation", false, "certify for the simulated platform: policies may trust the simulated test PKI")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&junit, "junit", "", "also write a JUnit XML report (one test case per check) to FILE")
-	_ = cmd.MarkFlagRequired("node-provider")
-	_ = cmd.MarkFlagRequired("vcluster")
 	return cmd
 }
 

@@ -1,0 +1,150 @@
+package certifycmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const fx = "../../fixtures/"
+
+func execute(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := New()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+func exitCode(err error) int {
+	var c interface{ ExitCode() int }
+	if err == nil {
+		return 0
+	}
+	if errors.As(err, &c) {
+		return c.ExitCode()
+	}
+	return -1
+}
+
+func referenceArgs(vcluster string) []string {
+	return []string{
+		"--node-provider", fx + "reference/node-provider.yaml",
+		"--vcluster", fx + vcluster,
+		"--runtime-class", fx + "reference/runtimeclass.yaml",
+		"--workload", fx + "reference/workload.yaml",
+		"--network-policy", fx + "reference/network-policies.yaml",
+		"--policy", fx + "reference/attestation-policy.yaml",
+	}
+}
+
+func TestPassExitsZeroWithTable(t *testing.T) {
+	out, err := execute(t, referenceArgs("reference/vcluster-private-nodes.yaml")...)
+	if err != nil {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "0 error(s), 0 warning(s)") {
+		t.Fatalf("output:\n%s", out)
+	}
+}
+
+func TestSeedReferenceWarnsButPasses(t *testing.T) {
+	out, err := execute(t, referenceArgs("reference/vcluster.yaml")...)
+	if err != nil {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+	for _, want := range []string{"CC032", "CC033", "CC037", "0 error(s), 3 warning(s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+}
+
+func TestFailureExitsOneWithJSONAndJUnit(t *testing.T) {
+	junit := filepath.Join(t.TempDir(), "certify.xml")
+	args := append(referenceArgs("negative/vcluster-notexists-operator.yaml"), "-o", "json", "--junit", junit)
+	out, err := execute(t, args...)
+	if exitCode(err) != ExitFindings {
+		t.Fatalf("exit = %d (%v)", exitCode(err), err)
+	}
+	var rep struct {
+		Findings []struct{ ID, Severity, File, Path, Message, Fix string }
+		Errors   int
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if f.ID == "CC011" && f.Severity == "error" && strings.Contains(f.Path, "nodeTypeSelector[1].operator") && strings.Contains(f.Message, "NotExists") {
+			found = true
+		}
+	}
+	if !found || rep.Errors == 0 {
+		t.Fatalf("no CC011 error in %s", out)
+	}
+	data, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suites struct {
+		Suites []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Cases    []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &suites); err != nil {
+		t.Fatalf("bad JUnit: %v\n%s", err, data)
+	}
+	s := suites.Suites[0]
+	if s.Failures == 0 || s.Tests < 20 {
+		t.Fatalf("junit suite = %+v", s)
+	}
+	for _, c := range s.Cases {
+		if strings.HasPrefix(c.Name, "CC011") && c.Failure == nil {
+			t.Fatal("CC011 test case did not fail")
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	if _, err := execute(t, "--vcluster", fx+"reference/vcluster.yaml"); exitCode(err) != ExitUsage {
+		t.Fatalf("missing --node-provider: exit %d (%v)", exitCode(err), err)
+	}
+	args := append(referenceArgs("reference/vcluster.yaml"), "-o", "yaml")
+	if _, err := execute(t, args...); exitCode(err) != ExitUsage {
+		t.Fatalf("bad -o: exit %d", exitCode(err))
+	}
+	args = append(referenceArgs("reference/vcluster.yaml"), "--attestation-service", "nowhere")
+	if _, err := execute(t, args...); exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "NAMESPACE/NAME:PORT") {
+		t.Fatalf("bad --attestation-service: %v", err)
+	}
+	out, err := execute(t, "--node-provider", "/nonexistent.yaml", "--vcluster", fx+"reference/vcluster.yaml")
+	if exitCode(err) != ExitFindings || !strings.Contains(out, "cannot read") {
+		t.Fatalf("missing file: exit %d\n%s", exitCode(err), out)
+	}
+}
+
+func TestHelpListsChecks(t *testing.T) {
+	out, err := execute(t, "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CC001", "CC060", "--attestation-service", "cctest.dev/on-host-maintenance", "Examples:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
