@@ -477,3 +477,22 @@ func TestBindReportData(t *testing.T) {
 		t.Fatal("65-byte REPORT_DATA accepted")
 	}
 }
+
+func TestCollateralRecordAndReplay(t *testing.T) {
+	dir := t.TempDir()
+	p := editedPolicy(t, "tdx-simulated.yaml", withCollateral)
+	ps := editedPolicy(t, "snp-simulated.yaml", withCollateral)
+	ev := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "rec"}), testNonce)
+	sev := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "rec"}), testNonce)
+	online := &CollateralDir{Dir: dir, TDX: tee.TDXGetter{Handler: tee.NewPCS()}, SNP: tee.SNPGetter{Handler: tee.NewKDS()}}
+	v := New(Options{TDXGetter: online.TDXGetter(), SNPGetter: online.SNPGetter(), DisableCache: true})
+	requirePass(t, v.Verify(ev, p, testNonce[:]))
+	requirePass(t, v.Verify(sev, ps, testNonce[:]))
+	offline := &CollateralDir{Dir: dir}
+	v = New(Options{TDXGetter: offline.TDXGetter(), SNPGetter: offline.SNPGetter(), DisableCache: true})
+	requirePass(t, v.Verify(ev, p, testNonce[:]))
+	requirePass(t, v.Verify(sev, ps, testNonce[:]))
+	empty := &CollateralDir{Dir: t.TempDir()}
+	v = New(Options{TDXGetter: empty.TDXGetter(), DisableCache: true})
+	requireFail(t, v.Verify(ev, p, testNonce[:]), "verify", "is not recorded in")
+}

@@ -1,0 +1,200 @@
+// Package device finds the TEE guest device of the machine it runs on and
+// fetches evidence from it, and makes a simulated machine (simulators/tee)
+// look exactly the same. Finding a device is never evidence: callers always
+// fetch a quote and verify it.
+package device
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cctest/cctest/attest/internal/quietlog"
+	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/simulators/tee"
+	"github.com/google/go-configfs-tsm/configfs/linuxtsm"
+	"github.com/google/go-configfs-tsm/report"
+	sevclient "github.com/google/go-sev-guest/client"
+	tdxclient "github.com/google/go-tdx-guest/client"
+)
+
+var _ = quietlog.Enabled()
+
+// Device is a source of TEE evidence.
+type Device interface {
+	// TEE is "tdx" or "sev-snp".
+	TEE() string
+	// Describe names the device ("configfs-tsm (tdx_guest)", "/dev/sev-guest", "simulated tdx machine node-1").
+	Describe() string
+	// Evidence fetches fresh evidence bound to reportData.
+	Evidence(reportData [64]byte) (verifier.Evidence, error)
+}
+
+// Default device paths, in the order they are tried.
+const (
+	ConfigFSTSMPath = "/sys/kernel/config/tsm/report"
+	TDXGuestPath    = "/dev/tdx_guest"
+	SEVGuestPath    = "/dev/sev-guest"
+)
+
+// Paths are the places Detect looks; tests point them at a temp dir.
+type Paths struct {
+	ConfigFSTSM, TDXGuest, SEVGuest string
+}
+
+// DefaultPaths are the Linux paths.
+var DefaultPaths = Paths{ConfigFSTSM: ConfigFSTSMPath, TDXGuest: TDXGuestPath, SEVGuest: SEVGuestPath}
+
+// NoDeviceError says no TEE device was found; it names every path checked.
+type NoDeviceError struct {
+	Checked []string
+	Notes   []string
+}
+
+func (e *NoDeviceError) Error() string {
+	msg := "no TEE device found (checked " + strings.Join(e.Checked, ", ") + ")"
+	if len(e.Notes) > 0 {
+		msg += ": " + strings.Join(e.Notes, "; ")
+	}
+	return msg + ". Run on a TDX or SEV-SNP guest, or use --simulate tdx|snp"
+}
+
+// ExitCode is 2: "no TEE here" is distinct from "evidence failed".
+func (e *NoDeviceError) ExitCode() int { return 2 }
+
+// Detect finds the TEE device: configfs-tsm first, then /dev/tdx_guest,
+// then /dev/sev-guest.
+func Detect() (Device, error) { return DetectAt(DefaultPaths) }
+
+// DetectAt is Detect with explicit paths.
+func DetectAt(p Paths) (Device, error) {
+	nd := &NoDeviceError{Checked: []string{p.ConfigFSTSM, p.TDXGuest, p.SEVGuest}}
+	if st, err := os.Stat(p.ConfigFSTSM); err == nil && st.IsDir() {
+		provider, err := configfsProvider(p.ConfigFSTSM)
+		switch {
+		case err != nil:
+			nd.Notes = append(nd.Notes, fmt.Sprintf("%s exists but no report could be created: %v", p.ConfigFSTSM, err))
+		case strings.HasPrefix(provider, "tdx_guest"):
+			return &configfsDevice{tee: policy.TEETDX, provider: provider}, nil
+		case strings.HasPrefix(provider, "sev_guest"):
+			return &configfsDevice{tee: policy.TEESNP, provider: provider}, nil
+		default:
+			nd.Notes = append(nd.Notes, fmt.Sprintf("%s has unsupported provider %q", p.ConfigFSTSM, provider))
+		}
+	}
+	if _, err := os.Stat(p.TDXGuest); err == nil {
+		return &tdxIoctlDevice{path: p.TDXGuest}, nil
+	}
+	if _, err := os.Stat(p.SEVGuest); err == nil {
+		return &sevIoctlDevice{path: p.SEVGuest}, nil
+	}
+	return nil, nd
+}
+
+// configfsProvider creates a report entry under root and reads its provider.
+func configfsProvider(root string) (string, error) {
+	if filepath.Clean(root) != ConfigFSTSMPath {
+		// go-configfs-tsm's Linux client only works on the real path.
+		return "", errors.New("configfs-tsm is only supported at " + ConfigFSTSMPath)
+	}
+	c, err := linuxtsm.MakeClient()
+	if err != nil {
+		return "", err
+	}
+	r, err := report.Create(c, &report.Request{})
+	if err != nil {
+		return "", err
+	}
+	defer r.Destroy()
+	b, err := r.ReadOption("provider")
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+type configfsDevice struct{ tee, provider string }
+
+func (d *configfsDevice) TEE() string { return d.tee }
+
+func (d *configfsDevice) Describe() string { return "configfs-tsm (" + d.provider + ")" }
+
+func (d *configfsDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
+	var raw []byte
+	var err error
+	if d.tee == policy.TEETDX {
+		raw, err = (&tdxclient.LinuxConfigFsQuoteProvider{}).GetRawQuote(rd)
+	} else {
+		raw, err = (&sevclient.LinuxConfigFsQuoteProvider{}).GetRawQuote(rd)
+	}
+	if err != nil {
+		return verifier.Evidence{}, fmt.Errorf("%s: %w", d.Describe(), err)
+	}
+	return verifier.Evidence{TEE: d.tee, Raw: raw, Nonce: rd[:], Source: d.Describe()}, nil
+}
+
+type tdxIoctlDevice struct{ path string }
+
+func (d *tdxIoctlDevice) TEE() string      { return policy.TEETDX }
+func (d *tdxIoctlDevice) Describe() string { return d.path }
+
+func (d *tdxIoctlDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
+	dev := &tdxclient.LinuxDevice{}
+	if err := dev.Open(d.path); err != nil {
+		return verifier.Evidence{}, err
+	}
+	defer dev.Close()
+	raw, err := tdxclient.GetRawQuote(dev, rd)
+	if err != nil {
+		return verifier.Evidence{}, fmt.Errorf("%s: %w", d.path, err)
+	}
+	return verifier.Evidence{TEE: policy.TEETDX, Raw: raw, Nonce: rd[:], Source: d.path}, nil
+}
+
+type sevIoctlDevice struct{ path string }
+
+func (d *sevIoctlDevice) TEE() string      { return policy.TEESNP }
+func (d *sevIoctlDevice) Describe() string { return d.path }
+
+func (d *sevIoctlDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
+	dev := &sevclient.LinuxDevice{}
+	if err := dev.Open(d.path); err != nil {
+		return verifier.Evidence{}, err
+	}
+	defer dev.Close()
+	report, certs, err := sevclient.GetRawExtendedReportAtVmpl(dev, rd, 0) //nolint:staticcheck // the leveled provider hard-codes /dev/sev-guest
+	if err != nil {
+		return verifier.Evidence{}, fmt.Errorf("%s: %w", d.path, err)
+	}
+	return verifier.Evidence{TEE: policy.TEESNP, Raw: report, CertTable: certs, Nonce: rd[:], Source: d.path}, nil
+}
+
+// FromMachine wraps a simulated machine: it fetches through the libraries'
+// QuoteProvider interfaces, as a real device would.
+func FromMachine(m tee.Machine) Device { return &simDevice{m: m} }
+
+type simDevice struct{ m tee.Machine }
+
+func (d *simDevice) TEE() string { return d.m.TEE() }
+
+func (d *simDevice) Describe() string { return fmt.Sprintf("simulated %s machine %s", d.m.TEE(), d.m.Name()) }
+
+func (d *simDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
+	var raw []byte
+	var err error
+	switch m := d.m.(type) {
+	case *tee.TDXMachine:
+		raw, err = tdxclient.GetRawQuote(tee.TDXQuoteProvider{Machine: m}, rd)
+	case *tee.SNPMachine:
+		raw, err = tee.SNPQuoteProvider{Machine: m}.GetRawQuote(rd)
+	default:
+		raw, err = d.m.RawEvidence(rd)
+	}
+	if err != nil {
+		return verifier.Evidence{}, err
+	}
+	return verifier.Evidence{TEE: d.m.TEE(), Raw: raw, Nonce: rd[:], Source: "simulated:" + d.m.Name()}, nil
+}

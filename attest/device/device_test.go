@@ -1,0 +1,88 @@
+package device
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/simulators/tee"
+)
+
+func tempPaths(t *testing.T) Paths {
+	d := t.TempDir()
+	return Paths{ConfigFSTSM: filepath.Join(d, "tsm/report"), TDXGuest: filepath.Join(d, "tdx_guest"), SEVGuest: filepath.Join(d, "sev-guest")}
+}
+
+func TestNoDeviceNamesEveryPath(t *testing.T) {
+	p := tempPaths(t)
+	_, err := DetectAt(p)
+	var nd *NoDeviceError
+	if !errors.As(err, &nd) || nd.ExitCode() != 2 {
+		t.Fatalf("err = %v", err)
+	}
+	for _, path := range []string{p.ConfigFSTSM, p.TDXGuest, p.SEVGuest} {
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("error %q does not name %s", err, path)
+		}
+	}
+}
+
+// A device file being present is not evidence: fetching from a file that is
+// not a TEE device fails.
+func TestDeviceFileAloneIsNotEvidence(t *testing.T) {
+	for _, tc := range []struct{ file, tee string }{{"tdx_guest", policy.TEETDX}, {"sev-guest", policy.TEESNP}} {
+		p := tempPaths(t)
+		path := map[string]string{"tdx_guest": p.TDXGuest, "sev-guest": p.SEVGuest}[tc.file]
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d, err := DetectAt(p)
+		if err != nil || d.TEE() != tc.tee || d.Describe() != path {
+			t.Fatalf("DetectAt = %v, %v", d, err)
+		}
+		if _, err := d.Evidence([64]byte{}); err == nil {
+			t.Fatalf("%s: fetching evidence from a plain file succeeded", tc.file)
+		}
+	}
+}
+
+func TestConfigFSDirectoryElsewhereIsNotADevice(t *testing.T) {
+	p := tempPaths(t)
+	if err := os.MkdirAll(p.ConfigFSTSM, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := DetectAt(p)
+	if err == nil || !strings.Contains(err.Error(), "no report could be created") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSimulatedDevicesVerify(t *testing.T) {
+	for _, tc := range []struct {
+		m      tee.Machine
+		policy string
+	}{
+		{tee.NewTDXMachine(tee.TDXOptions{Name: "dev-tdx"}), "tdx-simulated.yaml"},
+		{tee.MustNewSNPMachine(tee.SNPOptions{Name: "dev-snp", ProductLine: tee.Genoa}), "snp-simulated.yaml"},
+	} {
+		d := FromMachine(tc.m)
+		rd := verifier.BindReportData([]byte("n"), "device-test")
+		ev, err := d.Evidence(rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := fixtures.Read("policies/" + tc.policy)
+		p, err := policy.Load(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vd := verifier.Verify(ev, p, rd[:]); !vd.Pass || vd.Source != "simulated:"+tc.m.Name() {
+			t.Fatalf("%s: %s (source %q)", d.Describe(), vd.Reason, vd.Source)
+		}
+	}
+}
