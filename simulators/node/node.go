@@ -1,0 +1,558 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
+
+	"github.com/cctest/cctest/faults"
+	"github.com/cctest/cctest/simulators/controlplane/pki"
+)
+
+// Condition reasons and messages a kubelet writes into node status.
+const (
+	reasonKubeletReady = "KubeletReady"
+	msgKubeletReady    = "kubelet is posting ready status"
+)
+
+// simNode is one joined node.
+type simNode struct {
+	info       NodeInfo
+	spec       NodeSpec
+	index      int
+	client     kubernetes.Interface // the node's own identity
+	restConfig *rest.Config
+	handlers   map[string]bool // installed containerd runtimes
+	podNet     [3]byte         // pod IPs are podNet.x
+	bootID     string
+
+	mu         sync.Mutex
+	uid        types.UID
+	ips        [256]bool
+	inUse      map[types.UID]podUse // sandboxes that exist, for the vnode/kata conflict fault
+	lease      *coordinationv1.Lease
+	nextRenew  time.Time
+	nextStatus time.Time
+	readySince metav1.Time
+	gone       bool
+}
+
+type podUse struct {
+	handler string
+	key     string
+}
+
+func (f *Fleet) newSimNode(spec NodeSpec, idx int) (*simNode, error) {
+	if idx >= 254*256 {
+		return nil, fmt.Errorf("node fleet: at most %d nodes", 254*256)
+	}
+	addr := spec.Address
+	if addr == "" {
+		addr = fmt.Sprintf("127.1.%d.%d", idx/254, idx%254+1)
+	} else if net.ParseIP(addr) == nil {
+		return nil, fmt.Errorf("node spec %s: address %q is not an IP address", spec.Name, addr)
+	}
+	img := spec.Image
+	img.RuntimeHandlers = nil
+	handlers := map[string]bool{}
+	for _, h := range spec.Image.RuntimeHandlers {
+		if f.cfg.Faults.Has(faults.KataHandlerMissing) && f.isKataTEE(h) {
+			continue
+		}
+		if f.cfg.Faults.Has(faults.VNodeHandlerMissing) && h == HandlerVNode {
+			continue
+		}
+		if !handlers[h] {
+			handlers[h] = true
+			img.RuntimeHandlers = append(img.RuntimeHandlers, h)
+		}
+	}
+	labels := map[string]string{}
+	for k, v := range spec.Labels {
+		labels[k] = v
+	}
+	rc, client, err := f.nodeClient(spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &simNode{
+		info:       NodeInfo{Name: spec.Name, TEE: spec.TEE, Image: img, Labels: labels, Address: addr},
+		spec:       spec,
+		index:      idx,
+		client:     client,
+		restConfig: rc,
+		handlers:   handlers,
+		podNet:     [3]byte{10, byte(1 + idx/256), byte(idx % 256)},
+		bootID:     randomUUID(),
+		inUse:      map[types.UID]podUse{},
+	}, nil
+}
+
+// nodeClient issues the node's client certificate (CN=system:node:<name>,
+// O=system:nodes) from the tenant CA, as TLS bootstrap would.
+func (f *Fleet) nodeClient(name string) (*rest.Config, kubernetes.Interface, error) {
+	var cfg *rest.Config
+	if f.cfg.AdminCredentials {
+		cfg = rest.CopyConfig(f.cfg.Tenant)
+	} else {
+		certPEM, key, err := f.ca.Issue(pki.Leaf{CommonName: "system:node:" + name, Organization: []string{"system:nodes"}})
+		if err != nil {
+			return nil, nil, fmt.Errorf("issue certificate for node %s: %w", name, err)
+		}
+		keyPEM, err := pki.KeyPEM(key)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg = rest.AnonymousClientConfig(f.cfg.Tenant)
+		cfg.CertData, cfg.KeyData = certPEM, keyPEM
+	}
+	// kubelet defaults: 50 QPS, burst 100.
+	cfg.QPS, cfg.Burst = 50, 100
+	cfg.UserAgent = fmt.Sprintf("kubelet/%s (linux/amd64) cctest-simulated", f.cfg.KubeletVersion)
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, c, nil
+}
+
+func (n *simNode) stop() {
+	n.mu.Lock()
+	n.gone = true
+	n.mu.Unlock()
+}
+
+func (n *simNode) isGone() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.gone
+}
+
+// nodeLabels splits the node's labels into those a kubelet may set on
+// itself under NodeRestriction and those an operator has to set.
+func (n *simNode) nodeLabels() (self, operator map[string]string) {
+	self = map[string]string{
+		corev1.LabelHostname:   n.spec.Name,
+		corev1.LabelOSStable:   "linux",
+		corev1.LabelArchStable: "amd64",
+		kubeletapis.LabelOS:    "linux",
+		kubeletapis.LabelArch:  "amd64",
+	}
+	operator = map[string]string{}
+	for k, v := range n.spec.Labels {
+		if kubeletMaySet(k) {
+			self[k] = v
+		} else {
+			operator[k] = v
+		}
+	}
+	return self, operator
+}
+
+// kubeletMaySet mirrors NodeRestriction: kubernetes.io / k8s.io labels only
+// from the kubelet's allowed set, never node-restriction.kubernetes.io.
+func kubeletMaySet(key string) bool {
+	ns := ""
+	if i := strings.Index(key, "/"); i >= 0 {
+		ns = key[:i]
+	}
+	under := func(domain string) bool { return ns == domain || strings.HasSuffix(ns, "."+domain) }
+	if under(corev1.LabelNamespaceNodeRestriction) {
+		return false
+	}
+	if under("kubernetes.io") || under("k8s.io") {
+		return kubeletapis.IsKubeletLabel(key)
+	}
+	return true
+}
+
+func (f *Fleet) nodeObject(n *simNode, now metav1.Time) *corev1.Node {
+	self, _ := n.nodeLabels()
+	pods := resource.NewQuantity(int64(n.spec.Pods), resource.DecimalSI)
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:              n.spec.CPU,
+		corev1.ResourceMemory:           n.spec.Memory,
+		corev1.ResourcePods:             *pods,
+		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
+		"hugepages-1Gi":                 resource.MustParse("0"),
+		"hugepages-2Mi":                 resource.MustParse("0"),
+	}
+	for k, v := range n.spec.Extended {
+		capacity[k] = v
+	}
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   n.spec.Name,
+			Labels: self,
+			Annotations: map[string]string{
+				"volumes.kubernetes.io/controller-managed-attach-detach": "true",
+			},
+		},
+		Spec: corev1.NodeSpec{Taints: append([]corev1.Taint(nil), n.spec.Taints...)},
+		Status: corev1.NodeStatus{
+			Capacity:    capacity,
+			Allocatable: capacity.DeepCopy(),
+			Conditions:  nodeConditions(now, now),
+			Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: n.info.Address},
+				{Type: corev1.NodeHostName, Address: n.spec.Name},
+			},
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 10250}},
+			NodeInfo: corev1.NodeSystemInfo{
+				MachineID:               digestHex(n.spec.Name)[:32],
+				SystemUUID:              uuidFrom(digestHex("system-uuid/" + n.spec.Name)),
+				BootID:                  n.bootID,
+				KernelVersion:           n.spec.Image.Kernel,
+				OSImage:                 n.spec.Image.Name,
+				ContainerRuntimeVersion: n.spec.Image.ContainerRuntime,
+				KubeletVersion:          f.cfg.KubeletVersion,
+				OperatingSystem:         "linux",
+				Architecture:            "amd64",
+			},
+			RuntimeHandlers: n.runtimeHandlers(),
+			Features:        &corev1.NodeFeatures{SupplementalGroupsPolicy: ptrTo(true)},
+		},
+	}
+}
+
+// runtimeHandlers is what the kubelet reports from the CRI: the default
+// handler (empty name) and every configured runtime.
+func (n *simNode) runtimeHandlers() []corev1.NodeRuntimeHandler {
+	out := []corev1.NodeRuntimeHandler{{Name: "", Features: &corev1.NodeRuntimeHandlerFeatures{
+		RecursiveReadOnlyMounts: ptrTo(true), UserNamespaces: ptrTo(true)}}}
+	for _, h := range n.info.Image.RuntimeHandlers {
+		userns := h == HandlerRunc || (h == HandlerVNode && n.spec.Image.VNode.NestedUserNamespaces)
+		out = append(out, corev1.NodeRuntimeHandler{Name: h, Features: &corev1.NodeRuntimeHandlerFeatures{
+			RecursiveReadOnlyMounts: ptrTo(h == HandlerRunc), UserNamespaces: ptrTo(userns)}})
+	}
+	return out
+}
+
+func nodeConditions(heartbeat, readySince metav1.Time) []corev1.NodeCondition {
+	c := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
+		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg,
+			LastHeartbeatTime: heartbeat, LastTransitionTime: readySince}
+	}
+	return []corev1.NodeCondition{
+		c(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+		c(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+		c(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+		c(corev1.NodeReady, corev1.ConditionTrue, reasonKubeletReady, msgKubeletReady),
+	}
+}
+
+// register creates (or re-registers) the Node with the node's identity,
+// lets the operator add labels a kubelet may not set, and creates the Lease.
+func (f *Fleet) register(ctx context.Context, n *simNode) error {
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	obj := f.nodeObject(n, now)
+	created, err := n.client.CoreV1().Nodes().Create(ctx, obj, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		n.uid = created.UID
+	case apierrors.IsAlreadyExists(err):
+		// A kubelet restarting on a registered node: take over its status.
+		existing, gerr := n.client.CoreV1().Nodes().Get(ctx, n.spec.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		n.uid = existing.UID
+		if err := f.patchNodeStatus(ctx, n, obj.Status); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("create Node as system:node:%s: %w", n.spec.Name, err)
+	}
+	n.readySince = now
+	if _, operator := n.nodeLabels(); len(operator) > 0 {
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": operator}})
+		if _, err := f.admin.CoreV1().Nodes().Patch(ctx, n.spec.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("label node (operator labels %v): %w", keys(operator), err)
+		}
+	}
+	if err := f.createLease(ctx, n); err != nil {
+		return err
+	}
+	jitter := time.Duration(n.index%10) * f.cfg.LeaseRenew / 10
+	n.mu.Lock()
+	n.nextRenew = time.Now().Add(f.cfg.LeaseRenew - jitter)
+	n.nextStatus = time.Now().Add(f.cfg.StatusReport)
+	n.mu.Unlock()
+	ref := n.ref()
+	f.events.record(n.client, n.spec.Name, ref, corev1.EventTypeNormal, "Starting", "Starting kubelet.")
+	f.events.record(n.client, n.spec.Name, ref, corev1.EventTypeNormal, "NodeReady", fmt.Sprintf("Node %s status is now: NodeReady", n.spec.Name))
+	return nil
+}
+
+// ref is how a kubelet refers to its node in events (UID = node name).
+func (n *simNode) ref() corev1.ObjectReference {
+	return corev1.ObjectReference{Kind: "Node", Name: n.spec.Name, UID: types.UID(n.spec.Name)}
+}
+
+func (f *Fleet) createLease(ctx context.Context, n *simNode) error {
+	now := metav1.NewMicroTime(time.Now())
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      n.spec.Name,
+			Namespace: corev1.NamespaceNodeLease,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "v1", Kind: "Node", Name: n.spec.Name, UID: n.uid,
+			}},
+		},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity:       ptrTo(n.spec.Name),
+			LeaseDurationSeconds: ptrTo(int32(f.cfg.LeaseDuration / time.Second)),
+			RenewTime:            &now,
+		},
+	}
+	leases := n.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	got, err := leases.Create(ctx, lease, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		existing, gerr := leases.Get(ctx, n.spec.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		existing.Spec = lease.Spec
+		existing.OwnerReferences = lease.OwnerReferences
+		got, err = leases.Update(ctx, existing, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("create Lease %s/%s: %w", corev1.NamespaceNodeLease, n.spec.Name, err)
+	}
+	n.mu.Lock()
+	n.lease = got
+	n.mu.Unlock()
+	return nil
+}
+
+func (f *Fleet) patchNodeStatus(ctx context.Context, n *simNode, status corev1.NodeStatus) error {
+	patch, err := json.Marshal(map[string]any{"status": status})
+	if err != nil {
+		return err
+	}
+	_, err = n.client.CoreV1().Nodes().Patch(ctx, n.spec.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	return err
+}
+
+// heartbeats renews every node's Lease (and now and then the Ready
+// condition's heartbeat) from one loop with a bounded number of writers.
+func (f *Fleet) heartbeats(ctx context.Context) {
+	tick := min(time.Second, f.cfg.LeaseRenew/4)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		f.mu.RLock()
+		var due []*simNode
+		for _, n := range f.nodes {
+			n.mu.Lock()
+			if !n.gone && (!now.Before(n.nextRenew) || !now.Before(n.nextStatus)) {
+				due = append(due, n)
+			}
+			n.mu.Unlock()
+		}
+		f.mu.RUnlock()
+		for _, n := range due {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func(n *simNode) {
+				defer func() { <-sem; wg.Done() }()
+				f.heartbeat(ctx, n, now)
+			}(n)
+		}
+		wg.Wait()
+	}
+}
+
+func (f *Fleet) heartbeat(ctx context.Context, n *simNode, now time.Time) {
+	n.mu.Lock()
+	renew, status := !now.Before(n.nextRenew), !now.Before(n.nextStatus)
+	lease := n.lease.DeepCopy()
+	readySince := n.readySince
+	n.mu.Unlock()
+	if renew {
+		if err := f.renewLease(ctx, n, lease); err == nil {
+			n.mu.Lock()
+			n.nextRenew = now.Add(f.cfg.LeaseRenew)
+			n.mu.Unlock()
+		}
+	}
+	if status {
+		hb := metav1.NewTime(now.Truncate(time.Second))
+		err := f.patchNodeStatus(ctx, n, corev1.NodeStatus{Conditions: nodeConditions(hb, readySince)})
+		if err == nil {
+			n.mu.Lock()
+			n.nextStatus = now.Add(f.cfg.StatusReport)
+			n.mu.Unlock()
+		}
+	}
+}
+
+func (f *Fleet) renewLease(ctx context.Context, n *simNode, lease *coordinationv1.Lease) error {
+	leases := n.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	if lease == nil {
+		return f.createLease(ctx, n)
+	}
+	now := metav1.NewMicroTime(time.Now())
+	lease.Spec.RenewTime = &now
+	got, err := leases.Update(ctx, lease, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		fresh, gerr := leases.Get(ctx, n.spec.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		fresh.Spec.RenewTime = &now
+		fresh.Spec.HolderIdentity = ptrTo(n.spec.Name)
+		got, err = leases.Update(ctx, fresh, metav1.UpdateOptions{})
+	}
+	if apierrors.IsNotFound(err) {
+		return f.createLease(ctx, n)
+	}
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.lease = got
+	n.mu.Unlock()
+	return nil
+}
+
+// drain cordons the node and evicts its pods (not DaemonSet pods), then
+// waits until they are gone: the simulated kubelet deletes them once their
+// containers have stopped.
+func (f *Fleet) drain(ctx context.Context, n *simNode) error {
+	patch := []byte(`{"spec":{"unschedulable":true}}`)
+	if _, err := f.admin.CoreV1().Nodes().Patch(ctx, n.spec.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("cordon: %w", err)
+	}
+	sel := fields.OneTermEqualSelector("spec.nodeName", n.spec.Name).String()
+	for {
+		list, err := f.admin.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: sel})
+		if err != nil {
+			return err
+		}
+		left := 0
+		for i := range list.Items {
+			p := &list.Items[i]
+			if ownedByDaemonSet(p) {
+				continue
+			}
+			left++
+			if p.DeletionTimestamp != nil {
+				continue
+			}
+			ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace}}
+			err := f.admin.CoreV1().Pods(p.Namespace).EvictV1(ctx, ev)
+			if apierrors.IsForbidden(err) {
+				// e.g. its namespace is terminating: evictions are refused there.
+				err = f.admin.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{})
+			}
+			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsTooManyRequests(err) {
+				return fmt.Errorf("evict pod %s/%s: %w", p.Namespace, p.Name, err)
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d pods still on the node: %w", left, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func ownedByDaemonSet(p *corev1.Pod) bool {
+	for _, o := range p.OwnerReferences {
+		if o.Kind == "DaemonSet" && o.Controller != nil && *o.Controller {
+			return true
+		}
+	}
+	return false
+}
+
+// allocIP hands out a pod IP from the node's 10.a.b.0/24.
+func (n *simNode) allocIP() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i := 2; i < 255; i++ {
+		if !n.ips[i] {
+			n.ips[i] = true
+			return fmt.Sprintf("%d.%d.%d.%d", n.podNet[0], n.podNet[1], n.podNet[2], i)
+		}
+	}
+	// Full: reuse, as an exhausted IPAM range would be misconfigured anyway.
+	return fmt.Sprintf("%d.%d.%d.%d", n.podNet[0], n.podNet[1], n.podNet[2], 254)
+}
+
+func (n *simNode) freeIP(ip string) {
+	parsed := net.ParseIP(ip).To4()
+	if parsed == nil || parsed[0] != n.podNet[0] || parsed[1] != n.podNet[1] || parsed[2] != n.podNet[2] {
+		return
+	}
+	n.mu.Lock()
+	n.ips[parsed[3]] = false
+	n.mu.Unlock()
+}
+
+func digestHex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func uuidFrom(h string) string {
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func randomUUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return uuidFrom(hex.EncodeToString(b))
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n/2)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
