@@ -180,7 +180,9 @@ type simDevice struct{ m tee.Machine }
 
 func (d *simDevice) TEE() string { return d.m.TEE() }
 
-func (d *simDevice) Describe() string { return fmt.Sprintf("simulated %s machine %s", d.m.TEE(), d.m.Name()) }
+func (d *simDevice) Describe() string {
+	return fmt.Sprintf("simulated %s machine %s", d.m.TEE(), d.m.Name())
+}
 
 func (d *simDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
 	var raw []byte

@@ -208,7 +208,8 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 		vd.add(c)
 		return
 	}
-	fetch := len(chain.GetVcekCert()) == 0 && (v.opts.SNPGetter != nil || p.Collateral.Verify)
+	getter := v.snpGetter(p)
+	fetch := len(chain.GetVcekCert()) == 0 && (getter != nil || p.Collateral.Verify)
 	if len(chain.GetVcekCert()) == 0 && !fetch {
 		c.Detail = "the report carries no VCEK certificate: supply the certificate table or the VCEK, or enable collateral to fetch it from the KDS"
 		vd.add(c)
@@ -218,7 +219,7 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 	for _, set := range snpRootSets(p) {
 		opts := &sevverify.Options{
 			TrustedRoots: set.roots, Now: now, DisableCertFetching: !fetch,
-			CheckRevocations: p.Collateral.CheckRevocations, Getter: v.opts.SNPGetter,
+			CheckRevocations: p.Collateral.CheckRevocations, Getter: getter,
 		}
 		if err := safeErr("go-sev-guest verify", func() error { return sevverify.SnpAttestation(att, opts) }); err != nil {
 			lastErr = err

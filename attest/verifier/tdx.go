@@ -130,7 +130,7 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *pb.QuoteV4, p *policy.P
 	opts := &tdxverify.Options{
 		TrustedRoots: pool, Now: now,
 		GetCollateral: p.Collateral.Verify, CheckRevocations: p.Collateral.CheckRevocations,
-		Getter: v.opts.TDXGetter,
+		Getter: v.tdxGetter(p),
 	}
 	if err := safeErr("go-tdx-guest verify", func() error { return tdxverify.TdxQuote(q, opts) }); err != nil {
 		c.Detail = err.Error()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cctest/cctest/attest/internal/quietlog"
 	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/simulators/tee"
 	sevtrust "github.com/google/go-sev-guest/verify/trust"
 	tdxtrust "github.com/google/go-tdx-guest/verify/trust"
 )
@@ -28,9 +29,11 @@ var _ = quietlog.Enabled()
 type Options struct {
 	// Now is the verification time (default time.Now).
 	Now func() time.Time
-	// TDXGetter fetches Intel PCS collateral (default: the network).
+	// TDXGetter fetches Intel PCS collateral (default: the network; for a
+	// policy trusting only the simulated roots, the in-process fake PCS).
 	TDXGetter tdxtrust.HTTPSGetter
-	// SNPGetter fetches AMD KDS certificates and CRLs (default: the network).
+	// SNPGetter fetches AMD KDS certificates and CRLs (default: the network;
+	// for a policy trusting only the simulated roots, the in-process fake KDS).
 	SNPGetter sevtrust.HTTPSGetter
 	// DisableCache verifies every chain in full.
 	DisableCache bool
@@ -70,6 +73,30 @@ var (
 func Verify(ev Evidence, p *policy.Policy, expectedReportData []byte) Verdict {
 	defaultOnce.Do(func() { defaultVerifier = New(Options{}) })
 	return defaultVerifier.Verify(ev, p, expectedReportData)
+}
+
+// fakes serve collateral for evidence that chains to the test PKI: nothing
+// else can, so a simulated-only policy with no getter configured uses them
+// instead of trying Intel's and AMD's servers.
+var (
+	fakePCS = tee.NewPCS()
+	fakeKDS = tee.NewKDS()
+)
+
+func simulatedOnly(p *policy.Policy) bool { return p.UsesTestRoots() && !p.UsesVendorRoots() }
+
+func (v *Verifier) tdxGetter(p *policy.Policy) tdxtrust.HTTPSGetter {
+	if v.opts.TDXGetter == nil && simulatedOnly(p) {
+		return tee.TDXGetter{Handler: fakePCS}
+	}
+	return v.opts.TDXGetter
+}
+
+func (v *Verifier) snpGetter(p *policy.Policy) sevtrust.HTTPSGetter {
+	if v.opts.SNPGetter == nil && simulatedOnly(p) {
+		return tee.SNPGetter{Handler: fakeKDS}
+	}
+	return v.opts.SNPGetter
 }
 
 func (v *Verifier) now() time.Time {

@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"bytes"
+	"regexp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -44,8 +45,18 @@ func editedPolicy(t testing.TB, name string, edit func(string) string) *policy.P
 }
 
 func withCollateral(doc string) string {
+	if strings.Contains(doc, "\ncollateral:") {
+		return doc
+	}
 	return strings.Replace(doc, "nonce: required\n", "nonce: required\ncollateral: {verify: true, checkRevocations: true}\n", 1)
 }
+
+// noCollateral drops the collateral block: checks that run offline.
+func noCollateral(doc string) string {
+	return regexp.MustCompile(`(?m)^collateral:\n(  .*\n)+`).ReplaceAllString(doc, "")
+}
+
+func offlinePolicy(t testing.TB, name string) *policy.Policy { return editedPolicy(t, name, noCollateral) }
 
 func newTestVerifier(pcs *tee.PCS, k *tee.KDS) *Verifier {
 	if pcs == nil {
@@ -144,8 +155,13 @@ func TestSNPReportWithoutCertTable(t *testing.T) {
 		t.Fatalf("bare report is %d bytes", len(ev.Raw))
 	}
 	p := fixturePolicy(t, "snp-simulated.yaml")
-	// Offline without a VCEK: a clear failure.
-	requireFail(t, New(Options{}).Verify(ev, p, testNonce[:]), "verify", "carries no VCEK")
+	// Offline without a VCEK (and no KDS to ask): a clear failure.
+	both := editedPolicy(t, "snp-simulated.yaml", func(s string) string {
+		return strings.Replace(noCollateral(s), "[simulated]", "[simulated, vendor]", 1)
+	})
+	requireFail(t, New(Options{}).Verify(ev, both, testNonce[:]), "verify", "carries no VCEK")
+	// A simulated-only policy gets the VCEK from the in-process fake KDS.
+	requirePass(t, New(Options{}).Verify(ev, p, testNonce[:]))
 	// With the VCEK supplied.
 	vcek, _ := m.VCEK()
 	ev2 := ev
@@ -167,7 +183,7 @@ func flip(raw []byte, off int) []byte {
 }
 
 func TestTDXRejections(t *testing.T) {
-	p := fixturePolicy(t, "tdx-simulated.yaml")
+	p := offlinePolicy(t, "tdx-simulated.yaml")
 	pc := editedPolicy(t, "tdx-simulated.yaml", withCollateral)
 	good := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "good"}), testNonce)
 	raw := good.Raw
@@ -227,7 +243,7 @@ func TestTDXRejections(t *testing.T) {
 		{"untrusted root", "verify", "certificate signed by unknown authority", run(withFault(tee.FaultUntrustedRoot), p, nil)},
 		{"forged intermediate", "verify", "unable to validate Intermediate CA certificate", run(withFault(tee.FaultForgedChain), p, nil)},
 		{"simulated evidence vs vendor roots", "verify", "certificate signed by unknown authority",
-			run(good, editedPolicy(t, "tdx-simulated.yaml", func(s string) string { return strings.Replace(s, "[simulated]", "[vendor]", 1) }), nil)},
+			run(good, editedPolicy(t, "tdx-simulated.yaml", func(s string) string { return strings.Replace(noCollateral(s), "[simulated]", "[vendor]", 1) }), nil)},
 		{"expired PCK", "verify", "expired", run(withFault(tee.FaultExpiredCert), p, nil)},
 		{"revoked PCK (collateral on)", "verify", "PCK Leaf certificate in PCK certificate chain was revoked", run(withFault(tee.FaultRevoked), pc, nil)},
 		{"revoked PCK platform CA (collateral on)", "verify", "intermediate certificate in PCK certificate chain was revoked", run(good, pc, &tee.PCS{RevokePlatformCA: true})},
@@ -258,7 +274,7 @@ func runVariants(t *testing.T, variants []variant) {
 }
 
 func TestSNPRejections(t *testing.T) {
-	p := fixturePolicy(t, "snp-simulated.yaml")
+	p := offlinePolicy(t, "snp-simulated.yaml")
 	pc := editedPolicy(t, "snp-simulated.yaml", withCollateral)
 	gm := tee.MustNewSNPMachine(tee.SNPOptions{Name: "good-snp"})
 	good := snpEvidence(t, gm, testNonce)
@@ -306,7 +322,7 @@ func TestSNPRejections(t *testing.T) {
 		{"untrusted root", "verify", "could not be verified by any trusted roots", run(withFault(tee.FaultUntrustedRoot), p, nil)},
 		{"forged chain in certificate table", "verify", "could not be verified by any trusted roots", run(withFault(tee.FaultForgedChain), p, nil)},
 		{"simulated evidence vs vendor roots", "verify", "could not be verified by any trusted roots",
-			run(good, editedPolicy(t, "snp-simulated.yaml", func(s string) string { return strings.Replace(s, "[simulated]", "[vendor]", 1) }), nil)},
+			run(good, editedPolicy(t, "snp-simulated.yaml", func(s string) string { return strings.Replace(noCollateral(s), "[simulated]", "[vendor]", 1) }), nil)},
 		{"expired VCEK", "verify", "expired", run(withFault(tee.FaultExpiredCert), p, nil)},
 		{"revoked ASK (collateral on)", "verify", "ASK was revoked", run(good, pc, &tee.KDS{RevokeASK: true})},
 		{"VCEK of another chip", "verify", sigErr, func(t *testing.T) Verdict {
@@ -320,9 +336,9 @@ func TestSNPRejections(t *testing.T) {
 			return New(Options{}).Verify(ev, p, testNonce[:])
 		}},
 		{"product line not allowed", "product-line", "\"Genoa\" is not allowed", run(snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "genoa", ProductLine: tee.Genoa}), testNonce),
-			editedPolicy(t, "snp-simulated.yaml", func(s string) string { return strings.Replace(s, "[Milan, Genoa]", "[Milan]", 1) }), nil)},
+			editedPolicy(t, "snp-simulated.yaml", func(s string) string { return strings.Replace(noCollateral(s), "[Milan, Genoa]", "[Milan]", 1) }), nil)},
 		{"SMT forbidden", "smt", "allows SMT", run(good, editedPolicy(t, "snp-simulated.yaml", func(s string) string {
-			return strings.Replace(s, "allowSMT: true", "allowSMT: false", 1)
+			return strings.Replace(noCollateral(s), "allowSMT: true", "allowSMT: false", 1)
 		}), nil)},
 		{"TEE not allowed", "tee-allowed", "does not allow \"sev-snp\"", run(good, fixturePolicy(t, "tdx-simulated.yaml"), nil)},
 		{"truncated report", "parse", "", func(t *testing.T) Verdict {
@@ -338,7 +354,7 @@ func TestSNPRejections(t *testing.T) {
 // report whose signature or signed content is wrong.
 func TestChainCacheStillChecksTheReportSignature(t *testing.T) {
 	v := newTestVerifier(nil, nil)
-	tp := fixturePolicy(t, "tdx-simulated.yaml")
+	tp := fixturePolicy(t, "tdx-simulated.yaml") // collateral on: cached within the TTL
 	tm := tee.NewTDXMachine(tee.TDXOptions{Name: "cache-tdx"})
 	sp := fixturePolicy(t, "snp-simulated.yaml")
 	sm := tee.MustNewSNPMachine(tee.SNPOptions{Name: "cache-snp"})
@@ -374,7 +390,7 @@ func TestChainCacheStillChecksTheReportSignature(t *testing.T) {
 		requireFail(t, vd, "verify", "report signature verification error")
 	}
 	// A different policy (trust roots) never reuses another policy's entry.
-	vendor := editedPolicy(t, "tdx-simulated.yaml", func(s string) string { return strings.Replace(s, "[simulated]", "[vendor]", 1) })
+	vendor := editedPolicy(t, "tdx-simulated.yaml", func(s string) string { return strings.Replace(noCollateral(s), "[simulated]", "[vendor]", 1) })
 	requireFail(t, v.Verify(tq, vendor, rd[:]), "verify", "unknown authority")
 	// Faults still show through the cache.
 	dbg := tee.NewTDXMachine(tee.TDXOptions{Name: "cache-tdx", Faults: []tee.Fault{tee.FaultDebug}})

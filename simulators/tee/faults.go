@@ -26,7 +26,8 @@ const (
 	// FaultForgedChain carries a forged chain: TDX presents the genuine test root
 	// with a forged intermediate; SNP carries forged ARK/ASK/VCEK in its certificate table.
 	FaultForgedChain Fault = "forged-chain"
-	// FaultReplay ignores the nonce and returns the first evidence the machine produced.
+	// FaultReplay ignores the nonce: it returns one stale evidence, requested
+	// earlier with another nonce, every time.
 	FaultReplay Fault = "replay"
 	// FaultMigratable sets the TD attributes MIGRATABLE bit / the SNP MIGRATE_MA policy bit.
 	FaultMigratable Fault = "migratable"

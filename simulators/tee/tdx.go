@@ -160,6 +160,10 @@ func (m *TDXMachine) Quote(reportData [64]byte) ([]byte, error) {
 			return bytes.Clone(m.replayed), nil
 		}
 	}
+	if m.faults[FaultReplay] {
+		// The replayed quote was requested long ago, with someone else's nonce.
+		copy(reportData[:], derive(m.name, "stale-nonce", 64))
+	}
 	q, err := m.mint(reportData)
 	if err != nil {
 		return nil, err
