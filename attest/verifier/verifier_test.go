@@ -2,10 +2,10 @@ package verifier
 
 import (
 	"bytes"
-	"regexp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +56,9 @@ func noCollateral(doc string) string {
 	return regexp.MustCompile(`(?m)^collateral:\n(  .*\n)+`).ReplaceAllString(doc, "")
 }
 
-func offlinePolicy(t testing.TB, name string) *policy.Policy { return editedPolicy(t, name, noCollateral) }
+func offlinePolicy(t testing.TB, name string) *policy.Policy {
+	return editedPolicy(t, name, noCollateral)
+}
 
 func newTestVerifier(pcs *tee.PCS, k *tee.KDS) *Verifier {
 	if pcs == nil {

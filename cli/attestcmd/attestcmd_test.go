@@ -1,0 +1,256 @@
+package attestcmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cctest/cctest/attest/device"
+	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/simulators/tee"
+	tdxtestdata "github.com/google/go-tdx-guest/testing/testdata"
+	"github.com/spf13/cobra"
+)
+
+func policyPath(name string) string { return filepath.Join("..", "..", "fixtures", "policies", name) }
+
+func run(t *testing.T, cmd *cobra.Command, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	code := 0
+	if err != nil {
+		code = 1
+		var c interface{ ExitCode() int }
+		if errors.As(err, &c) {
+			code = c.ExitCode()
+		}
+		errOut.WriteString("error: " + err.Error())
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestSimulatedAttestPasses(t *testing.T) {
+	for _, tc := range [][]string{
+		{"--simulate", "tdx", "--policy", policyPath("tdx-simulated.yaml")},
+		{"--simulate", "snp", "--policy", policyPath("snp-simulated.yaml")},
+		{"--simulate", "snp", "--product-line", "Genoa", "--report-version", "5", "--policy", policyPath("platform.yaml")},
+		{"--simulate", "tdx"}, // embedded example policy
+	} {
+		out, errOut, code := run(t, New(), tc...)
+		if code != 0 || !strings.HasPrefix(out, "PASS") {
+			t.Fatalf("%v: exit %d\n%s%s", tc, code, out, errOut)
+		}
+	}
+}
+
+func TestEverySimulatedFaultFailsWithItsReason(t *testing.T) {
+	want := map[string]string{
+		"debug": "debug:", "wrong-measurement": "measurement:", "tampered": "verify: unable to verify message digest",
+		"old-tcb": "TCB Status is not \"UpToDate\"", "untrusted-root": "unknown authority", "forged-chain": "Intermediate CA",
+		"replay": "nonce:", "migratable": "migratable:", "expired-cert": "expired", "revoked": "revoked",
+	}
+	snpWant := map[string]string{
+		"debug": "debug:", "wrong-measurement": "measurement:", "tampered": "report signature verification error",
+		"old-tcb": "tcb:", "untrusted-root": "could not be verified by any trusted roots", "forged-chain": "could not be verified",
+		"replay": "nonce:", "migratable": "migratable:", "vmpl": "vmpl:", "expired-cert": "expired",
+	}
+	for teeName, cases := range map[string]map[string]string{"tdx": want, "snp": snpWant} {
+		for fault, reason := range cases {
+			out, errOut, code := run(t, New(), "--simulate", teeName, "--simulate-fault", fault)
+			if code != ExitFailed || !strings.HasPrefix(out, "FAIL") || !strings.Contains(errOut, reason) {
+				t.Errorf("%s %s: exit %d, want 1 with %q\n%s\n%s", teeName, fault, code, reason, out, errOut)
+			}
+		}
+	}
+	if _, errOut, code := run(t, New(), "--simulate", "tdx", "--simulate-fault", "vmpl"); code != ExitUsage || !strings.Contains(errOut, "does not apply to tdx") {
+		t.Errorf("vmpl on tdx: %d %s", code, errOut)
+	}
+	if _, errOut, code := run(t, New(), "--simulate", "tdx", "--simulate-fault", "bogus"); code != ExitUsage || !strings.Contains(errOut, "unknown fault") {
+		t.Errorf("bogus fault: %d %s", code, errOut)
+	}
+}
+
+func TestNoDeviceExitsTwoNamingPaths(t *testing.T) {
+	dir := t.TempDir()
+	old := detect
+	defer func() { detect = old }()
+	detect = func() (device.Device, error) {
+		return device.DetectAt(device.Paths{ConfigFSTSM: filepath.Join(dir, "tsm"), TDXGuest: filepath.Join(dir, "tdx_guest"), SEVGuest: filepath.Join(dir, "sev-guest")})
+	}
+	for _, cmd := range []*cobra.Command{New(), NewGate()} {
+		args := []string{"--policy", policyPath("tdx-hardware.yaml")}
+		if cmd.Name() == "gate" {
+			args = append(args, "--", "true")
+		}
+		_, errOut, code := run(t, cmd, args...)
+		if code != ExitNoDevice || !strings.Contains(errOut, filepath.Join(dir, "tdx_guest")) || !strings.Contains(errOut, "sev-guest") {
+			t.Errorf("%s: exit %d: %s", cmd.Name(), code, errOut)
+		}
+	}
+	// A device file alone is not evidence.
+	if err := os.WriteFile(filepath.Join(dir, "tdx_guest"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, New(), "--policy", policyPath("tdx-hardware.yaml"))
+	if code != ExitFailed || !strings.Contains(errOut, "fetching evidence") {
+		t.Errorf("plain file as device: exit %d: %s", code, errOut)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--simulate", "sgx"}, "want tdx or snp"},
+		{[]string{"--simulate", "tdx", "-o", "yaml"}, "want table or json"},
+		{[]string{"--simulate", "tdx", "--policy", "/nonexistent.yaml"}, "/nonexistent.yaml"},
+		{[]string{"--simulate-fault", "debug"}, "needs --simulate"},
+		{[]string{"--simulate", "snp", "--product-line", "Turin"}, "unsupported SNP product line"},
+		{[]string{"verify", "--policy", policyPath("tdx-simulated.yaml")}, "--evidence and --policy are required"},
+	} {
+		_, errOut, code := run(t, New(), tc.args...)
+		if code != ExitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d: %s", tc.args, code, errOut)
+		}
+	}
+}
+
+func TestSaveThenVerifyEvidence(t *testing.T) {
+	dir := t.TempDir()
+	evPath := filepath.Join(dir, "ev.json")
+	out, _, code := run(t, New(), "--simulate", "snp", "-o", "json", "--save-evidence", evPath)
+	if code != 0 {
+		t.Fatal(out)
+	}
+	var vd verifier.Verdict
+	if err := json.Unmarshal([]byte(out), &vd); err != nil || !vd.Pass || len(vd.Checks) == 0 {
+		t.Fatalf("json verdict: %v %+v", err, vd)
+	}
+	data, _ := os.ReadFile(evPath)
+	var ev verifier.Evidence
+	if err := json.Unmarshal(data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	nonce := strings.TrimSpace(vd.ReportData)
+	// Verified in "another process": the REPORT_DATA is the expectation.
+	out, errOut, code := run(t, New(), "verify", "--evidence", evPath, "--policy", policyPath("snp-simulated.yaml"), "--nonce", nonce)
+	if code != 0 {
+		t.Fatalf("verify saved: %d %s %s", code, out, errOut)
+	}
+	// Wrong nonce, no nonce, vendor policy: all fail.
+	if _, errOut, code := run(t, New(), "verify", "--evidence", evPath, "--policy", policyPath("snp-simulated.yaml"), "--nonce", "00"); code != ExitFailed || !strings.Contains(errOut, "nonce:") {
+		t.Errorf("wrong nonce: %d %s", code, errOut)
+	}
+	if _, errOut, code := run(t, New(), "verify", "--evidence", evPath, "--policy", policyPath("snp-simulated.yaml")); code != ExitFailed || !strings.Contains(errOut, "freshness") {
+		t.Errorf("no nonce: %d %s", code, errOut)
+	}
+	if _, errOut, code := run(t, New(), "verify", "--evidence", evPath, "--policy", policyPath("snp-hardware.yaml"), "--nonce", nonce); code != ExitFailed || !strings.Contains(errOut, "verify:") {
+		t.Errorf("simulated evidence vs hardware policy: %d %s", code, errOut)
+	}
+	// A bare report plus --vcek.
+	m := tee.MustNewSNPMachine(tee.SNPOptions{Name: "bare", OmitCertTable: true})
+	rd := verifier.BindReportData([]byte{1, 2}, "ctx")
+	raw, _ := m.Report(rd)
+	vcek, _ := m.VCEK()
+	rawPath, vcekPath := filepath.Join(dir, "report.bin"), filepath.Join(dir, "vcek.der")
+	_ = os.WriteFile(rawPath, raw, 0o644)
+	_ = os.WriteFile(vcekPath, vcek, 0o644)
+	if out, errOut, code := run(t, New(), "verify", "--evidence", rawPath, "--vcek", vcekPath, "--policy", policyPath("snp-simulated.yaml"),
+		"--nonce", "0102", "--bind-context", "ctx"); code != 0 {
+		t.Errorf("bare report + vcek: %d %s %s", code, out, errOut)
+	}
+}
+
+func TestVerifyRealProductionQuote(t *testing.T) {
+	dir := t.TempDir()
+	raw := tdxtestdata.RawQuote
+	quote := filepath.Join(dir, "quote.bin")
+	_ = os.WriteFile(quote, raw, 0o644)
+	pol := filepath.Join(dir, "p.yaml")
+	_ = os.WriteFile(pol, []byte(`apiVersion: cctest.dev/v1alpha1
+kind: AttestationPolicy
+name: sample
+tdx:
+  allowedMeasurements:
+  - name: sample
+    mrtd: "`+hexOf(raw[0x30+0x88:0x30+0xB8])+`"
+`), 0o644)
+	nonce := hexOf(raw[0x30+0x208 : 0x30+0x248])
+	out, errOut, code := run(t, New(), "verify", "--evidence", quote, "--policy", pol, "--nonce", nonce, "--at", "2023-07-01T01:00:00Z")
+	if code != 0 || !strings.Contains(out, "Intel SGX Root CA (vendor)") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func hexOf(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
+
+func TestCollateralDirRecordsThenReplays(t *testing.T) {
+	dir := t.TempDir()
+	if _, errOut, code := run(t, New(), "--simulate", "tdx", "--collateral-dir", dir); code != 0 {
+		t.Fatal(errOut)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) < 3 {
+		t.Fatalf("recorded %d collateral files", len(entries))
+	}
+}
+
+func TestGate(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "joined")
+	join := []string{"--", "sh", "-c", "echo joined > " + marker}
+	// Passing evidence: the join command runs.
+	if _, errOut, code := run(t, NewGate(), append([]string{"--simulate", "snp", "--policy", policyPath("platform.yaml")}, join...)...); code != 0 {
+		t.Fatalf("gate: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("join command did not run")
+	}
+	_ = os.Remove(marker)
+	// Failing evidence: it does not, and the verdict explains why.
+	_, errOut, code := run(t, NewGate(), append([]string{"--simulate", "tdx", "--simulate-fault", "debug", "--policy", policyPath("platform.yaml")}, join...)...)
+	if code != ExitFailed || !strings.Contains(errOut, "not running sh") || !strings.Contains(errOut, "FAIL") {
+		t.Fatalf("gate with debug TD: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("join command ran despite failed attestation")
+	}
+	// The join command's exit status is passed through.
+	if _, _, code := run(t, NewGate(), "--simulate", "tdx", "--", "sh", "-c", "exit 7"); code != 7 {
+		t.Fatalf("exit status = %d, want 7", code)
+	}
+	// No command: usage error.
+	if _, errOut, code := run(t, NewGate(), "--simulate", "tdx"); code != ExitUsage || !strings.Contains(errOut, "missing the join command") {
+		t.Fatalf("no command: %d %s", code, errOut)
+	}
+}
+
+// The production CLI must not grow Go-flag-package flags from the TEE
+// libraries (go-sev-guest/go-tdx-guest register some at init).
+func TestHelpIsNotPolluted(t *testing.T) {
+	out, _, _ := run(t, New(), "--help")
+	for _, bad := range []string{"tdx_guest_device_path", "sev_guest_device_path", "workaround_kds", "product_name", "test."} {
+		if strings.Contains(out, bad) {
+			t.Errorf("--help mentions %q", bad)
+		}
+	}
+	if !strings.Contains(out, "--simulate-fault") || !strings.Contains(out, "Examples:") {
+		t.Errorf("help lacks flags/examples:\n%s", out)
+	}
+}
