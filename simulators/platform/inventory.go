@@ -1,0 +1,142 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/simulators/tee"
+)
+
+// Annotations the simulated inventory puts on BareMetalHosts.
+const (
+	// AnnotationImage names the node image installed on the host.
+	AnnotationImage = "cctest.dev/node-image"
+	// AnnotationQuarantine carries why the node-join gate refused the host;
+	// a quarantined host is never offered again.
+	AnnotationQuarantine = "cctest.dev/quarantined"
+	// LabelMachine on a joined Node names the BareMetalHost behind it.
+	LabelMachine = "cctest.dev/machine"
+)
+
+// Machine is one bare-metal host of the simulated inventory: a
+// BareMetalHost object in the host cluster plus, in memory, the hardware
+// behind it (its TEE device), which specs can only reach through evidence.
+type Machine struct {
+	Name   string            // BareMetalHost name
+	Labels map[string]string // BareMetalHost labels (node type selectors match these)
+	Image  string            // node image name
+	TEE    string            // "tdx", "sev-snp" or ""
+	Device tee.Machine       // nil for a machine without a TEE
+}
+
+// InventoryHost describes a host to put in the inventory.
+type InventoryHost struct {
+	Name   string
+	Labels map[string]string
+	Image  string
+	TEE    string // "tdx", "sev-snp" or ""
+}
+
+// DefaultInventory is the reference datacenter: TDX and SEV-SNP hosts for
+// the confidential node types and general hosts for cpu-small.
+func DefaultInventory() []InventoryHost {
+	var hosts []InventoryHost
+	add := func(prefix string, n int, tech, pool, image string) {
+		for i := 0; i < n; i++ {
+			l := map[string]string{}
+			if tech != "" {
+				l[mgmt.PropertyConfidentialCompute] = tech
+			}
+			if pool != "" {
+				l["cctest.dev/pool"] = pool
+			}
+			hosts = append(hosts, InventoryHost{Name: fmt.Sprintf("%s-%d", prefix, i), Labels: l, Image: image, TEE: tech})
+		}
+	}
+	add("tdx-host", 4, mgmt.TechnologyTDX, "", "cc-node-tdx")
+	add("snp-host", 3, mgmt.TechnologySEVSNP, "", "cc-node-snp")
+	add("general-host", 2, "", "general", "general")
+	return hosts
+}
+
+// newMachine builds the simulated hardware for an inventory host.
+func newMachine(h InventoryHost, teeFaults []tee.Fault) (*Machine, error) {
+	m := &Machine{Name: h.Name, Labels: h.Labels, Image: h.Image, TEE: h.TEE}
+	switch h.TEE {
+	case tee.TDX:
+		m.Device = tee.NewTDXMachine(tee.TDXOptions{Name: h.Name, Faults: teeFaults})
+	case tee.SNP:
+		d, err := tee.NewSNPMachine(tee.SNPOptions{Name: h.Name, Faults: teeFaults})
+		if err != nil {
+			return nil, fmt.Errorf("machine %s: %w", h.Name, err)
+		}
+		m.Device = d
+	case "":
+	default:
+		return nil, fmt.Errorf("machine %s: unknown TEE %q (want tdx, sev-snp or none)", h.Name, h.TEE)
+	}
+	return m, nil
+}
+
+// registerHosts creates the BareMetalHost objects.
+func (p *Platform) registerHosts(ctx context.Context) error {
+	for _, m := range p.machineList() {
+		bmh := mgmt.NewBareMetalHost(p.cfg.InventoryNamespace, m.Name)
+		bmh.Labels = m.Labels
+		bmh.Annotations = map[string]string{AnnotationImage: m.Image}
+		bmh.Spec.Online = true
+		u, err := mgmt.ToUnstructured(bmh)
+		if err != nil {
+			return err
+		}
+		if _, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(p.cfg.InventoryNamespace).Create(ctx, u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("register BareMetalHost %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+func (p *Platform) machineList() []*Machine {
+	out := make([]*Machine, 0, len(p.machines))
+	for _, m := range p.machines {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// listHosts reads the BareMetalHosts from the host cluster.
+func (p *Platform) listHosts(ctx context.Context) ([]mgmt.BareMetalHost, error) {
+	list, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(p.cfg.InventoryNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]mgmt.BareMetalHost, 0, len(list.Items))
+	for i := range list.Items {
+		h, err := mgmt.BareMetalHostFrom(&list.Items[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// freeHostsFor returns hosts that match a node type's host selector, are
+// online, unclaimed and not quarantined.
+func freeHostsFor(hosts []mgmt.BareMetalHost, sel labels.Selector) []mgmt.BareMetalHost {
+	var out []mgmt.BareMetalHost
+	for _, h := range hosts {
+		if h.Spec.Online && h.Spec.ConsumerRef == nil && h.Annotations[AnnotationQuarantine] == "" && sel.Matches(labels.Set(h.Labels)) {
+			out = append(out, h)
+		}
+	}
+	return out
+}

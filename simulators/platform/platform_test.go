@@ -1,0 +1,259 @@
+package platform
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/yaml"
+
+	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/faults"
+	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+// nameGate admits every machine except those named in deny. It stands in
+// for the verifier-backed gate, which the environment wires in.
+type nameGate struct{ deny map[string]string }
+
+func (g nameGate) Admit(_ context.Context, m *Machine) Admission {
+	if why, ok := g.deny[m.Name]; ok {
+		return Admission{Passed: false, Reason: why}
+	}
+	v, _ := json.Marshal(map[string]string{"machine": m.Name, "tee": m.TEE})
+	return Admission{Passed: true, Verdict: v}
+}
+
+// apiJoiner registers a Ready node through the tenant API, as a kubelet does.
+type apiJoiner struct {
+	c      kubernetes.Interface
+	mu     sync.Mutex
+	joined []JoinRequest
+}
+
+func (j *apiJoiner) Join(ctx context.Context, r JoinRequest) error {
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: r.NodeName, Labels: r.Labels}, Spec: corev1.NodeSpec{Taints: r.Taints}}
+	if _, err := j.c.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	j.mu.Lock()
+	j.joined = append(j.joined, r)
+	j.mu.Unlock()
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := j.c.CoreV1().Nodes().Get(ctx, r.NodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		rl := corev1.ResourceList{corev1.ResourceCPU: r.CPU, corev1.ResourceMemory: r.Memory, corev1.ResourcePods: resource.MustParse("110")}
+		n.Status.Capacity, n.Status.Allocatable = rl, rl
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		_, err = j.c.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+func (j *apiJoiner) Remove(ctx context.Context, name string) error {
+	return j.c.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
+}
+
+func referenceProvider(t *testing.T) mgmt.NodeProvider {
+	t.Helper()
+	b, err := fixtures.Read("reference/node-provider.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var np mgmt.NodeProvider
+	if err := yaml.Unmarshal(b, &np); err != nil {
+		t.Fatal(err)
+	}
+	return np
+}
+
+// startPlatform runs a platform whose tenant identity (claim namespace)
+// and inventory namespace are unique to the test, so tests share the
+// control planes but not state. Host-global NodeTypes are shared, which
+// matches one vCluster Platform serving several tenants.
+func startPlatform(t *testing.T, name string, pools []Pool, gate Gate, fs faults.Set) (*apiJoiner, kubernetes.Interface, kubernetes.Interface) {
+	t.Helper()
+	hostCfg, tenantCfg := testenv.Configs(t)
+	host, tenant := testenv.Clients(t)
+	j := &apiJoiner{c: tenant}
+	inv := DefaultInventory()
+	for i := range inv {
+		inv[i].Name = name + "-" + inv[i].Name
+	}
+	p, err := New(Config{Host: hostCfg, Tenant: tenantCfg, Providers: []mgmt.NodeProvider{referenceProvider(t)}, Pools: pools,
+		Inventory: inv, InventoryNamespace: "metal3-" + name, TenantName: name, Gate: gate, Joiner: j, Faults: fs, Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		// Leave no node behind for the next test's pods to land on.
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		for _, r := range j.joined {
+			j.Remove(context.Background(), r.NodeName)
+		}
+	})
+	if err := p.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go p.Run(ctx)
+	return j, host, tenant
+}
+
+var tdxPool = Pool{Name: "confidential-workers", Provider: "bare-metal",
+	Requirements: []mgmt.Requirement{{Property: "confidential-compute", Operator: mgmt.OpIn, Values: []string{"tdx"}}}}
+
+func pendingPod(t *testing.T, c kubernetes.Interface, ns, name string, sel map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := c.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatal("no default service account")
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{NodeSelector: sel,
+		Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}, // nodes of the test joiner keep the not-ready taint briefly
+		Containers:  []corev1.Container{{Name: "app", Image: "example.invalid/app:1"}}}}
+	if _, err := c.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	if err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 45*time.Second, true, cond); err != nil {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func claims(t *testing.T, host kubernetes.Interface, tenant string) []mgmt.NodeClaim {
+	hostCfg, _ := testenv.Configs(t)
+	p := &Platform{cfg: Config{TenantName: tenant}}
+	var err error
+	p.dyn, err = dynClient(hostCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := p.dyn.Resource(mgmt.NodeClaimResource).Namespace(p.cfg.ClaimNamespace()).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []mgmt.NodeClaim
+	for i := range list.Items {
+		c, _ := mgmt.NodeClaimFrom(&list.Items[i])
+		out = append(out, *c)
+	}
+	return out
+}
+
+func TestConfidentialPodGetsAttestedTDXNode(t *testing.T) {
+	_, host, tenant := startPlatform(t, "t-tdx", []Pool{tdxPool}, nameGate{}, nil)
+	pendingPod(t, tenant, "t-tdx", "confidential-workload", map[string]string{"confidential-compute": "tdx"})
+
+	var node string
+	waitFor(t, "pod scheduled on an auto node", func(ctx context.Context) (bool, error) {
+		p, err := tenant.CoreV1().Pods("t-tdx").Get(ctx, "confidential-workload", metav1.GetOptions{})
+		node = p.Spec.NodeName
+		return err == nil && node != "", nil
+	})
+	n, err := tenant.CoreV1().Nodes().Get(context.Background(), node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"confidential-compute": "tdx", mgmt.PropertyNodeType: "tdx-large"} {
+		if n.Labels[k] != want {
+			t.Errorf("node label %s = %q, want %q (labels %v)", k, n.Labels[k], want, n.Labels)
+		}
+	}
+	cs := claims(t, host, "t-tdx")
+	if len(cs) != 1 || cs[0].Spec.TypeRef != "tdx-large" || cs[0].Status.Phase != mgmt.PhaseAvailable {
+		t.Fatalf("claims = %+v, want one Available tdx-large claim", cs)
+	}
+}
+
+func TestUnsatisfiablePodGetsNoNodeAndAReason(t *testing.T) {
+	j, _, tenant := startPlatform(t, "t-none", []Pool{tdxPool}, nameGate{}, nil)
+	pendingPod(t, tenant, "t-none", "wants-snp", map[string]string{"confidential-compute": "sev-snp"})
+	var msg string
+	waitFor(t, "NoMatchingNodeType event", func(ctx context.Context) (bool, error) {
+		evs, err := tenant.CoreV1().Events("t-none").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=wants-snp,reason=NoMatchingNodeType"})
+		if err != nil || len(evs.Items) == 0 {
+			return false, nil
+		}
+		msg = evs.Items[0].Message
+		return true, nil
+	})
+	if !strings.Contains(msg, "confidential-compute") || !strings.Contains(msg, "tdx-large") {
+		t.Errorf("reason does not name the failing requirement and type: %q", msg)
+	}
+	if len(j.joined) != 0 {
+		t.Errorf("nodes joined for an unsatisfiable pod: %v", j.joined)
+	}
+}
+
+func TestGateRefusalKeepsMachineOut(t *testing.T) {
+	deny := map[string]string{}
+	for i := 0; i < 4; i++ {
+		deny[fmt.Sprintf("t-gate-tdx-host-%d", i)] = "TD attributes: DEBUG bit set"
+	}
+	for _, fault := range []bool{false, true} {
+		name := "t-gate"
+		var fs faults.Set
+		if fault {
+			name, fs = "t-gatefault", faults.Set{faults.GateAdmitsUnattested: true}
+			deny = map[string]string{}
+			for i := 0; i < 4; i++ {
+				deny[fmt.Sprintf("%s-tdx-host-%d", name, i)] = "TD attributes: DEBUG bit set"
+			}
+		}
+		t.Run(fmt.Sprintf("fault=%v", fault), func(t *testing.T) {
+			j, host, tenant := startPlatform(t, name, []Pool{tdxPool}, nameGate{deny: deny}, fs)
+			pendingPod(t, tenant, name, "w", map[string]string{"confidential-compute": "tdx"})
+			waitFor(t, "a decided claim", func(ctx context.Context) (bool, error) {
+				for _, c := range claims(t, host, name) {
+					if c.Status.Phase == mgmt.PhaseFailed || c.Status.Phase == mgmt.PhaseAvailable {
+						return true, nil
+					}
+				}
+				return false, nil
+			})
+			c := claims(t, host, name)[0]
+			if !fault {
+				if c.Status.Phase != mgmt.PhaseFailed || !strings.Contains(c.Status.Message, "DEBUG bit set") {
+					t.Errorf("claim %s: phase %s message %q, want Failed with the verifier's reason", c.Name, c.Status.Phase, c.Status.Message)
+				}
+				j.mu.Lock()
+				defer j.mu.Unlock()
+				if len(j.joined) != 0 {
+					t.Errorf("a machine that failed attestation joined: %+v", j.joined)
+				}
+			} else if c.Status.Phase != mgmt.PhaseAvailable {
+				t.Errorf("with gate-admits-unattested the machine should join; claim %+v", c.Status)
+			}
+		})
+	}
+}
