@@ -239,6 +239,9 @@ func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeTy
 		// A host registered by someone else: no hardware we can boot.
 		m = &Machine{Name: cs.machine}
 		adm = Admission{Reason: "no simulated hardware behind BareMetalHost " + cs.machine}
+	} else if !mgmt.IsConfidential(nt.Spec.Properties) {
+		// Only confidential node types are gated; plain capacity joins as is.
+		adm = Admission{Passed: true, Reason: "not a confidential node type"}
 	} else {
 		adm = p.cfg.Gate.Admit(ctx, m)
 	}

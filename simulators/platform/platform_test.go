@@ -20,9 +20,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/internal/testenv"
+	"github.com/cctest/cctest/simulators/tee"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
@@ -253,6 +256,57 @@ func TestGateRefusalKeepsMachineOut(t *testing.T) {
 				}
 			} else if c.Status.Phase != mgmt.PhaseAvailable {
 				t.Errorf("with gate-admits-unattested the machine should join; claim %+v", c.Status)
+			}
+		})
+	}
+}
+
+func platformPolicy(t *testing.T) *policy.Policy {
+	t.Helper()
+	b, err := fixtures.Read("policies/platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestVerifierGate runs the real gate on simulated machines: good ones pass,
+// and each TEE fault is refused with the verifier's reason.
+func TestVerifierGate(t *testing.T) {
+	g := VerifierGate{Policy: platformPolicy(t), Verifier: verifier.New(verifier.Options{})}
+	cases := []struct {
+		tee    string
+		faults []tee.Fault
+		pass   bool
+		reason string
+	}{
+		{tee.TDX, nil, true, ""},
+		{tee.SNP, nil, true, ""},
+		{tee.TDX, []tee.Fault{tee.FaultDebug}, false, "debug"},
+		{tee.SNP, []tee.Fault{tee.FaultDebug}, false, "debug"},
+		{tee.TDX, []tee.Fault{tee.FaultWrongMeasurement}, false, "measurement"},
+		{tee.SNP, []tee.Fault{tee.FaultTampered}, false, "signature"},
+		{tee.TDX, []tee.Fault{tee.FaultReplay}, false, "report"},
+		{"", nil, false, "no TEE device"},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s%v", c.tee, c.faults), func(t *testing.T) {
+			m, err := newMachine(InventoryHost{Name: "gate-" + c.tee, TEE: c.tee}, c.faults)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The replay fault returns evidence minted earlier: mint once first.
+			g.Admit(context.Background(), m)
+			adm := g.Admit(context.Background(), m)
+			if adm.Passed != c.pass {
+				t.Fatalf("passed = %v, want %v (reason %q)", adm.Passed, c.pass, adm.Reason)
+			}
+			if !c.pass && !strings.Contains(strings.ToLower(adm.Reason), strings.ToLower(c.reason)) {
+				t.Errorf("reason %q does not mention %q", adm.Reason, c.reason)
 			}
 		})
 	}
