@@ -514,3 +514,45 @@ func TestCollateralRecordAndReplay(t *testing.T) {
 	v = New(Options{TDXGetter: empty.TDXGetter(), DisableCache: true})
 	requireFail(t, v.Verify(ev, p, testNonce[:]), "verify", "is not recorded in")
 }
+
+// One Verifier from many goroutines (run with -race): fresh library options
+// per verification, a shared chain cache.
+func TestConcurrentVerification(t *testing.T) {
+	v := newTestVerifier(nil, nil)
+	tp, sp := fixturePolicy(t, "tdx-simulated.yaml"), fixturePolicy(t, "snp-simulated.yaml")
+	tm := tee.NewTDXMachine(tee.TDXOptions{Name: "conc"})
+	sm := tee.MustNewSNPMachine(tee.SNPOptions{Name: "conc"})
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			for i := 0; i < 5; i++ {
+				rd := BindReportData([]byte{byte(g), byte(i)}, "conc")
+				q, err := tm.Quote(rd)
+				if err != nil {
+					done <- err
+					return
+				}
+				r, err := sm.ExtendedReport(rd)
+				if err != nil {
+					done <- err
+					return
+				}
+				for _, vd := range []Verdict{
+					v.Verify(Evidence{TEE: policy.TEETDX, Raw: q}, tp, rd[:]),
+					v.Verify(Evidence{TEE: policy.TEESNP, Raw: r}, sp, rd[:]),
+				} {
+					if !vd.Pass {
+						done <- fmt.Errorf("goroutine %d: %s", g, vd.Reason)
+						return
+					}
+				}
+			}
+			done <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -138,3 +138,77 @@ func TestFaultsAreVisibleToTheLibraries(t *testing.T) {
 		}
 	}
 }
+
+func TestMachinesAreDeterministicFromTheirName(t *testing.T) {
+	a := MustNewSNPMachine(SNPOptions{Name: "n1"})
+	b := MustNewSNPMachine(SNPOptions{Name: "n1"})
+	c := MustNewSNPMachine(SNPOptions{Name: "n2"})
+	if string(a.ChipID()) != string(b.ChipID()) || string(a.ChipID()) == string(c.ChipID()) {
+		t.Fatal("CHIP_ID must derive from the name")
+	}
+	x, y := NewTDXMachine(TDXOptions{Name: "n1"}), NewTDXMachine(TDXOptions{Name: "n1"})
+	px, _ := x.PCKCertificate()
+	py, _ := y.PCKCertificate()
+	if string(px.Extensions[len(px.Extensions)-1].Value[:40]) != string(py.Extensions[len(py.Extensions)-1].Value[:40]) {
+		t.Fatal("PPID must derive from the name")
+	}
+	if _, err := NewSNPMachine(SNPOptions{ReportVersion: 4}); err == nil {
+		t.Fatal("report version 4 accepted")
+	}
+	if _, err := ParseFault(SNP, "revoked"); err == nil {
+		t.Fatal("revoked is TDX-only")
+	}
+	if len(Faults(TDX)) != 10 || len(Faults(SNP)) != 10 {
+		t.Fatalf("faults: %v / %v", Faults(TDX), Faults(SNP))
+	}
+}
+
+func TestPCSAndKDSOverHTTP(t *testing.T) {
+	h := Handler(NewPCS(), NewKDS())
+	for _, u := range []string{
+		"https://api.trustedservices.intel.com/tdx/certification/v4/tcb?fmspc=50806f000000",
+		"https://api.trustedservices.intel.com/tdx/certification/v4/qe/identity",
+		"https://api.trustedservices.intel.com/sgx/certification/v4/pckcrl?ca=platform&encoding=der",
+		"https://certificates.trustedservices.intel.com/IntelSGXRootCA.der",
+		"https://kdsintf.amd.com/vcek/v1/Milan/cert_chain",
+		"https://kdsintf.amd.com/vcek/v1/Genoa/crl",
+	} {
+		if _, _, err := (getter{h}).do(u); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	if _, _, err := (getter{h}).do("https://kdsintf.amd.com/vcek/v1/Turin/cert_chain"); err == nil {
+		t.Error("unknown product line served")
+	}
+}
+
+// Other simulators create hundreds of machines: creation must be cheap.
+func BenchmarkNewTDXMachine(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		NewTDXMachine(TDXOptions{Name: "bench"})
+	}
+}
+
+func BenchmarkNewSNPMachine(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		MustNewSNPMachine(SNPOptions{Name: "bench"})
+	}
+}
+
+func BenchmarkMintTDXQuote(b *testing.B) {
+	m := NewTDXMachine(TDXOptions{Name: "bench"})
+	for i := 0; i < b.N; i++ {
+		if _, err := m.Quote(nonce); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMintSNPReport(b *testing.B) {
+	m := MustNewSNPMachine(SNPOptions{Name: "bench"})
+	for i := 0; i < b.N; i++ {
+		if _, err := m.ExtendedReport(nonce); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
