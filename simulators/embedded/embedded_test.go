@@ -1,0 +1,123 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/cctest/cctest/config"
+	"github.com/cctest/cctest/faults"
+	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/internal/testbin"
+)
+
+func start(t *testing.T, fs faults.Set) *Platform {
+	t.Helper()
+	var log bytes.Buffer
+	p, err := Start(context.Background(), Options{Dir: t.TempDir(), Binary: testbin.Path(t), Faults: fs, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("platform log:\n%s", log.String())
+		}
+	})
+	return p
+}
+
+// seedWorkload creates the seed's confidential-workload pod in namespace ns.
+func seedWorkload(t *testing.T, c kubernetes.Interface, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "default ServiceAccount", func(ctx context.Context) (bool, error) {
+		_, err := c.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	b, err := fixtures.Read("reference/workload.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := config.LoadObjects("workload.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := objs[0].Obj.(*corev1.Pod)
+	if _, err := c.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func(context.Context) (bool, error)) {
+	t.Helper()
+	if err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 60*time.Second, true, cond); err != nil {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func events(c kubernetes.Interface, ns, obj, reason string) []corev1.Event {
+	evs, err := c.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + obj + ",reason=" + reason})
+	if err != nil {
+		return nil
+	}
+	return evs.Items
+}
+
+// TestSeedWorkloadRunsOnAttestedTDXNode is the platform issue's "done when":
+// the seed's pod causes a tdx-large NodeClaim, an attested TDX node joins
+// labelled confidential-compute=tdx, and the pod runs there after its own
+// attestation.
+func TestSeedWorkloadRunsOnAttestedTDXNode(t *testing.T) {
+	p := start(t, nil)
+	seedWorkload(t, p.Tenant, "app")
+	var pod *corev1.Pod
+	waitFor(t, "confidential-workload Running", func(ctx context.Context) (bool, error) {
+		var err error
+		pod, err = p.Tenant.CoreV1().Pods("app").Get(ctx, "confidential-workload", metav1.GetOptions{})
+		return err == nil && pod.Status.Phase == corev1.PodRunning, nil
+	})
+	n, err := p.Tenant.CoreV1().Nodes().Get(context.Background(), pod.Spec.NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Labels["confidential-compute"] != "tdx" || n.Labels["vcluster.com/node-type"] != "tdx-large" {
+		t.Errorf("node labels %v, want confidential-compute=tdx and node type tdx-large", n.Labels)
+	}
+	if len(events(p.Tenant, "app", "confidential-workload", "Attested")) == 0 {
+		t.Error("no Attested event: the pod started without its own attestation")
+	}
+}
+
+// TestDebugTDNeverJoins: with the debug-td fault every TDX machine fails the
+// gate, so no node joins and the pod stays Pending.
+func TestDebugTDNeverJoins(t *testing.T) {
+	p := start(t, faults.Set{faults.DebugTD: true})
+	seedWorkload(t, p.Tenant, "app")
+	var msg string
+	waitFor(t, "a NodeClaim failed attestation (host event)", func(ctx context.Context) (bool, error) {
+		evs, err := p.Host.CoreV1().Events("vcluster-tenant").List(ctx, metav1.ListOptions{FieldSelector: "reason=AttestationFailed"})
+		if err != nil || len(evs.Items) == 0 {
+			return false, nil
+		}
+		msg = evs.Items[0].Message
+		return true, nil
+	})
+	if !strings.Contains(strings.ToLower(msg), "debug") {
+		t.Errorf("gate event does not say why: %q", msg)
+	}
+	nodes, _ := p.Tenant.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if len(nodes.Items) != 0 {
+		t.Errorf("a debug TD joined the tenant: %v", nodes.Items[0].Name)
+	}
+}

@@ -1,0 +1,105 @@
+package embedded
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/cctest/cctest/attest/device"
+	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/simulators/node"
+	"github.com/cctest/cctest/simulators/platform"
+)
+
+// Images are the node images of the reference inventory (what containerd
+// runtimes and drivers each machine boots with).
+var Images = map[string]node.Image{
+	"cc-node-tdx": {Name: "ubuntu-24.04-cc-tdx-2026.11", Kernel: "6.8.0-1015-intel", ContainerRuntime: "containerd://2.0.4",
+		RuntimeHandlers: []string{"runc", "kata-qemu-tdx", "vnode"}, Drivers: []string{"tdx_guest"}},
+	"cc-node-snp": {Name: "ubuntu-24.04-cc-snp-2026.11", Kernel: "6.8.0-1015-amd", ContainerRuntime: "containerd://2.0.4",
+		RuntimeHandlers: []string{"runc", "kata-qemu-snp", "vnode"}, Drivers: []string{"sev-guest"}},
+	"general": {Name: "ubuntu-24.04-2026.11", Kernel: "6.8.0-45-generic", ContainerRuntime: "containerd://2.0.4",
+		RuntimeHandlers: []string{"runc"}},
+}
+
+// machineIndex remembers which machine each joined node runs on: the
+// simulated kubelet reaches its TEE device through it, as a real kubelet
+// reaches the device of the machine it runs on.
+type machineIndex struct {
+	mu     sync.Mutex
+	byNode map[string]*platform.Machine
+}
+
+func (i *machineIndex) set(nodeName string, m *platform.Machine) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.byNode[nodeName] = m
+}
+
+func (i *machineIndex) get(nodeName string) *platform.Machine {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.byNode[nodeName]
+}
+
+// fleetJoiner boots a claimed machine as a simulated kubelet.
+type fleetJoiner struct {
+	fleet    *node.Fleet
+	machines *machineIndex
+}
+
+func (j *fleetJoiner) Join(ctx context.Context, r platform.JoinRequest) error {
+	img, ok := Images[r.Machine.Image]
+	if !ok {
+		return fmt.Errorf("machine %s: unknown node image %q", r.Machine.Name, r.Machine.Image)
+	}
+	j.machines.set(r.NodeName, r.Machine)
+	return j.fleet.Join(ctx, node.NodeSpec{Name: r.NodeName, Labels: r.Labels, Taints: r.Taints,
+		CPU: r.CPU, Memory: r.Memory, Image: img, TEE: r.Machine.TEE})
+}
+
+func (j *fleetJoiner) Remove(ctx context.Context, name string) error {
+	return j.fleet.Remove(ctx, name)
+}
+
+// podAttester is the pod-level confidential runtime's attestation: at pod
+// start the node's TEE device produces evidence bound to a fresh verifier
+// nonce and the pod's UID, verified against the policy.
+type podAttester struct {
+	policy   *policy.Policy
+	verifier *verifier.Verifier
+	machines *machineIndex
+}
+
+func (a *podAttester) AttestPod(_ context.Context, n node.NodeInfo, pod *corev1.Pod) node.AttestResult {
+	m := a.machines.get(n.Name)
+	if m == nil || m.Device == nil {
+		return node.AttestResult{Reason: fmt.Sprintf("node %s has no TEE device: the Kata TEE runtime cannot produce evidence", n.Name)}
+	}
+	nonce := make([]byte, 32)
+	if _, err := rand.Read(nonce); err != nil {
+		return node.AttestResult{Reason: err.Error()}
+	}
+	rd := verifier.BindReportData(nonce, "pod:"+string(pod.UID))
+	ev, err := device.FromMachine(m.Device).Evidence(rd)
+	if err != nil {
+		return node.AttestResult{Reason: fmt.Sprintf("evidence from %s: %v", n.Name, err)}
+	}
+	vd := a.verifier.Verify(ev, a.policy, rd[:])
+	if !vd.Pass {
+		return node.AttestResult{Reason: "attestation failed: " + vd.Reason}
+	}
+	return node.AttestResult{Passed: true, VerdictRef: fmt.Sprintf("%s measurement %s nonce %s", vd.TEE, short(vd.Measurement), hex.EncodeToString(nonce[:8]))}
+}
+
+func short(s string) string {
+	if len(s) > 16 {
+		return s[:16] + "…"
+	}
+	return s
+}
