@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/simulators/controlplane"
+	"github.com/cctest/cctest/simulators/embedded"
 )
 
 // DefaultDir is where `env up` writes kubeconfigs and state by default.
@@ -48,12 +51,23 @@ host cluster and the vCluster tenant. Nothing needs Docker or a network.`,
 func newUp() *cobra.Command {
 	var dir string
 	var keep bool
+	var faultNames []string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start the embedded platform and run until Ctrl-C or SIGTERM",
+		Long: `Starts the simulated confidential-compute platform from the reference
+configuration: host and tenant control planes, vCluster Platform auto nodes
+on a bare-metal inventory of simulated TDX and SEV-SNP machines, the
+attestation gate before node join, simulated kubelets with Kata / vNode
+runtimes, and pod-level attestation. A pending pod with
+nodeSelector confidential-compute=tdx makes a tdx-large node join.`,
 		Example: `  # start in the foreground, then in another shell:
   cctest env up --dir /tmp/cc
-  kubectl --kubeconfig /tmp/cc/tenant.kubeconfig get nodes
+  kubectl --kubeconfig /tmp/cc/tenant.kubeconfig apply -f workload.yaml
+  kubectl --kubeconfig /tmp/cc/host.kubeconfig get nodeclaims -A
+
+  # a broken platform (see cctest faults)
+  cctest env up --dir /tmp/cc --fault gate-admits-unattested
 
   # start in the background and stop it later
   cctest env up --dir /tmp/cc > /tmp/cc.log 2>&1 &
@@ -62,15 +76,20 @@ func newUp() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return up(ctx, cmd.OutOrStdout(), dir, keep)
+			fs, err := faults.Parse(faultNames...)
+			if err != nil {
+				return err
+			}
+			return up(ctx, cmd.OutOrStdout(), dir, keep, fs)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", DefaultDir, "directory for kubeconfigs, logs and cluster data")
+	cmd.Flags().StringSliceVar(&faultNames, "fault", nil, "start the platform with a named fault (repeatable; see cctest faults)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the directory (data, logs) after shutdown")
 	return cmd
 }
 
-func up(ctx context.Context, out io.Writer, dir string, keep bool) error {
+func up(ctx context.Context, out io.Writer, dir string, keep bool, fs faults.Set) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
@@ -85,26 +104,35 @@ func up(ctx context.Context, out io.Writer, dir string, keep bool) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Starting the embedded platform in %s (host + tenant control planes)...\n", dir)
-	pair, err := controlplane.StartPair(ctx, bin, dir)
+	fmt.Fprintf(out, "Starting the embedded platform in %s (host + tenant control planes, simulators)...\n", dir)
+	if len(fs) > 0 {
+		fmt.Fprintf(out, "Faults: %s\n", strings.Join(fs.Names(), ", "))
+	}
+	logFile, err := os.Create(filepath.Join(dir, "platform.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	plat, err := embedded.Start(ctx, embedded.Options{Dir: dir, Binary: bin, Faults: fs, Log: logFile})
 	if err != nil {
 		cleanup(dir, keep)
 		return err
 	}
+	pair := plat.Pair
 	s := state{PID: os.Getpid(), HostKubeconfig: pair.HostKubeconfig(), TenantKubeconfig: pair.TenantKubeconfig(), Started: time.Now()}
 	if err := writeState(dir, s); err != nil {
-		pair.Stop()
+		plat.Stop()
 		cleanup(dir, keep)
 		return err
 	}
-	fmt.Fprintf(out, `Ready in %.1fs.
+	fmt.Fprintf(out, `Ready in %.1fs (platform log: %s).
   host:    %s
   tenant:  %s
 Use it:
   export KUBECONFIG=%s
   kubectl get nodes
 Stop with Ctrl-C, or: cctest env down --dir %s
-`, pair.Started.Seconds(), s.HostKubeconfig, s.TenantKubeconfig, s.TenantKubeconfig, dir)
+`, pair.Started.Seconds(), logFile.Name(), s.HostKubeconfig, s.TenantKubeconfig, s.TenantKubeconfig, dir)
 
 	var crashed error
 	select {
@@ -115,7 +143,7 @@ Stop with Ctrl-C, or: cctest env down --dir %s
 		crashed = fmt.Errorf("tenant control plane exited unexpectedly; see %s", pair.Tenant.Log)
 	}
 	fmt.Fprintln(out, "Shutting down...")
-	stopErr := pair.Stop()
+	stopErr := plat.Stop()
 	os.Remove(filepath.Join(dir, stateFile))
 	cleanup(dir, keep)
 	if keep {

@@ -9,7 +9,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cctest/cctest/cli/attestcmd"
+	"github.com/cctest/cctest/cli/certifycmd"
 	"github.com/cctest/cctest/cli/envcmd"
+	"github.com/cctest/cctest/cli/faultscmd"
 	"github.com/cctest/cctest/cli/versioncmd"
 )
 
@@ -32,7 +35,8 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each command lives in its own package under cli/; wire it here.
-	root.AddCommand(newControlPlaneChild(), envcmd.New(), versioncmd.New())
+	root.AddCommand(newControlPlaneChild(), envcmd.New(), attestcmd.New(), attestcmd.NewGate(),
+		certifycmd.New(), faultscmd.New(), versioncmd.New())
 	return root
 }
 
