@@ -341,7 +341,7 @@ func TestLoadNodeProviders(t *testing.T) {
 		t.Fatalf("providers = %+v", nps)
 	}
 	types := nps[0].Provider.NodeTypeObjects()
-	if len(types) != 3 || types[0].Name != "tdx-large" || types[0].Spec.ProviderRef != "bare-metal" {
+	if len(types) != 4 || types[0].Name != "tdx-large" || types[0].Spec.ProviderRef != "bare-metal" {
 		t.Fatalf("types = %+v", types)
 	}
 	chosen, _ := mgmtv1.SelectCheapest(types, []mgmtv1.Requirement{{Property: "confidential-compute", Values: []string{"sev-snp"}}}, nil)
