@@ -53,7 +53,7 @@ type Options struct {
 // not sync RuntimeClasses, so the seed's combination alone would leave the
 // tenant without kata-qemu-tdx (certify reports this as CC032/CC033).
 const (
-	DefaultVCluster     = "reference/vcluster-private-nodes.yaml"
+	DefaultVCluster     = "reference/vcluster-embedded.yaml"
 	DefaultNodeProvider = "reference/node-provider.yaml"
 	DefaultHostClasses  = "reference/host-runtimeclasses.yaml"
 	DefaultPolicy       = "policies/platform.yaml"

@@ -139,10 +139,14 @@ func (p *Platform) poolSize(pool string) int {
 }
 
 // podRequirements turns a pod's nodeSelector into node type requirements
-// (node type properties become node labels, so they must match them).
-func podRequirements(pod *corev1.Pod) []mgmt.Requirement {
+// (node type properties become node labels, so they must match them);
+// selector terms the pool's own nodeLabels satisfy are dropped.
+func podRequirements(pod *corev1.Pod, poolLabels map[string]string) []mgmt.Requirement {
 	var reqs []mgmt.Requirement
 	for _, k := range mgmt.SortedKeys(pod.Spec.NodeSelector) {
+		if v, ok := poolLabels[k]; ok && v == pod.Spec.NodeSelector[k] {
+			continue
+		}
 		reqs = append(reqs, mgmt.Requirement{Property: k, Operator: mgmt.OpIn, Values: []string{pod.Spec.NodeSelector[k]}})
 	}
 	return reqs
@@ -156,7 +160,7 @@ func (p *Platform) provisionFor(ctx context.Context, pod *corev1.Pod) {
 		if pool.Static {
 			continue
 		}
-		reasons, err := p.provision(ctx, pool, pod, podRequirements(pod))
+		reasons, err := p.provision(ctx, pool, pod, podRequirements(pod, pool.NodeLabels))
 		if err == nil {
 			return
 		}

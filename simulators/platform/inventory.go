@@ -41,6 +41,9 @@ type InventoryHost struct {
 	Labels map[string]string
 	Image  string
 	TEE    string // "tdx", "sev-snp" or ""
+	// Defects are the machine's own TEE faults (e.g. an unapproved image):
+	// realistic inventories contain machines the gate must refuse.
+	Defects []tee.Fault
 }
 
 // DefaultInventory is the reference datacenter: TDX and SEV-SNP hosts for
@@ -59,6 +62,11 @@ func DefaultInventory() []InventoryHost {
 			hosts = append(hosts, InventoryHost{Name: fmt.Sprintf("%s-%d", prefix, i), Labels: l, Image: image, TEE: tech})
 		}
 	}
+	// A TDX host booted from an unapproved image: its MRTD is not in the
+	// policy, so the gate must refuse it. Its name sorts first, so the first
+	// TDX claim always meets it.
+	hosts = append(hosts, InventoryHost{Name: "tdx-a-rogue", Labels: map[string]string{mgmt.PropertyConfidentialCompute: mgmt.TechnologyTDX},
+		Image: "cc-node-tdx", TEE: mgmt.TechnologyTDX, Defects: []tee.Fault{tee.FaultWrongMeasurement}})
 	add("tdx-host", 4, mgmt.TechnologyTDX, "", "cc-node-tdx")
 	add("snp-host", 3, mgmt.TechnologySEVSNP, "", "cc-node-snp")
 	add("general-host", 2, "", "general", "general")
@@ -68,6 +76,7 @@ func DefaultInventory() []InventoryHost {
 // newMachine builds the simulated hardware for an inventory host.
 func newMachine(h InventoryHost, teeFaults []tee.Fault) (*Machine, error) {
 	m := &Machine{Name: h.Name, Labels: h.Labels, Image: h.Image, TEE: h.TEE}
+	teeFaults = append(append([]tee.Fault{}, teeFaults...), h.Defects...)
 	switch h.TEE {
 	case tee.TDX:
 		m.Device = tee.NewTDXMachine(tee.TDXOptions{Name: h.Name, Faults: teeFaults})
