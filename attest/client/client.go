@@ -74,6 +74,10 @@ type ErrorBody struct {
 	Error string `json:"error"`
 }
 
+// DefaultURL is where pods find the attestation service by convention:
+// Service "attestation" in namespace "cctest-system", port 8443.
+const DefaultURL = "https://attestation.cctest-system.svc:8443"
+
 // Paths of the API.
 const (
 	PathChallenge = "/v1/challenge"

@@ -12,6 +12,12 @@ import (
 	"github.com/cctest/cctest/attest/client"
 )
 
+func TestInClusterURLFollowsTheNames(t *testing.T) {
+	if want := "https://" + ServiceName + "." + Namespace + ".svc:8443"; InClusterURL != want {
+		t.Errorf("InClusterURL %s, want %s", InClusterURL, want)
+	}
+}
+
 func TestAdvertiseAndDiscover(t *testing.T) {
 	s, _ := startService(t, Config{})
 	c := fake.NewClientset()

@@ -77,8 +77,8 @@ const (
 	AppValue = "attestation"
 )
 
-// InClusterURL is how pods reach the service.
-var InClusterURL = fmt.Sprintf("https://%s.%s.svc:%d", ServiceName, Namespace, Port)
+// InClusterURL is how pods reach the service (the convention in attest/client).
+const InClusterURL = client.DefaultURL
 
 // Start listens and serves until Close.
 func Start(cfg Config) (*Service, error) {

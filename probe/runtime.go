@@ -1,0 +1,97 @@
+package probe
+
+import (
+	"fmt"
+	"strings"
+)
+
+// RuntimeInfo is what the pod's sandbox looks like from inside.
+type RuntimeInfo struct {
+	// Handler is the RuntimeClass handler, when the node tells (real
+	// containers cannot see it: then "").
+	Handler string `json:"handler,omitempty"`
+	// Sandbox is "vm" (a Kata guest), "container" or "" (unknown).
+	Sandbox string `json:"sandbox,omitempty"`
+	// TEE is the confidential technology of the guest ("tdx", "sev-snp")
+	// or "" when no TEE device is visible.
+	TEE    string `json:"tee,omitempty"`
+	Device string `json:"device,omitempty"`
+	Kernel string `json:"kernel,omitempty"`
+	// Notes are what detection saw (device paths checked, hints).
+	Notes string `json:"notes,omitempty"`
+}
+
+// DetectRuntime looks at the container it runs in: the TEE device, the
+// kernel, whether it is a VM guest (Kata's agent on the kernel command line).
+func DetectRuntime(env *Env) RuntimeInfo {
+	var ri RuntimeInfo
+	if b, err := env.readFile("/proc/sys/kernel/osrelease"); err == nil {
+		ri.Kernel = strings.TrimSpace(string(b))
+	}
+	cmdline, _ := env.readFile("/proc/cmdline")
+	cpuinfo, _ := env.readFile("/proc/cpuinfo")
+	switch {
+	case strings.Contains(string(cmdline), "agent.") || strings.Contains(string(cmdline), "kata"):
+		ri.Sandbox = "vm"
+	case len(cpuinfo) > 0 && !strings.Contains(string(cpuinfo), " hypervisor"):
+		ri.Sandbox = "container" // bare metal: no VM sandbox
+	}
+	dev, err := env.device()
+	if err != nil {
+		ri.Notes = err.Error()
+		return ri
+	}
+	ri.TEE, ri.Device = dev.TEE(), dev.Describe()
+	return ri
+}
+
+// RuntimeOptions are the expectations of `probe runtime`; empty ones are
+// not checked.
+type RuntimeOptions struct {
+	ExpectHandler, ExpectTEE, ExpectSandbox string
+	Node                                    string
+}
+
+// Runtime reports the sandbox and checks the expectations. Seeing a TEE
+// device is not evidence: `probe attest` is.
+func Runtime(env *Env, o RuntimeOptions) Result {
+	ri := env.runtime()
+	r := Result{Probe: "runtime", Node: o.Node, Runtime: &ri, TEE: ri.TEE}
+	desc := fmt.Sprintf("handler %s, sandbox %s, TEE %s", orUnknown(ri.Handler), orUnknown(ri.Sandbox), orNone(ri.TEE))
+	if ri.Device != "" {
+		desc += " (" + ri.Device + ")"
+	}
+	var bad []string
+	check := func(what, want, got string) {
+		if want != "" && want != got {
+			bad = append(bad, fmt.Sprintf("%s is %s, expected %s", what, orUnknown(got), want))
+		}
+	}
+	check("handler", o.ExpectHandler, ri.Handler)
+	check("TEE", o.ExpectTEE, ri.TEE)
+	check("sandbox", o.ExpectSandbox, ri.Sandbox)
+	if len(bad) > 0 {
+		r.Reason = "runtime mismatch: " + strings.Join(bad, "; ") + " (" + desc + ")"
+		if ri.Notes != "" && ri.TEE == "" {
+			r.Reason += "; " + ri.Notes
+		}
+		return r
+	}
+	r.Pass = true
+	r.Reason = "running with " + desc
+	return r
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
