@@ -265,11 +265,15 @@ func nodeConditions(heartbeat, readySince metav1.Time) []corev1.NodeCondition {
 func (f *Fleet) register(ctx context.Context, n *simNode) error {
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
 	obj := f.nodeObject(n, now)
+	self, operator := n.nodeLabels()
 	created, err := n.client.CoreV1().Nodes().Create(ctx, obj, metav1.CreateOptions{})
 	switch {
 	case err == nil:
 		n.uid = created.UID
 	case apierrors.IsAlreadyExists(err):
+		for k, v := range self {
+			operator[k] = v
+		}
 		// A kubelet restarting on a registered node: take over its status.
 		existing, gerr := n.client.CoreV1().Nodes().Get(ctx, n.spec.Name, metav1.GetOptions{})
 		if gerr != nil {
@@ -283,7 +287,7 @@ func (f *Fleet) register(ctx context.Context, n *simNode) error {
 		return fmt.Errorf("create Node as system:node:%s: %w", n.spec.Name, err)
 	}
 	n.readySince = now
-	if _, operator := n.nodeLabels(); len(operator) > 0 {
+	if len(operator) > 0 {
 		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": operator}})
 		if _, err := f.admin.CoreV1().Nodes().Patch(ctx, n.spec.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			return fmt.Errorf("label node (operator labels %v): %w", keys(operator), err)
@@ -514,6 +518,17 @@ func (n *simNode) allocIP() string {
 	}
 	// Full: reuse, as an exhausted IPAM range would be misconfigured anyway.
 	return fmt.Sprintf("%d.%d.%d.%d", n.podNet[0], n.podNet[1], n.podNet[2], 254)
+}
+
+// reserveIP marks an address handed out before (an adopted pod's).
+func (n *simNode) reserveIP(ip string) {
+	parsed := net.ParseIP(ip).To4()
+	if parsed == nil || parsed[0] != n.podNet[0] || parsed[1] != n.podNet[1] || parsed[2] != n.podNet[2] {
+		return
+	}
+	n.mu.Lock()
+	n.ips[parsed[3]] = true
+	n.mu.Unlock()
 }
 
 func (n *simNode) freeIP(ip string) {

@@ -107,8 +107,60 @@ func (f *Fleet) stateFor(key string, pod *corev1.Pod, n *simNode) *podState {
 	for _, c := range pod.Spec.Containers {
 		st.app = append(st.app, &ctr{spec: c, fieldPath: "spec.containers{" + c.Name + "}", beh: f.behaviourOf(pod, c, false, false)})
 	}
+	f.adopt(pod, st)
 	f.states[key] = st
 	return st
+}
+
+// adopt takes over a pod that an earlier kubelet on this node started:
+// containerd kept its sandbox and containers across the kubelet restart,
+// so they keep their IDs, start times and restart counts.
+func (f *Fleet) adopt(pod *corev1.Pod, st *podState) {
+	if pod.Status.PodIP == "" || (pod.Status.Phase != corev1.PodRunning && pod.Status.Phase != corev1.PodPending) {
+		return
+	}
+	seen := map[string]corev1.ContainerStatus{}
+	for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+		if cs.ContainerID != "" || cs.LastTerminationState.Terminated != nil {
+			seen[cs.Name] = cs
+		}
+	}
+	if len(seen) == 0 {
+		return
+	}
+	st.sandboxReady, st.podIP = true, pod.Status.PodIP
+	st.node.reserveIP(st.podIP)
+	if pod.Status.StartTime != nil {
+		st.startTime = pod.Status.StartTime.Time
+	}
+	st.handler = HandlerRunc
+	if name := pod.Spec.RuntimeClassName; name != nil && *name != "" {
+		if rc, err := f.rcLister.Get(*name); err == nil {
+			st.handler = rc.Handler
+		}
+	}
+	st.node.mu.Lock()
+	st.node.inUse[pod.UID] = podUse{handler: st.handler, key: st.key}
+	st.node.mu.Unlock()
+	for _, c := range append(append([]*ctr{}, st.init...), st.app...) {
+		cs, ok := seen[c.spec.Name]
+		if !ok {
+			continue
+		}
+		c.attempt, c.id = cs.RestartCount, cs.ContainerID
+		c.last = cs.LastTerminationState.Terminated.DeepCopy()
+		switch {
+		case cs.State.Running != nil:
+			c.phase, c.started = ctrRunning, cs.State.Running.StartedAt.Time
+		case cs.State.Terminated != nil:
+			c.phase, c.term, c.started = ctrExited, cs.State.Terminated.DeepCopy(), cs.State.Terminated.StartedAt.Time
+		case c.last != nil: // waiting to restart
+			c.phase, c.term, c.last = ctrWaiting, c.last, nil
+		}
+		if !c.init && c.id != "" {
+			st.initialized = true
+		}
+	}
 }
 
 func (f *Fleet) dropState(key string) {

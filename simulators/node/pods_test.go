@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cctest/cctest/internal/testenv"
 )
 
 func TestPodRunsWithKubeletStatus(t *testing.T) {
@@ -294,4 +296,39 @@ func nodeAddress(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return n.Status.Addresses[0].Address
+}
+
+func TestRestartedKubeletAdoptsRunningPods(t *testing.T) {
+	_, tc := testenv.Configs(t)
+	first, err := NewFleet(Config{Tenant: tc, TenantPKIDir: tenantPKI()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- first.Run(ctx) }()
+	name := uniq("node")
+	if err := first.Join(context.Background(), NodeSpec{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	ns := namespace(t)
+	p := create(t, podOn(ns, name, "", nil))
+	before := waitPod(t, ns, p.Name, 30*time.Second, "Running", phaseIs(corev1.PodRunning))
+	stop() // the kubelet dies; containerd keeps the containers
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	second := startFleet(t, nil)
+	join(t, second, NodeSpec{Name: name}) // re-registers the existing Node
+	q := create(t, podOn(ns, name, "", nil))
+	waitPod(t, ns, q.Name, 30*time.Second, "Running", phaseIs(corev1.PodRunning))
+	after := waitPod(t, ns, p.Name, time.Second, "Running", phaseIs(corev1.PodRunning))
+	b, a := before.Status.ContainerStatuses[0], after.Status.ContainerStatuses[0]
+	if a.ContainerID != b.ContainerID || a.RestartCount != 0 || !a.State.Running.StartedAt.Equal(&b.State.Running.StartedAt) || after.Status.PodIP != before.Status.PodIP {
+		t.Errorf("adopted pod changed:\nbefore %+v %s\nafter  %+v %s", b, before.Status.PodIP, a, after.Status.PodIP)
+	}
+	if got := waitPod(t, ns, q.Name, time.Second, "", phaseIs(corev1.PodRunning)); got.Status.PodIP == before.Status.PodIP {
+		t.Errorf("new pod got the adopted pod's IP %s", got.Status.PodIP)
+	}
 }

@@ -296,6 +296,7 @@ func joinComma(s []string) string {
 func (f *Fleet) writeStatus(ctx context.Context, pod *corev1.Pod, st *podState, now time.Time) error {
 	desired := f.render(pod, st, now)
 	if equality.Semantic.DeepEqual(desired, pod.Status) {
+		st.lastSent = nil // the informer has caught up: no need to keep a copy
 		return nil
 	}
 	if st.lastSent != nil && pod.ResourceVersion == st.lastBaseRV && equality.Semantic.DeepEqual(desired, *st.lastSent) {
