@@ -414,6 +414,8 @@ func FuzzLoadVCluster(f *testing.F) {
 	f.Add([]byte("privateNodes: {autoNodes: {provider: x}}"))
 	f.Add([]byte("a: &a [*a]"))
 	f.Add([]byte("x: &x {<<: *x}"))
+	f.Add([]byte("sync: &x {<<: [*x, *x]}")) // once an endless merge expansion
+	f.Add([]byte("global: &x [*x, *x]"))     // once a million-node expansion
 	f.Add([]byte("privateNodes:\n  autoNodes:\n  - provider: p\n    static:\n    - {name: s, quantity: 99999999999999999999}\n"))
 	f.Add([]byte("experimental: {deploy: {vcluster: {manifests: \"kind: Pod\\n---\\n- x\"}}}"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -97,7 +98,17 @@ func LoadObjects(file string, data []byte) ([]Object, error) {
 		}
 		generic, gerr := strictyaml.Generic(doc)
 		m, isMap := generic.(map[string]any)
-		if gerr != nil || !isMap {
+		if gerr != nil {
+			// A duplicate key, a recursive alias or a size limit: say which.
+			var se strictyaml.Error
+			if errors.As(gerr, &se) {
+				ps = append(ps, Problem{File: file, Path: se.Path, Line: se.Pos.Line, Column: se.Pos.Column, Message: fmt.Sprintf("document %d: %s", i+1, se.Msg)})
+			} else {
+				ps = append(ps, Problem{File: file, Line: body.Line, Message: fmt.Sprintf("document %d: %v", i+1, gerr)})
+			}
+			continue
+		}
+		if !isMap {
 			ps = append(ps, Problem{File: file, Line: body.Line, Message: fmt.Sprintf("document %d is not a Kubernetes object (a mapping with apiVersion and kind)", i+1)})
 			continue
 		}

@@ -32,7 +32,8 @@ func (f *VClusterFile) Validate() Problems {
 	if v.PrivateNodes != nil {
 		providers := map[string]string{}
 		pools := map[string]string{}
-		for i, an := range v.PrivateNodes.AutoNodes {
+		for i := range v.PrivateNodes.AutoNodes {
+			an := &v.PrivateNodes.AutoNodes[i]
 			base := indexPath("privateNodes.autoNodes", i)
 			rule = RuleProviderUnique
 			switch prev, dup := providers[an.Provider]; {
@@ -43,10 +44,9 @@ func (f *VClusterFile) Validate() Problems {
 			default:
 				providers[an.Provider] = base
 			}
-			for _, pool := range v.Pools() {
-				if !strings.HasPrefix(pool.Path, base+".") {
-					continue
-				}
+			// Only this entry's pools: scanning all pools for every entry
+			// would be quadratic in a document that aliases many entries.
+			for _, pool := range an.pools(base) {
 				rule = RulePoolName
 				switch prev, dup := pools[pool.Name]; {
 				case pool.Name == "":

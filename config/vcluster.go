@@ -243,16 +243,22 @@ func (v *VCluster) Pools() []Pool {
 		return nil
 	}
 	var out []Pool
-	for i, an := range v.PrivateNodes.AutoNodes {
-		base := indexPath("privateNodes.autoNodes", i)
-		for j, p := range an.Static {
-			out = append(out, Pool{Provider: an.Provider, Name: p.Name, Static: true, Path: indexPath(base+".static", j),
-				NodeTypeSelector: p.NodeTypeSelector, NodeLabels: p.NodeLabels, Taints: p.Taints})
-		}
-		for j, p := range an.Dynamic {
-			out = append(out, Pool{Provider: an.Provider, Name: p.Name, Path: indexPath(base+".dynamic", j),
-				NodeTypeSelector: p.NodeTypeSelector, NodeLabels: p.NodeLabels, Taints: p.Taints})
-		}
+	for i := range v.PrivateNodes.AutoNodes {
+		out = append(out, v.PrivateNodes.AutoNodes[i].pools(indexPath("privateNodes.autoNodes", i))...)
+	}
+	return out
+}
+
+// pools lists the pools of one autoNodes entry found at path base.
+func (an *AutoNodes) pools(base string) []Pool {
+	out := make([]Pool, 0, len(an.Static)+len(an.Dynamic))
+	for j, p := range an.Static {
+		out = append(out, Pool{Provider: an.Provider, Name: p.Name, Static: true, Path: indexPath(base+".static", j),
+			NodeTypeSelector: p.NodeTypeSelector, NodeLabels: p.NodeLabels, Taints: p.Taints})
+	}
+	for j, p := range an.Dynamic {
+		out = append(out, Pool{Provider: an.Provider, Name: p.Name, Path: indexPath(base+".dynamic", j),
+			NodeTypeSelector: p.NodeTypeSelector, NodeLabels: p.NodeLabels, Taints: p.Taints})
 	}
 	return out
 }

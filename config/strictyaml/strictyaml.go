@@ -17,10 +17,10 @@ import (
 	"io"
 	"math"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -50,10 +50,18 @@ func (e Error) Error() string {
 // For a mapping entry it is the key's position.
 type Positions map[string]Pos
 
-// Limits that keep hostile input (alias bombs, deep nesting) cheap.
+// Limits that keep hostile input cheap. Aliases let a few bytes stand for
+// a huge document (a "billion laughs"), and every node visited costs a field
+// path and a Positions entry, so the document is bounded after alias
+// expansion both in nodes and in the bytes of those paths (deep nesting
+// times long keys). An alias to a node that contains it is an error, not an
+// expansion. For scale: the vCluster chart's complete values.yaml is about
+// 700 nodes and 27 KiB of paths.
 const (
-	maxDepth = 200
-	maxNodes = 1 << 20
+	MaxDepth     = 200     // nesting levels
+	MaxNodes     = 50_000  // nodes visited, counting every alias and merge key expansion
+	MaxPathBytes = 8 << 20 // bytes of field paths of the nodes visited
+	MaxErrors    = 1000    // problems collected before decoding stops
 )
 
 // Documents parses possibly multi-document YAML. Empty documents are
@@ -89,13 +97,14 @@ func Body(n *yaml.Node) *yaml.Node {
 
 // Decode decodes n (a document or any node) into v, a non-nil pointer.
 // base prefixes every path (e.g. "spec"). It returns the position of every
-// path it visited and all problems found.
+// path it visited and the problems found (at most MaxErrors; a document over
+// a limit ends with one problem naming the limit).
 func Decode(n *yaml.Node, v any, base string) (Positions, []Error) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return nil, []Error{{Path: base, Msg: "internal: Decode needs a non-nil pointer"}}
 	}
-	d := &decoder{pos: Positions{}}
+	d := newDecoder(Positions{})
 	body := Body(n)
 	if body == nil {
 		return d.pos, nil
@@ -106,9 +115,10 @@ func Decode(n *yaml.Node, v any, base string) (Positions, []Error) {
 }
 
 // Generic converts a node to JSON-compatible Go values (map[string]any,
-// []any, string, bool, int64, float64, nil).
+// []any, string, bool, int64, float64, nil). The error is the first problem
+// (a duplicate key, a recursive alias, a limit).
 func Generic(n *yaml.Node) (any, error) {
-	d := &decoder{pos: Positions{}}
+	d := newDecoder(nil)
 	v := d.generic(Body(n), "", 0)
 	if len(d.errs) > 0 {
 		return v, d.errs[0]
@@ -117,28 +127,89 @@ func Generic(n *yaml.Node) (any, error) {
 }
 
 type decoder struct {
-	pos   Positions
-	errs  []Error
-	nodes int
+	pos       Positions // nil: not wanted
+	errs      []Error
+	nodes     int
+	pathBytes int
+	// stopped is set once a limit is hit: everything still on the stack
+	// returns without further work.
+	stopped bool
+	// active holds the anchored nodes being expanded, to reject an alias
+	// to a node that contains it (which would otherwise expand forever).
+	active      map[*yaml.Node]bool
+	suggestions map[suggestKey]string
+}
+
+type suggestKey struct {
+	t   reflect.Type
+	key string
+}
+
+func newDecoder(pos Positions) *decoder {
+	return &decoder{pos: pos, active: map[*yaml.Node]bool{}, suggestions: map[suggestKey]string{}}
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, a ...any) {
-	e := Error{Path: path, Msg: fmt.Sprintf(format, a...)}
+	if d.stopped {
+		return
+	}
+	if len(d.errs) == MaxErrors {
+		d.stop(n, path, "too many problems: stopped after %d", MaxErrors)
+		return
+	}
+	d.addErr(n, path, fmt.Sprintf(format, a...))
+}
+
+// stop records why decoding stopped (always, even past MaxErrors) and stops.
+func (d *decoder) stop(n *yaml.Node, path, format string, a ...any) {
+	if d.stopped {
+		return
+	}
+	d.addErr(n, path, fmt.Sprintf(format, a...))
+	d.stopped = true
+}
+
+func (d *decoder) addErr(n *yaml.Node, path, msg string) {
+	e := Error{Path: path, Msg: msg}
 	if n != nil {
 		e.Pos = Pos{n.Line, n.Column}
 	}
 	d.errs = append(d.errs, e)
 }
 
-var (
-	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
-	plainKey        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
-)
+func (d *decoder) setPos(path string, n *yaml.Node) {
+	if d.pos != nil {
+		d.pos[path] = Pos{n.Line, n.Column}
+	}
+}
+
+var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+// plainKey reports whether key matches [A-Za-z_][A-Za-z0-9_-]* (written out
+// because it runs for every mapping key).
+func plainKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case (c >= '0' && c <= '9') || c == '-':
+			if i == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Child joins a path and a mapping key; keys with dots or slashes (label
 // keys) are bracketed so the path stays unambiguous.
 func Child(path, key string) string {
-	if !plainKey.MatchString(key) {
+	if !plainKey(key) {
 		return fmt.Sprintf("%s[%q]", path, key)
 	}
 	if path == "" {
@@ -148,13 +219,31 @@ func Child(path, key string) string {
 }
 
 // Index joins a path and a sequence index.
-func Index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+func Index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
-func resolve(n *yaml.Node) *yaml.Node {
+// enter follows an alias and marks an anchored node as being expanded.
+// For an alias to a node that contains it (an endless expansion) it reports
+// the alias and returns false. Call leave with the node when done with it.
+func (d *decoder) enter(n *yaml.Node, path string) (*yaml.Node, bool) {
+	orig := n
 	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
 		n = n.Alias
 	}
-	return n
+	if n == nil || n.Anchor == "" {
+		return n, true
+	}
+	if d.active[n] {
+		d.fail(orig, path, "recursive alias: *%s refers to the node anchored &%s (line %d) that contains it", n.Anchor, n.Anchor, n.Line)
+		return nil, false
+	}
+	d.active[n] = true
+	return n, true
+}
+
+func (d *decoder) leave(n *yaml.Node) {
+	if n != nil && n.Anchor != "" {
+		delete(d.active, n)
+	}
 }
 
 func kindName(n *yaml.Node) string {
@@ -171,48 +260,95 @@ func kindName(n *yaml.Node) string {
 
 func isNull(n *yaml.Node) bool { return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") }
 
+// budget charges one node at path against the limits; false means stop.
 func (d *decoder) budget(n *yaml.Node, path string, depth int) bool {
+	if d.stopped {
+		return false
+	}
+	if depth > MaxDepth {
+		d.fail(n, path, "nesting deeper than %d levels", MaxDepth)
+		return false
+	}
 	d.nodes++
-	if depth > maxDepth {
-		d.fail(n, path, "nesting deeper than %d levels", maxDepth)
-		return false
+	d.pathBytes += len(path)
+	switch {
+	case d.nodes > MaxNodes:
+		d.stop(n, path, "document too large: more than %d nodes after alias expansion", MaxNodes)
+	case d.pathBytes > MaxPathBytes:
+		d.stop(n, path, "document too large: field paths exceed %d MiB after alias expansion (aliases nested too deeply or keys too long)", MaxPathBytes>>20)
 	}
-	if d.nodes > maxNodes {
-		if d.nodes == maxNodes+1 {
-			d.fail(n, path, "document too large (more than %d nodes after alias expansion)", maxNodes)
-		}
-		return false
-	}
-	return true
+	return !d.stopped
 }
 
-// pairs returns the key/value pairs of a mapping, expanding merge keys (<<).
+func isMergeKey(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Tag == "!!merge" }
+
+// pairs returns the key/value pairs of a mapping with merge keys (<<)
+// expanded as YAML defines them: the mapping's own keys win over merged
+// ones, and an earlier merged mapping wins over a later one. Duplicate own
+// keys are kept for the caller to report. Every merged mapping and every
+// pair taken from one is charged to the budget.
 func (d *decoder) pairs(n *yaml.Node, path string, depth int) [][2]*yaml.Node {
-	var out [][2]*yaml.Node
+	out := make([][2]*yaml.Node, 0, len(n.Content)/2)
+	hasMerge := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
+		hasMerge = hasMerge || isMergeKey(n.Content[i])
+		out = append(out, [2]*yaml.Node{n.Content[i], n.Content[i+1]})
+	}
+	if !hasMerge {
+		return out
+	}
+	own := map[string]bool{}
+	for _, kv := range out {
+		if !isMergeKey(kv[0]) {
+			own[kv[0].Value] = true
+		}
+	}
+	out = out[:0]
+	merged := map[string]bool{}
+	for i := 0; i+1 < len(n.Content) && !d.stopped; i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
-			src := resolve(v)
-			var srcs []*yaml.Node
-			if src != nil && src.Kind == yaml.SequenceNode {
-				for _, s := range src.Content {
-					srcs = append(srcs, resolve(s))
-				}
-			} else {
-				srcs = append(srcs, src)
-			}
-			for _, s := range srcs {
-				if s == nil || s.Kind != yaml.MappingNode || depth > maxDepth {
-					d.fail(v, path, "merge key (<<) needs a mapping")
-					continue
-				}
-				out = append(out, d.pairs(s, path, depth+1)...)
-			}
+		if !isMergeKey(k) {
+			out = append(out, [2]*yaml.Node{k, v})
 			continue
 		}
-		out = append(out, [2]*yaml.Node{k, v})
+		srcs := []*yaml.Node{v}
+		if s := resolveQuiet(v); s != nil && s.Kind == yaml.SequenceNode {
+			srcs = s.Content
+		}
+		for _, s := range srcs {
+			if !d.budget(s, path, depth+1) {
+				break
+			}
+			src, ok := d.enter(s, path)
+			if !ok {
+				continue
+			}
+			if src == nil || src.Kind != yaml.MappingNode {
+				d.fail(v, path, "merge key (<<) needs a mapping or a list of mappings")
+				d.leave(src)
+				continue
+			}
+			for _, kv := range d.pairs(src, path, depth+1) {
+				if key := kv[0].Value; !own[key] && !merged[key] {
+					merged[key] = true
+					out = append(out, kv)
+					if !d.budget(kv[0], path, depth+1) {
+						break
+					}
+				}
+			}
+			d.leave(src)
+		}
 	}
 	return out
+}
+
+// resolveQuiet follows aliases without any bookkeeping (to look at a kind).
+func resolveQuiet(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
 }
 
 type fieldInfo struct {
@@ -220,9 +356,22 @@ type fieldInfo struct {
 	name  string
 }
 
-// fields lists the json-visible fields of a struct type, following inline
-// (embedded or `json:",inline"`) structs.
+// fieldCache holds fields per struct type (read-only once stored): a
+// struct type is seen once per mapping decoded into it.
+var fieldCache sync.Map // reflect.Type -> map[string]fieldInfo
+
 func fields(t reflect.Type) map[string]fieldInfo {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.(map[string]fieldInfo)
+	}
+	fs := structFields(t)
+	fieldCache.Store(t, fs)
+	return fs
+}
+
+// structFields lists the json-visible fields of a struct type, following
+// inline (embedded or `json:",inline"`) structs.
+func structFields(t reflect.Type) map[string]fieldInfo {
 	out := map[string]fieldInfo{}
 	var walk func(t reflect.Type, prefix []int)
 	walk = func(t reflect.Type, prefix []int) {
@@ -262,23 +411,23 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 	if !d.budget(n, path, depth) {
 		return
 	}
-	n = resolve(n)
-	if n == nil {
+	n, ok := d.enter(n, path)
+	defer d.leave(n)
+	if !ok || n == nil {
 		return
 	}
 	if isNull(n) {
 		v.Set(reflect.Zero(v.Type()))
 		return
 	}
-	if v.Kind() == reflect.Pointer {
+	for v.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
-		d.decode(n, v.Elem(), path, depth+1)
-		return
+		v = v.Elem()
 	}
 	if v.CanAddr() && v.Addr().Type().Implements(jsonUnmarshaler) {
-		g := d.generic(n, path, depth)
+		g := d.genericNode(n, path, depth)
 		raw, err := json.Marshal(g)
 		if err == nil {
 			err = v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON(raw)
@@ -294,7 +443,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 			d.fail(n, path, "internal: cannot decode into %s", v.Type())
 			return
 		}
-		g := d.generic(n, path, depth)
+		g := d.genericNode(n, path, depth)
 		if g != nil {
 			v.Set(reflect.ValueOf(g))
 		}
@@ -306,10 +455,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 		fs := fields(v.Type())
 		seen := map[string]bool{}
 		for _, kv := range d.pairs(n, path, depth) {
+			if d.stopped {
+				break
+			}
 			k, val := kv[0], kv[1]
 			key := k.Value
 			fp := Child(path, key)
-			d.pos[fp] = Pos{k.Line, k.Column}
+			d.setPos(fp, k)
 			if seen[key] {
 				d.fail(k, fp, "duplicate field")
 				continue
@@ -318,7 +470,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 			fi, ok := fs[key]
 			if !ok {
 				msg := "unknown field"
-				if s := suggest(key, fs); s != "" {
+				if s := d.suggest(v.Type(), key, fs); s != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", s)
 				}
 				d.fail(k, fp, "%s", msg)
@@ -340,9 +492,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 		}
 		seen := map[string]bool{}
 		for _, kv := range d.pairs(n, path, depth) {
+			if d.stopped {
+				break
+			}
 			k, val := kv[0], kv[1]
 			fp := Child(path, k.Value)
-			d.pos[fp] = Pos{k.Line, k.Column}
+			d.setPos(fp, k)
 			if seen[k.Value] {
 				d.fail(k, fp, "duplicate key")
 				continue
@@ -359,8 +514,11 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, depth int) 
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
+			if d.stopped {
+				break
+			}
 			ip := Index(path, i)
-			d.pos[ip] = Pos{item.Line, item.Column}
+			d.setPos(ip, item)
 			d.decode(item, s.Index(i), ip, depth+1)
 		}
 		v.Set(s)
@@ -423,7 +581,16 @@ func (d *decoder) generic(n *yaml.Node, path string, depth int) any {
 	if !d.budget(n, path, depth) {
 		return nil
 	}
-	n = resolve(n)
+	n, ok := d.enter(n, path)
+	defer d.leave(n)
+	if !ok {
+		return nil
+	}
+	return d.genericNode(n, path, depth)
+}
+
+// genericNode converts n, already charged and resolved.
+func (d *decoder) genericNode(n *yaml.Node, path string, depth int) any {
 	if isNull(n) {
 		return nil
 	}
@@ -431,8 +598,11 @@ func (d *decoder) generic(n *yaml.Node, path string, depth int) any {
 	case yaml.MappingNode:
 		m := map[string]any{}
 		for _, kv := range d.pairs(n, path, depth) {
+			if d.stopped {
+				break
+			}
 			fp := Child(path, kv[0].Value)
-			d.pos[fp] = Pos{kv[0].Line, kv[0].Column}
+			d.setPos(fp, kv[0])
 			if _, dup := m[kv[0].Value]; dup {
 				d.fail(kv[0], fp, "duplicate key")
 				continue
@@ -443,8 +613,11 @@ func (d *decoder) generic(n *yaml.Node, path string, depth int) any {
 	case yaml.SequenceNode:
 		s := make([]any, 0, len(n.Content))
 		for i, item := range n.Content {
+			if d.stopped {
+				break
+			}
 			ip := Index(path, i)
-			d.pos[ip] = Pos{item.Line, item.Column}
+			d.setPos(ip, item)
 			s = append(s, d.generic(item, ip, depth+1))
 		}
 		return s
@@ -475,9 +648,21 @@ func (d *decoder) generic(n *yaml.Node, path string, depth int) any {
 	return nil
 }
 
-// suggest returns the known field closest to key (edit distance <= 2, or a
+// suggest is suggestFor, remembered per struct type and key: an aliased
+// mapping repeats the same unknown keys many times.
+func (d *decoder) suggest(t reflect.Type, key string, fs map[string]fieldInfo) string {
+	k := suggestKey{t, key}
+	s, ok := d.suggestions[k]
+	if !ok {
+		s = suggestFor(key, fs)
+		d.suggestions[k] = s
+	}
+	return s
+}
+
+// suggestFor returns the known field closest to key (edit distance <= 2, or a
 // case-insensitive match), for "did you mean".
-func suggest(key string, fs map[string]fieldInfo) string {
+func suggestFor(key string, fs map[string]fieldInfo) string {
 	names := make([]string, 0, len(fs))
 	for k := range fs {
 		names = append(names, k)
