@@ -40,6 +40,9 @@ func TestKataPodAttestedBeforeStart(t *testing.T) {
 	if ev.Type != corev1.EventTypeNormal || !strings.Contains(ev.Message, "verdict/"+p.Name) {
 		t.Errorf("Attested event %+v", ev)
 	}
+	if h, ok := f.SandboxHandler(ns, p.Name); !ok || h != HandlerKataTDX {
+		t.Errorf("SandboxHandler = %q, %v", h, ok)
+	}
 	if att.calls.Load() != 1 || att.tee.Load() != "tdx" {
 		t.Errorf("attester calls %d tee %v", att.calls.Load(), att.tee.Load())
 	}

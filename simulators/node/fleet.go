@@ -220,7 +220,13 @@ func (f *Fleet) Nodes() []NodeInfo {
 	f.mu.RLock()
 	out := make([]NodeInfo, 0, len(f.nodes))
 	for _, n := range f.nodes {
-		out = append(out, n.info)
+		info := n.info
+		info.Labels = map[string]string{}
+		for k, v := range n.info.Labels {
+			info.Labels[k] = v
+		}
+		info.Image.RuntimeHandlers = append([]string(nil), n.info.Image.RuntimeHandlers...)
+		out = append(out, info)
 	}
 	f.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -235,6 +241,28 @@ func (f *Fleet) NodeConfig(name string) (*rest.Config, bool) {
 		return nil, false
 	}
 	return rest.CopyConfig(n.restConfig), true
+}
+
+// forgetNode stops simulating a node: no more heartbeats, and its pods'
+// state is dropped (their containers are gone with the machine).
+func (f *Fleet) forgetNode(n *simNode) {
+	f.mu.Lock()
+	if f.nodes[n.spec.Name] == n {
+		delete(f.nodes, n.spec.Name)
+	}
+	f.mu.Unlock()
+	n.stop()
+	f.statesM.Lock()
+	var keys []string
+	for k, st := range f.states {
+		if st.node == n {
+			keys = append(keys, k)
+		}
+	}
+	f.statesM.Unlock()
+	for _, k := range keys {
+		f.dropState(k)
+	}
 }
 
 // Join registers a node: its Node object (labels, taints, capacity, node
@@ -287,10 +315,7 @@ func (f *Fleet) Remove(ctx context.Context, name string) error {
 	if err := f.drain(ctx, n); err != nil {
 		return fmt.Errorf("drain node %s: %w", name, err)
 	}
-	f.mu.Lock()
-	delete(f.nodes, name)
-	f.mu.Unlock()
-	n.stop()
+	f.forgetNode(n)
 	err := f.admin.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete node %s: %w", name, err)
@@ -300,4 +325,20 @@ func (f *Fleet) Remove(ctx context.Context, name string) error {
 		return fmt.Errorf("delete lease of node %s: %w", name, err)
 	}
 	return nil
+}
+
+// SandboxHandler is the runtime handler the pod's sandbox runs with on a
+// node of this fleet; false before the sandbox exists or for other pods.
+// Probe runners and attesters can use it instead of looking the
+// RuntimeClass up again.
+func (f *Fleet) SandboxHandler(namespace, name string) (string, bool) {
+	f.statesM.Lock()
+	st := f.states[namespace+"/"+name]
+	f.statesM.Unlock()
+	if st == nil {
+		return "", false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.handler, st.sandboxReady
 }

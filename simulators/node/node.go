@@ -432,15 +432,20 @@ func (f *Fleet) renewLease(ctx context.Context, n *simNode, lease *coordinationv
 	lease.Spec.RenewTime = &now
 	got, err := leases.Update(ctx, lease, metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) {
-		fresh, gerr := leases.Get(ctx, n.spec.Name, metav1.GetOptions{})
-		if gerr != nil {
-			return gerr
+		var fresh *coordinationv1.Lease
+		if fresh, err = leases.Get(ctx, n.spec.Name, metav1.GetOptions{}); err == nil {
+			fresh.Spec.RenewTime = &now
+			fresh.Spec.HolderIdentity = ptrTo(n.spec.Name)
+			got, err = leases.Update(ctx, fresh, metav1.UpdateOptions{})
 		}
-		fresh.Spec.RenewTime = &now
-		fresh.Spec.HolderIdentity = ptrTo(n.spec.Name)
-		got, err = leases.Update(ctx, fresh, metav1.UpdateOptions{})
 	}
 	if apierrors.IsNotFound(err) {
+		// Deleted with its Node (owner reference)? Then the machine is
+		// gone from the cluster: stop simulating it.
+		if _, gerr := f.admin.CoreV1().Nodes().Get(ctx, n.spec.Name, metav1.GetOptions{}); apierrors.IsNotFound(gerr) {
+			f.forgetNode(n)
+			return gerr
+		}
 		return f.createLease(ctx, n)
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +244,29 @@ func TestBadInputIsNamed(t *testing.T) {
 		if err := f.Join(ctx, tc.spec); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Join(%+v) = %v, want error naming %s", tc.spec, err, tc.want)
 		}
+	}
+}
+
+func TestDeletedNodeIsForgotten(t *testing.T) {
+	f := startFleet(t, func(c *Config) { c.LeaseRenew = time.Second })
+	spec := NodeSpec{Name: uniq("node")}
+	if err := f.Join(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else (the platform, an operator) deletes the Node and its Lease.
+	c := tenant(t)
+	ctx := context.Background()
+	if err := c.CoreV1().Nodes().Delete(ctx, spec.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CoordinationV1().Leases(corev1.NamespaceNodeLease).Delete(ctx, spec.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "fleet forgets the node", func() (bool, string) {
+		return len(f.Nodes()) == 0, fmt.Sprint(f.Nodes())
+	})
+	time.Sleep(2 * time.Second)
+	if _, err := c.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, spec.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("lease of a deleted node came back: %v", err)
 	}
 }

@@ -169,7 +169,7 @@ func TestDeletedRuntimeClassFailsSandbox(t *testing.T) {
 	time.Sleep(time.Second) // let the fleet's RuntimeClass informer see the deletion
 	join(t, f, NodeSpec{Name: nodeName, Image: confidentialImage()})
 	waitEvent(t, ns, p.Name, ReasonFailedCreatePodSandBox, 30*time.Second, func(e corev1.Event) bool {
-		return e.Message == fmt.Sprintf(`Failed to create pod sandbox: runtimeclasses.node.k8s.io %q not found`, rc)
+		return e.Message == fmt.Sprintf(`Failed to create pod sandbox: runtimeclass.node.k8s.io %q not found`, rc)
 	})
 }
 

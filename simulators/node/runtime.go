@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -56,7 +57,8 @@ func (f *Fleet) resolveHandler(ctx context.Context, pod *corev1.Pod) (string, er
 	}
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return "", err
+			// The kubelet's lister words it with the singular resource.
+			return "", apierrors.NewNotFound(nodev1.Resource("runtimeclass"), *name)
 		}
 		return "", fmt.Errorf("failed to lookup RuntimeClass %s: %v", *name, err)
 	}
