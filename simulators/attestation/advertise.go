@@ -36,7 +36,7 @@ var managedLabels = map[string]string{
 
 // EndpointSliceManager is the managed-by value of the service's
 // EndpointSlice; the EndpointSlice controller leaves such slices alone.
-const EndpointSliceManager = "cctest.dev/attestation-simulator"
+const EndpointSliceManager = "attestation-simulator.cctest.dev"
 
 // Advertise publishes the service in a cluster the way a platform would: the
 // namespace cctest-system, a Service "attestation" (port 8443, selecting the

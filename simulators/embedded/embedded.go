@@ -29,6 +29,7 @@ import (
 	"github.com/cctest/cctest/config"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/probe"
 	"github.com/cctest/cctest/simulators/controlplane"
 	"github.com/cctest/cctest/simulators/node"
 	"github.com/cctest/cctest/simulators/platform"
@@ -67,6 +68,7 @@ type Platform struct {
 	Faults   faults.Set
 	platform *platform.Platform
 	fleet    *node.Fleet
+	att      *attestationParts // attestation service, pod network, pod attester, probe runner
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -112,10 +114,16 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 
 	v := verifier.New(verifier.Options{})
 	machines := &machineIndex{byNode: map[string]*platform.Machine{}}
+	p.att, err = startAttestation(ctx, p.Tenant, filepath.Join(pair.Dir, "tenant", "pki"), pol, v, machines, o.Faults)
+	if err != nil {
+		return fail(err)
+	}
 	p.fleet, err = node.NewFleet(node.Config{
 		Tenant:       tenantCfg,
 		TenantPKIDir: filepath.Join(pair.Dir, "tenant", "pki"),
-		Attester:     &podAttester{policy: pol, verifier: v, machines: machines},
+		Attester:     p.att,
+		Probes:       p.att,
+		ProbeImages:  []string{probe.Image},
 		Faults:       o.Faults,
 	})
 	if err != nil {
@@ -126,7 +134,7 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 		Inventory: platform.DefaultInventory(), TenantName: "tenant",
 		Gate:   platform.VerifierGate{Policy: pol, Verifier: v},
 		Joiner: &fleetJoiner{fleet: p.fleet, machines: machines},
-		Faults: o.Faults, Log: logf,
+		Faults: platformFaults(o.Faults), Log: logf,
 	})
 	if err != nil {
 		return fail(err)
@@ -154,6 +162,7 @@ func (p *Platform) Stop() error {
 		p.cancel()
 		p.wg.Wait()
 	}
+	p.att.close()
 	if p.Pair != nil {
 		return p.Pair.Stop()
 	}

@@ -2,16 +2,9 @@ package embedded
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
-
-	"github.com/cctest/cctest/attest/device"
-	"github.com/cctest/cctest/attest/policy"
-	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/simulators/node"
 	"github.com/cctest/cctest/simulators/platform"
 )
@@ -65,41 +58,4 @@ func (j *fleetJoiner) Join(ctx context.Context, r platform.JoinRequest) error {
 
 func (j *fleetJoiner) Remove(ctx context.Context, name string) error {
 	return j.fleet.Remove(ctx, name)
-}
-
-// podAttester is the pod-level confidential runtime's attestation: at pod
-// start the node's TEE device produces evidence bound to a fresh verifier
-// nonce and the pod's UID, verified against the policy.
-type podAttester struct {
-	policy   *policy.Policy
-	verifier *verifier.Verifier
-	machines *machineIndex
-}
-
-func (a *podAttester) AttestPod(_ context.Context, n node.NodeInfo, pod *corev1.Pod) node.AttestResult {
-	m := a.machines.get(n.Name)
-	if m == nil || m.Device == nil {
-		return node.AttestResult{Reason: fmt.Sprintf("node %s has no TEE device: the Kata TEE runtime cannot produce evidence", n.Name)}
-	}
-	nonce := make([]byte, 32)
-	if _, err := rand.Read(nonce); err != nil {
-		return node.AttestResult{Reason: err.Error()}
-	}
-	rd := verifier.BindReportData(nonce, "pod:"+string(pod.UID))
-	ev, err := device.FromMachine(m.Device).Evidence(rd)
-	if err != nil {
-		return node.AttestResult{Reason: fmt.Sprintf("evidence from %s: %v", n.Name, err)}
-	}
-	vd := a.verifier.Verify(ev, a.policy, rd[:])
-	if !vd.Pass {
-		return node.AttestResult{Reason: "attestation failed: " + vd.Reason}
-	}
-	return node.AttestResult{Passed: true, VerdictRef: fmt.Sprintf("%s measurement %s nonce %s", vd.TEE, short(vd.Measurement), hex.EncodeToString(nonce[:8]))}
-}
-
-func short(s string) string {
-	if len(s) > 16 {
-		return s[:16] + "…"
-	}
-	return s
 }

@@ -1,0 +1,213 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/cctest/cctest/attest/client"
+	"github.com/cctest/cctest/attest/device"
+	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/faults"
+	"github.com/cctest/cctest/simulators/attestation"
+	"github.com/cctest/cctest/simulators/controlplane/pki"
+	"github.com/cctest/cctest/simulators/node"
+	"github.com/cctest/cctest/simulators/podnet"
+)
+
+// attestationParts is the platform's attestation service and what the node
+// agent needs to reach it from pods: the simulated pod network, the nodes'
+// TEE devices as pods see them, the pod attester and the probe runner.
+type attestationParts struct {
+	svc      *attestation.Service
+	net      *podnet.Network
+	tenant   kubernetes.Interface
+	machines *machineIndex
+	faults   faults.Set
+
+	mu      sync.Mutex
+	devices map[string]device.Device // node name -> the TEE device its pods use
+}
+
+// startAttestation starts the service with a serving certificate from the
+// tenant CA (so pods trust it through their service-account CA) and
+// advertises it in the tenant.
+func startAttestation(ctx context.Context, tenant kubernetes.Interface, tenantPKIDir string, pol *policy.Policy,
+	v *verifier.Verifier, machines *machineIndex, fs faults.Set) (*attestationParts, error) {
+	ca, err := pki.LoadCA(tenantPKIDir)
+	if err != nil {
+		return nil, fmt.Errorf("attestation service: tenant CA: %w", err)
+	}
+	svc, err := attestation.Start(attestation.Config{Policy: pol, Verifier: v, CA: ca, Faults: fs})
+	if err != nil {
+		return nil, err
+	}
+	if err := attestation.Advertise(ctx, tenant, svc); err != nil {
+		svc.Close()
+		return nil, err
+	}
+	a := &attestationParts{svc: svc, tenant: tenant, machines: machines, faults: fs, devices: map[string]device.Device{}}
+	a.net = &podnet.Network{Tenant: tenant,
+		Backends: map[string]string{net.JoinHostPort(attestation.EndpointIP, fmt.Sprint(attestation.Port)): svc.Addr()}}
+	if fs.Has(faults.EgressDenied) {
+		a.net.Blackhole = a.egressDenied
+	}
+	return a, nil
+}
+
+func (a *attestationParts) close() {
+	if a != nil && a.svc != nil {
+		a.svc.Close()
+	}
+}
+
+// egressDenied is the egress-denied fault: pods on confidential nodes
+// cannot reach the attestation service, whatever the policies say.
+func (a *attestationParts) egressDenied(pod *corev1.Pod, d podnet.Destination) bool {
+	m := a.machines.get(pod.Spec.NodeName)
+	if m == nil || m.TEE == "" {
+		return false
+	}
+	endpoint := net.JoinHostPort(attestation.EndpointIP, fmt.Sprint(attestation.Port))
+	return d.Service == attestation.Namespace+"/"+attestation.ServiceName || d.Addr == endpoint || d.Backend == endpoint
+}
+
+// nodeDevice is the TEE device of the machine a node runs on, as its pods'
+// confidential guests see it. With probe-evidence-replayed it returns one
+// stale evidence for every request (the node-join gate, which talks to the
+// machine directly, is not affected).
+func (a *attestationParts) nodeDevice(nodeName string) device.Device {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if d, ok := a.devices[nodeName]; ok {
+		return d
+	}
+	m := a.machines.get(nodeName)
+	if m == nil || m.Device == nil {
+		return nil
+	}
+	var d device.Device = device.FromMachine(m.Device)
+	if a.faults.Has(faults.ProbeEvidenceReplayed) {
+		d = &replayingDevice{Device: d}
+	}
+	a.devices[nodeName] = d
+	return d
+}
+
+// replayingDevice ignores the REPORT_DATA asked for and returns evidence
+// minted once, long ago, for someone else's nonce.
+type replayingDevice struct {
+	device.Device
+	once sync.Once
+	ev   verifier.Evidence
+	err  error
+}
+
+func (d *replayingDevice) Evidence([64]byte) (verifier.Evidence, error) {
+	d.once.Do(func() {
+		d.ev, d.err = d.Device.Evidence(verifier.BindReportData([]byte("an earlier challenge"), "pod:someone-else"))
+	})
+	return d.ev, d.err
+}
+
+// platformFaults are the faults the auto-node platform sees:
+// probe-evidence-replayed acts on the devices pods use (nodeDevice), so
+// machines still pass the node-join gate and the probes can run.
+func platformFaults(fs faults.Set) faults.Set {
+	if !fs.Has(faults.ProbeEvidenceReplayed) {
+		return fs
+	}
+	out := faults.Set{}
+	for n := range fs {
+		if n != faults.ProbeEvidenceReplayed {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+// EgressDeniedPrefix starts the status message of a pod whose attestation
+// could not reach the attestation service because egress was denied.
+const EgressDeniedPrefix = "egress to the attestation service was denied: "
+
+// AttestPod is the Kata TEE pod's guest attestation: from inside the pod's
+// network namespace, check the NetworkPolicies let it reach the
+// attestation service, ask for a challenge, fetch evidence bound to it and
+// the pod UID from the node's TEE, and start only on a passing verdict.
+func (a *attestationParts) AttestPod(ctx context.Context, n node.NodeInfo, pod *corev1.Pod) node.AttestResult {
+	dev := a.nodeDevice(n.Name)
+	if dev == nil {
+		return node.AttestResult{Reason: fmt.Sprintf("node %s has no TEE device: the Kata TEE runtime cannot produce evidence", n.Name)}
+	}
+	u, _ := url.Parse(attestation.InClusterURL)
+	d, err := a.net.Resolve(ctx, pod, u.Host)
+	if err != nil {
+		return node.AttestResult{Reason: "attestation service not found: " + err.Error()}
+	}
+	dec, err := a.net.Decide(ctx, pod, d)
+	if err != nil {
+		return node.AttestResult{Reason: "checking egress to the attestation service: " + err.Error()}
+	}
+	if !dec.Allowed {
+		return node.AttestResult{Reason: EgressDeniedPrefix + dec.Reason}
+	}
+	c, err := client.New(attestation.InClusterURL, client.Options{CAPEM: a.svc.CAPEM(), Dial: a.net.DialFunc(pod)})
+	if err != nil {
+		return node.AttestResult{Reason: err.Error()}
+	}
+	defer c.Close()
+	bindTo := "pod:" + string(pod.UID)
+	ch, err := c.Challenge(ctx, bindTo)
+	if err != nil {
+		return node.AttestResult{Reason: unreachable(err)}
+	}
+	nonce, _ := ch.NonceBytes()
+	ev, err := dev.Evidence(verifier.BindReportData(nonce, bindTo))
+	if err != nil {
+		return node.AttestResult{Reason: fmt.Sprintf("evidence from %s: %v", dev.Describe(), err)}
+	}
+	rec, err := c.Attest(ctx, nonce, bindTo, ev)
+	if err != nil {
+		return node.AttestResult{Reason: unreachable(err)}
+	}
+	ref := a.verdictRef(rec)
+	if !rec.Pass {
+		return node.AttestResult{Reason: "attestation failed: " + rec.Reason + " (verdict " + ref + ")"}
+	}
+	return node.AttestResult{Passed: true, VerdictRef: ref}
+}
+
+// verdictRef names a verdict where a spec can read it: its ID and the URL
+// clients outside the cluster use.
+func (a *attestationParts) verdictRef(rec client.Record) string {
+	ref := fmt.Sprintf("%s %s%s%s", rec.ID, a.svc.URL(), client.PathVerdicts, rec.ID)
+	if rec.Pass {
+		ref += fmt.Sprintf(" (%s, measurement %s, %d checks)", rec.TEE, short(rec.Measurement), len(rec.Checks))
+	}
+	return ref
+}
+
+func unreachable(err error) string {
+	msg := err.Error()
+	if ex := podnet.Explain(err); ex != "" {
+		return EgressDeniedPrefix + msg + " (" + ex + ")"
+	}
+	if strings.Contains(msg, "i/o timeout") {
+		return EgressDeniedPrefix + msg + " (connection timed out)"
+	}
+	return "attestation service unreachable: " + msg
+}
+
+func short(s string) string {
+	if len(s) > 16 {
+		return s[:16] + "…"
+	}
+	return s
+}

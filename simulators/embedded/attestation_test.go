@@ -1,0 +1,408 @@
+package embedded
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/cctest/cctest/attest/client"
+	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/config"
+	"github.com/cctest/cctest/faults"
+	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/netpol"
+	"github.com/cctest/cctest/probe"
+	"github.com/cctest/cctest/simulators/attestation"
+)
+
+// These tests look at the platform only as a spec would: through the
+// tenant API and the attestation service advertised in it.
+
+func namespace(t *testing.T, c kubernetes.Interface, name string, policyFiles ...string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "default ServiceAccount in "+name, func(ctx context.Context) (bool, error) {
+		_, err := c.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	for _, f := range policyFiles {
+		b, err := fixtures.Read(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nps, err := netpol.Decode(f, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range nps {
+			if _, err := c.NetworkingV1().NetworkPolicies(name).Create(ctx, &nps[i], metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func defaultDenyEgress(t *testing.T, c kubernetes.Interface, ns string) {
+	t.Helper()
+	np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default-deny-egress"},
+		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}}}
+	if _, err := c.NetworkingV1().NetworkPolicies(ns).Create(context.Background(), np, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seedPod is the seed's confidential-workload pod.
+func seedPod(t *testing.T) *corev1.Pod {
+	t.Helper()
+	b, err := fixtures.Read("reference/workload.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := config.LoadObjects("workload.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs[0].Obj.(*corev1.Pod)
+}
+
+// snpPod is the seed's pod on an SEV-SNP node.
+func snpPod(t *testing.T) *corev1.Pod {
+	p := seedPod(t)
+	p.Name = "confidential-workload-snp"
+	rc := "kata-qemu-snp"
+	p.Spec.RuntimeClassName = &rc
+	p.Spec.NodeSelector = map[string]string{"confidential-compute": "sev-snp"}
+	return p
+}
+
+// probePod runs `cctest probe <args>` from the probe image with the
+// downward-API environment the probe contract asks for.
+func probePod(name, runtimeClass, tee string, labels map[string]string, args ...string) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			NodeSelector:  map[string]string{"confidential-compute": tee},
+			Containers: []corev1.Container{{Name: "probe", Image: probe.Image + ":test", Args: append([]string{"probe"}, args...),
+				Env: []corev1.EnvVar{
+					{Name: probe.EnvPodUID, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.uid"}}},
+					{Name: probe.EnvNodeName, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+				}}},
+		},
+	}
+	if runtimeClass != "" {
+		p.Spec.RuntimeClassName = &runtimeClass
+	}
+	return p
+}
+
+func create(t *testing.T, c kubernetes.Interface, ns string, pod *corev1.Pod) {
+	t.Helper()
+	if _, err := c.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// settled waits until the pod is Running, Succeeded or Failed.
+func settled(t *testing.T, c kubernetes.Interface, ns, name string) *corev1.Pod {
+	t.Helper()
+	var pod *corev1.Pod
+	waitFor(t, ns+"/"+name+" to start or finish", func(ctx context.Context) (bool, error) {
+		var err error
+		pod, err = c.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		switch pod.Status.Phase {
+		case corev1.PodRunning, corev1.PodSucceeded, corev1.PodFailed:
+			return true, nil
+		}
+		return false, nil
+	})
+	return pod
+}
+
+// finished waits for a probe pod to end and returns its result.
+func finished(t *testing.T, c kubernetes.Interface, ns, name string) (*corev1.Pod, probe.Result) {
+	t.Helper()
+	var pod *corev1.Pod
+	waitFor(t, ns+"/"+name+" to finish", func(ctx context.Context) (bool, error) {
+		var err error
+		pod, err = c.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		return err == nil && (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed), nil
+	})
+	if len(pod.Status.ContainerStatuses) == 0 || pod.Status.ContainerStatuses[0].State.Terminated == nil {
+		t.Fatalf("%s/%s: %s %q, no terminated container", ns, name, pod.Status.Phase, pod.Status.Message)
+	}
+	term := pod.Status.ContainerStatuses[0].State.Terminated
+	r, err := probe.ParseMessage(term.Message)
+	if err != nil {
+		t.Fatalf("%s/%s: %v", ns, name, err)
+	}
+	if (term.ExitCode == 0) != r.Pass || (pod.Status.Phase == corev1.PodSucceeded) != r.Pass {
+		t.Errorf("%s/%s: exit code %d, phase %s, but the message says pass=%v", ns, name, term.ExitCode, pod.Status.Phase, r.Pass)
+	}
+	return pod, r
+}
+
+// logMessage shows a pod's status message in -v runs and returns its phase.
+func logMessage(t *testing.T, pod *corev1.Pod) corev1.PodPhase {
+	t.Logf("%s/%s %s: %s", pod.Namespace, pod.Name, pod.Status.Phase, pod.Status.Message)
+	return pod.Status.Phase
+}
+
+func logResult(t *testing.T, r probe.Result) bool {
+	t.Logf("%s probe pass=%v: %s", r.Probe, r.Pass, r.Reason)
+	return false
+}
+
+// serviceClient is how a spec outside the cluster reaches the service.
+func serviceClient(t *testing.T, c kubernetes.Interface) *client.Client {
+	t.Helper()
+	d, err := attestation.Discover(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.New(d.ExternalURL, client.Options{CAPEM: d.CAPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func platformPolicy(t *testing.T) *policy.Policy {
+	t.Helper()
+	b, _ := fixtures.Read(DefaultPolicy)
+	p, err := policy.Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// attestedVerdict reads the verdict named in a pod's Attested event (or
+// failure message) from the service and verifies its evidence again, as
+// a spec would: against the nonce the service issued and the pod's UID.
+func attestedVerdict(t *testing.T, c kubernetes.Interface, svc *client.Client, pod *corev1.Pod, text string) (client.Record, verifier.Verdict) {
+	t.Helper()
+	i := strings.Index(text, "verdict ")
+	if i < 0 {
+		t.Fatalf("no verdict reference in %q", text)
+	}
+	id := strings.Fields(text[i+len("verdict "):])[0]
+	rec, err := svc.Verdict(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Context != "pod:"+string(pod.UID) || rec.Evidence == nil {
+		t.Fatalf("verdict %s is about %q (evidence %v), want pod:%s", id, rec.Context, rec.Evidence != nil, pod.UID)
+	}
+	nonce, _ := client.Challenge{Nonce: rec.Nonce}.NonceBytes()
+	rd := verifier.BindReportData(nonce, rec.Context)
+	return rec, verifier.New(verifier.Options{}).Verify(*rec.Evidence, platformPolicy(t), rd[:])
+}
+
+func attestedEvent(t *testing.T, c kubernetes.Interface, ns, name string) string {
+	t.Helper()
+	var msg string
+	waitFor(t, "Attested event of "+ns+"/"+name, func(context.Context) (bool, error) {
+		evs := events(c, ns, name, "Attested")
+		if len(evs) == 0 {
+			return false, nil
+		}
+		msg = evs[0].Message
+		return true, nil
+	})
+	return msg
+}
+
+// TestAttestationServiceAndProbes: the service is advertised in the tenant;
+// Kata pods are attested through it on TDX and SNP nodes; a default-deny
+// egress policy blocks a pod's attestation with a clear message and the
+// reference egress policy allows it; probe pods report through their
+// status, and a spec can verify the probe's evidence itself.
+func TestAttestationServiceAndProbes(t *testing.T) {
+	p := start(t, nil)
+	c := p.Tenant
+	ctx := context.Background()
+
+	// Advertised the way a real platform would.
+	svcObj, err := c.CoreV1().Services(attestation.Namespace).Get(ctx, attestation.ServiceName, metav1.GetOptions{})
+	if err != nil || svcObj.Spec.Ports[0].Port != 8443 || svcObj.Spec.ClusterIP == "" {
+		t.Fatalf("Service cctest-system/attestation: %v %+v", err, svcObj)
+	}
+	slices, err := c.DiscoveryV1().EndpointSlices(attestation.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=attestation"})
+	if err != nil || len(slices.Items) == 0 {
+		t.Fatalf("EndpointSlices of the attestation Service: %v %v", err, slices)
+	}
+	svc := serviceClient(t, c)
+
+	// TDX and SNP Kata pods, attested through the service.
+	namespace(t, c, "open")
+	create(t, c, "open", seedPod(t))
+	create(t, c, "open", snpPod(t))
+	for name, tee := range map[string]string{"confidential-workload": "tdx", "confidential-workload-snp": "sev-snp"} {
+		pod := settled(t, c, "open", name)
+		if pod.Status.Phase != corev1.PodRunning {
+			t.Errorf("%s: %s %q", name, pod.Status.Phase, pod.Status.Message)
+			continue
+		}
+		rec, v := attestedVerdict(t, c, svc, pod, attestedEvent(t, c, "open", name))
+		if !rec.Pass || rec.TEE != tee || len(rec.Checks) < 5 {
+			t.Errorf("%s: service verdict pass=%v tee=%s checks=%d", name, rec.Pass, rec.TEE, len(rec.Checks))
+		}
+		if !v.Pass {
+			t.Errorf("%s: the spec's own verification of the pod's evidence failed: %s", name, v.Reason)
+		}
+	}
+
+	// Default-deny egress: the pod's attestation cannot reach the service.
+	namespace(t, c, "deny")
+	defaultDenyEgress(t, c, "deny")
+	create(t, c, "deny", seedPod(t))
+	if pod := settled(t, c, "deny", "confidential-workload"); logMessage(t, pod) != corev1.PodFailed ||
+		!strings.HasPrefix(pod.Status.Message, EgressDeniedPrefix) || !strings.Contains(pod.Status.Message, "deny/default-deny-egress") {
+		t.Errorf("under default-deny: %s %q", pod.Status.Phase, pod.Status.Message)
+	}
+
+	// The reference egress policy lets confidential pods reach it.
+	namespace(t, c, "allow", "reference/network-policies.yaml")
+	create(t, c, "allow", seedPod(t))
+	if pod := settled(t, c, "allow", "confidential-workload"); pod.Status.Phase != corev1.PodRunning {
+		t.Errorf("with the reference egress policy: %s %q", pod.Status.Phase, pod.Status.Message)
+	}
+
+	// Probes in the reference-policy namespace: attest with the spec's own nonce.
+	ch, err := svc.Challenge(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := map[string]string{"app": "confidential-workload"}
+	create(t, c, "allow", probePod("attest-tdx", "kata-qemu-tdx", "tdx", app, "attest", "--discover", "--nonce", ch.Nonce))
+	pod, r := finished(t, c, "allow", "attest-tdx")
+	if !r.Pass || r.Node != pod.Spec.NodeName || r.PodUID != string(pod.UID) || r.TEE != "tdx" || r.Verdict == nil || r.Verdict.Checks < 5 {
+		t.Errorf("attest probe: %+v", r)
+	}
+	if ev, err := r.FetchEvidence(ctx, svc); err != nil {
+		t.Error(err)
+	} else {
+		nonce, _ := ch.NonceBytes()
+		rd := verifier.BindReportData(nonce, probe.ContextFor(string(pod.UID)))
+		if v := verifier.New(verifier.Options{}).Verify(ev, platformPolicy(t), rd[:]); !v.Pass {
+			t.Errorf("spec's verification of the probe's evidence: %s", v.Reason)
+		}
+	}
+
+	// Egress probes: the service is reachable, anything else stays blocked.
+	create(t, c, "allow", probePod("egress-svc", "kata-qemu-tdx", "tdx", app, "egress", "--target", "attestation.cctest-system.svc:8443"))
+	create(t, c, "allow", probePod("egress-out", "kata-qemu-tdx", "tdx", app, "egress", "--target", "203.0.113.7:443"))
+	create(t, c, "allow", probePod("egress-out-blocked", "kata-qemu-tdx", "tdx", app, "egress", "--target", "203.0.113.7:443", "--expect", "blocked"))
+	if _, r := finished(t, c, "allow", "egress-svc"); !r.Pass || r.Outcome != "connected" {
+		t.Errorf("egress to the service: %+v", r)
+	}
+	if pod, r := finished(t, c, "allow", "egress-out"); logResult(t, r) || r.Pass || r.Outcome != "timeout" || pod.Status.Phase != corev1.PodFailed || !strings.Contains(r.Reason, "allow/default-deny-egress") {
+		t.Errorf("egress elsewhere: %s %+v", pod.Status.Phase, r)
+	}
+	if _, r := finished(t, c, "allow", "egress-out-blocked"); !r.Pass {
+		t.Errorf("egress elsewhere, expected blocked: %+v", r)
+	}
+
+	// A runc pod under default-deny: its probe sees egress to the service blocked.
+	create(t, c, "deny", probePod("egress-denied", "", "tdx", nil, "egress", "--target", "attestation.cctest-system.svc:8443"))
+	if _, r := finished(t, c, "deny", "egress-denied"); r.Pass || r.Outcome != "timeout" || !strings.Contains(r.Reason, "lookup attestation.cctest-system.svc") {
+		t.Errorf("egress under default-deny: %+v", r)
+	}
+
+	// Runtime probes: a Kata TDX guest, and a runc container that sees no TEE.
+	create(t, c, "open", probePod("runtime-kata", "kata-qemu-tdx", "tdx", nil, "runtime", "--expect-handler", "kata-qemu-tdx", "--expect-tee", "tdx", "--expect-sandbox", "vm"))
+	create(t, c, "open", probePod("runtime-runc", "", "tdx", nil, "runtime", "--expect-tee", "tdx"))
+	if _, r := finished(t, c, "open", "runtime-kata"); !r.Pass || r.Runtime == nil || r.Runtime.Handler != "kata-qemu-tdx" {
+		t.Errorf("runtime probe in a Kata TDX guest: %+v", r)
+	}
+	if _, r := finished(t, c, "open", "runtime-runc"); r.Pass || !strings.Contains(r.Reason, "TEE is unknown, expected tdx") {
+		t.Errorf("runtime probe in a runc container: %+v", r)
+	}
+	// An attest probe outside a TEE fails for want of a device.
+	create(t, c, "open", probePod("attest-runc", "", "tdx", nil, "attest", "--discover"))
+	if _, r := finished(t, c, "open", "attest-runc"); r.Pass || !strings.Contains(r.Reason, "no TEE device in this pod") {
+		t.Errorf("attest probe in a runc container: %+v", r)
+	}
+}
+
+// TestAttestationFaults: each fault of the attestation path is visible
+// through the tenant API or the service, as a spec would see it.
+func TestAttestationFaults(t *testing.T) {
+	t.Run(faults.EgressDenied, func(t *testing.T) {
+		p := start(t, faults.Set{faults.EgressDenied: true})
+		namespace(t, p.Tenant, "app")
+		create(t, p.Tenant, "app", seedPod(t))
+		pod := settled(t, p.Tenant, "app", "confidential-workload")
+		if logMessage(t, pod) != corev1.PodFailed || !strings.HasPrefix(pod.Status.Message, EgressDeniedPrefix) || !strings.Contains(pod.Status.Message, "i/o timeout") {
+			t.Errorf("%s %q", pod.Status.Phase, pod.Status.Message)
+		}
+	})
+	t.Run(faults.AttestationServiceDown, func(t *testing.T) {
+		p := start(t, faults.Set{faults.AttestationServiceDown: true})
+		namespace(t, p.Tenant, "app")
+		create(t, p.Tenant, "app", seedPod(t))
+		pod := settled(t, p.Tenant, "app", "confidential-workload")
+		if logMessage(t, pod) != corev1.PodFailed || !strings.Contains(pod.Status.Message, "attestation service unreachable") {
+			t.Errorf("%s %q", pod.Status.Phase, pod.Status.Message)
+		}
+		if _, err := serviceClient(t, p.Tenant).Challenge(context.Background(), ""); err == nil {
+			t.Error("the down service answered a spec")
+		}
+	})
+	t.Run(faults.ProbeEvidenceReplayed, func(t *testing.T) {
+		p := start(t, faults.Set{faults.ProbeEvidenceReplayed: true})
+		namespace(t, p.Tenant, "app")
+		create(t, p.Tenant, "app", seedPod(t))
+		pod := settled(t, p.Tenant, "app", "confidential-workload")
+		if logMessage(t, pod) != corev1.PodFailed || !strings.Contains(pod.Status.Message, "attestation failed: nonce:") {
+			t.Fatalf("%s %q", pod.Status.Phase, pod.Status.Message)
+		}
+		// The spec verifying the stored evidence itself sees the stale nonce too.
+		_, v := attestedVerdict(t, p.Tenant, serviceClient(t, p.Tenant), pod, pod.Status.Message)
+		if c, _ := v.Check("nonce"); v.Pass || c.Pass {
+			t.Errorf("replayed evidence passed the spec's nonce check: %+v", c)
+		}
+	})
+	// A service that accepts everything hides the replay; the spec's own
+	// verification of the probe's evidence does not.
+	t.Run(faults.AttestationServiceAccepts+"+"+faults.ProbeEvidenceReplayed, func(t *testing.T) {
+		p := start(t, faults.Set{faults.AttestationServiceAccepts: true, faults.ProbeEvidenceReplayed: true})
+		c := p.Tenant
+		svc := serviceClient(t, c)
+		namespace(t, c, "app")
+		ch, err := svc.Challenge(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		create(t, c, "app", probePod("attest", "kata-qemu-tdx", "tdx", nil, "attest", "--discover", "--nonce", ch.Nonce))
+		pod, r := finished(t, c, "app", "attest")
+		if !r.Pass || r.Verdict == nil || r.Verdict.Checks != 0 {
+			t.Fatalf("the broken service's verdict: %+v", r)
+		}
+		ev, err := r.FetchEvidence(context.Background(), svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nonce, _ := ch.NonceBytes()
+		rd := verifier.BindReportData(nonce, probe.ContextFor(string(pod.UID)))
+		v := verifier.New(verifier.Options{}).Verify(ev, platformPolicy(t), rd[:])
+		if c, _ := v.Check("nonce"); v.Pass || c.Pass {
+			t.Errorf("the spec's verification passed replayed evidence: %+v", v)
+		}
+	})
+}
