@@ -263,6 +263,7 @@ func (f *Fleet) forgetNode(n *simNode) {
 	for _, k := range keys {
 		f.dropState(k)
 	}
+	f.events.forget(n.ref().UID)
 }
 
 // Join registers a node: its Node object (labels, taints, capacity, node

@@ -213,8 +213,11 @@ func (f *Fleet) syncPod(ctx context.Context, key string) (time.Duration, error) 
 	if pod.DeletionTimestamp != nil {
 		return 0, f.killPod(ctx, pod, st)
 	}
-	if !st.sandboxReady && !st.terminal && (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed) {
-		st.terminal = true // finished before this kubelet started: nothing to run
+	if !st.terminal && (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed) {
+		// Finished before this kubelet started, or failed by someone else
+		// (e.g. an eviction): pods never leave a terminal phase.
+		st.terminal, st.phase = true, pod.Status.Phase
+		f.release(st)
 		return 0, nil
 	}
 	now := time.Now()

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/cctest/cctest/internal/testenv"
 )
@@ -330,5 +331,23 @@ func TestRestartedKubeletAdoptsRunningPods(t *testing.T) {
 	}
 	if got := waitPod(t, ns, q.Name, time.Second, "", phaseIs(corev1.PodRunning)); got.Status.PodIP == before.Status.PodIP {
 		t.Errorf("new pod got the adopted pod's IP %s", got.Status.PodIP)
+	}
+}
+
+func TestTerminalPhaseIsFinal(t *testing.T) {
+	f := startFleet(t, nil)
+	spec := join(t, f, NodeSpec{})
+	ns := namespace(t)
+	p := create(t, podOn(ns, spec.Name, "", nil))
+	waitPod(t, ns, p.Name, 30*time.Second, "Running", phaseIs(corev1.PodRunning))
+	// Someone else fails the pod (as an eviction does).
+	patch := []byte(`{"status":{"phase":"Failed","reason":"Evicted","message":"The node was low on resource: memory."}}`)
+	if _, err := tenant(t).CoreV1().Pods(ns).Patch(context.Background(), p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	got := waitPod(t, ns, p.Name, time.Second, "still Failed", phaseIs(corev1.PodFailed))
+	if got.Status.Reason != "Evicted" {
+		t.Errorf("reason %q", got.Status.Reason)
 	}
 }
