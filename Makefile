@@ -14,13 +14,9 @@ REPORT_DIR ?= cctest-results
 build:
 	go build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cctest
 
-# Until the Ginkgo suites land (`cctest run`), the main job brings the
-# embedded platform up and runs the end-to-end checks that exist: the seed
-# workload on an attested TDX node, a debug TD kept out, scheduling and
-# RuntimeClass admission. The log lands in $(REPORT_DIR).
+# The main job: every spec on the embedded platform; reports in $(REPORT_DIR).
 run: build
-	mkdir -p $(REPORT_DIR)
-	set -o pipefail; CCTEST_BIN=$(abspath $(BIN)) go test -count=1 -v ./simulators/embedded/ ./simulators/controlplane/ 2>&1 | tee $(REPORT_DIR)/platform.log
+	$(BIN) run --report-dir $(REPORT_DIR)
 
 test: build
 	CCTEST_BIN=$(abspath $(BIN)) go test -count=1 ./...

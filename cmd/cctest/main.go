@@ -13,6 +13,8 @@ import (
 	"github.com/cctest/cctest/cli/certifycmd"
 	"github.com/cctest/cctest/cli/envcmd"
 	"github.com/cctest/cctest/cli/faultscmd"
+	"github.com/cctest/cctest/cli/probecmd"
+	"github.com/cctest/cctest/cli/runcmd"
 	"github.com/cctest/cctest/cli/versioncmd"
 )
 
@@ -35,8 +37,8 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each command lives in its own package under cli/; wire it here.
-	root.AddCommand(newControlPlaneChild(), envcmd.New(), attestcmd.New(), attestcmd.NewGate(),
-		certifycmd.New(), faultscmd.New(), versioncmd.New())
+	root.AddCommand(newControlPlaneChild(), runcmd.New(), envcmd.New(), attestcmd.New(), attestcmd.NewGate(),
+		certifycmd.New(), faultscmd.New(), probecmd.New(), versioncmd.New())
 	return root
 }
 

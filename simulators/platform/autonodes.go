@@ -119,7 +119,7 @@ func (p *Platform) coveredByPendingClaim(pod *corev1.Pod) bool {
 	for _, c := range p.claims {
 		// A joined node covers its pod for a while: the scheduler needs a
 		// moment to retry the pod after the node appears.
-		if !c.failed && c.podUID == string(pod.UID) && (c.node == "" || time.Since(c.joinedAt) < 30*time.Second) {
+		if !c.failed && c.podUID == string(pod.UID) && (c.node == "" || time.Since(c.joinedAt) < 10*time.Second) {
 			return true
 		}
 	}
@@ -449,7 +449,7 @@ func (p *Platform) claimHost(ctx context.Context, nt *mgmt.NodeType) (string, er
 	if p.cfg.Faults.Has(faults.NodeSharedAcrossTenants) {
 		// The fault hands out a host that another claim already uses.
 		for _, h := range hosts {
-			if h.Spec.ConsumerRef != nil && p.hostSelector(nt.Name).Matches(labels.Set(h.Labels)) {
+			if h.Spec.ConsumerRef != nil && h.Annotations[AnnotationQuarantine] == "" && p.hostSelector(nt.Name).Matches(labels.Set(h.Labels)) {
 				free = append([]mgmt.BareMetalHost{h}, free...)
 				break
 			}

@@ -1,0 +1,139 @@
+package runcmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/cctest/cctest/faults"
+	"github.com/cctest/cctest/framework"
+	"github.com/cctest/cctest/internal/testbin"
+)
+
+// pendingDetectors are faults whose detecting specs do not exist yet, with
+// what will detect them. The check fails if a fault is neither detected nor
+// listed here, and if a listed fault gains detectors (update the list).
+var pendingDetectors = map[string]string{
+	faults.SyncIgnoresSelector:       "runtimeclass-sync specs on a shared-nodes tenant",
+	faults.SyncKeepsUnmatched:        "runtimeclass-sync specs on a shared-nodes tenant",
+	faults.SyncDeletesControlledBy:   "runtimeclass-sync specs on a shared-nodes tenant",
+	faults.EgressDenied:              "egress specs with the attestation service",
+	faults.AttestationServiceDown:    "egress / pod attestation via the attestation service",
+	faults.AttestationServiceAccepts: "re-attestation of every node by a probe with the spec's own nonce",
+	faults.ProbeEvidenceReplayed:     "re-attestation of every node by a probe with the spec's own nonce",
+}
+
+// run executes `cctest run` in a child process (Ginkgo runs once per process).
+func run(t *testing.T, args ...string) (types.Report, string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command(testbin.Path(t), append([]string{"run", "--report-dir", dir}, args...)...)
+	out, err := cmd.CombinedOutput()
+	var reports []types.Report
+	b, rerr := os.ReadFile(filepath.Join(dir, "report.json"))
+	if rerr != nil {
+		t.Fatalf("cctest run %v wrote no report.json (%v):\n%s", args, rerr, out)
+	}
+	if err := json.Unmarshal(b, &reports); err != nil || len(reports) != 1 {
+		t.Fatalf("report.json: %v (%d reports)", err, len(reports))
+	}
+	return reports[0], string(out), err
+}
+
+func failed(r types.Report) map[string]string {
+	out := map[string]string{}
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType == types.NodeTypeIt && s.State.Is(types.SpecStateFailureStates) {
+			out[s.LeafNodeText] = s.Failure.Message
+		}
+	}
+	return out
+}
+
+// TestMutationCheck is the harness testing itself: without faults every spec
+// passes; with each fault exactly its declared detectors fail, each with a
+// message.
+func TestMutationCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the embedded platform once per fault")
+	}
+	detectors := framework.Detectors()
+	for _, f := range faults.All() {
+		_, pending := pendingDetectors[f.Name]
+		if len(detectors[f.Name]) == 0 && !pending {
+			t.Errorf("fault %s has no detecting spec and is not listed as pending", f.Name)
+		}
+		if len(detectors[f.Name]) > 0 && pending {
+			t.Errorf("fault %s has detectors now; remove it from pendingDetectors", f.Name)
+		}
+	}
+
+	t.Run("no fault", func(t *testing.T) {
+		r, out, err := run(t)
+		if err != nil || len(failed(r)) > 0 {
+			t.Fatalf("a run without faults must pass (err %v, failed %v):\n%s", err, failed(r), out)
+		}
+		if r.PreRunStats.SpecsThatWillRun != len(framework.SpecNames()) {
+			t.Errorf("planned %d specs, registered %d", r.PreRunStats.SpecsThatWillRun, len(framework.SpecNames()))
+		}
+	})
+
+	names := make([]string, 0, len(detectors))
+	for f := range detectors {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	collateral := framework.Collateral()
+	for _, f := range names {
+		want, maybe := detectors[f], map[string]bool{}
+		for _, s := range collateral[f] {
+			maybe[s] = true
+		}
+		t.Run(f, func(t *testing.T) {
+			r, out, err := run(t, "--fault", f)
+			var ee *exec.ExitError
+			if err == nil || !asExit(err, &ee) || ee.ExitCode() != 1 {
+				t.Errorf("cctest run --fault %s: want exit 1, got %v", f, err)
+			}
+			got := failed(r)
+			var gotNames []string
+			for n, msg := range got {
+				if strings.TrimSpace(msg) == "" {
+					t.Errorf("spec %q failed without a message", n)
+				}
+				if !maybe[n] || contains(want, n) {
+					gotNames = append(gotNames, n)
+				}
+			}
+			sort.Strings(gotNames)
+			if strings.Join(gotNames, "\n") != strings.Join(want, "\n") {
+				t.Errorf("fault %s: failed specs\n  %s\nwant exactly\n  %s\n%s", f,
+					strings.Join(gotNames, "\n  "), strings.Join(want, "\n  "), tail(out, 40))
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return fmt.Sprintf("last output:\n%s", strings.Join(lines, "\n"))
+}

@@ -1,0 +1,291 @@
+// Package runcmd is `cctest run`: the suites against the embedded platform
+// (default) or a running environment, with progress, a summary and reports.
+package runcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/cctest/cctest/faults"
+	"github.com/cctest/cctest/framework"
+	"github.com/cctest/cctest/simulators/controlplane"
+	"github.com/cctest/cctest/simulators/embedded"
+	_ "github.com/cctest/cctest/suites" // registers the specs
+)
+
+// Options are the flags of `cctest run`.
+type Options struct {
+	Kubeconfig, HostKubeconfig string
+	LabelFilter                string
+	Focus, Skip                []string
+	Faults                     []string
+	ReportDir                  string
+	Timeout                    time.Duration
+	Keep, DryRun               bool
+}
+
+// RunError carries the run's verdict as the exit code (1 = specs failed).
+type RunError struct{ msg string }
+
+func (e *RunError) Error() string { return e.msg }
+func (e *RunError) ExitCode() int { return 1 }
+
+// New returns the run command.
+func New() *cobra.Command {
+	var o Options
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the conformance suites (default: on the embedded simulated platform)",
+		Long: `Runs the Ginkgo suites of the confidential-compute reference architecture
+and writes report.json (Ginkgo JSON, the source of truth) and junit.xml to
+--report-dir. The exit code is the verdict. Every planned spec must run: a
+spec skipped without a stated reason fails the run.
+
+Without --kubeconfig, cctest starts the embedded platform (real host and
+tenant control planes with simulated TEE machines), runs every spec and stops
+it. With --kubeconfig, it runs against that tenant (add --host-kubeconfig for
+the specs that read NodeClaims and the inventory).`,
+		Example: `  cctest run                                   # everything, embedded platform
+  cctest run --label-filter 'attestation && tee:tdx'
+  cctest run --fault debug-td                  # must fail: see cctest faults
+  cctest run --dry-run                         # list the specs that would run
+  cctest env up --dir /tmp/cc &                # or reuse a running environment:
+  cctest run --kubeconfig /tmp/cc/tenant.kubeconfig --host-kubeconfig /tmp/cc/host.kubeconfig`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return Run(cmd.Context(), cmd.OutOrStdout(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "tenant kubeconfig of a running environment (default: start the embedded platform)")
+	f.StringVar(&o.HostKubeconfig, "host-kubeconfig", "", "host kubeconfig of that environment (NodeClaims, inventory)")
+	f.StringVar(&o.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'auto-nodes || attestation' (labels: "+strings.Join(framework.KnownLabels(), ", ")+")")
+	f.StringSliceVar(&o.Focus, "focus", nil, "run only specs whose name matches this regexp (repeatable)")
+	f.StringSliceVar(&o.Skip, "skip", nil, "skip specs whose name matches this regexp (repeatable)")
+	f.StringSliceVar(&o.Faults, "fault", nil, "start the embedded platform with a named fault (repeatable; see cctest faults)")
+	f.StringVar(&o.ReportDir, "report-dir", "cctest-results", "where report.json and junit.xml go")
+	f.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up on the whole run after this long")
+	f.BoolVar(&o.Keep, "keep", false, "on failure, leave the embedded platform up and print how to reach it")
+	f.BoolVar(&o.DryRun, "dry-run", false, "list the specs that would run, without running them")
+	return cmd
+}
+
+// Run executes the suites once per process (a Ginkgo limit).
+func Run(ctx context.Context, out io.Writer, o Options) error {
+	fs, err := faults.Parse(o.Faults...)
+	if err != nil {
+		return err
+	}
+	if len(fs) > 0 && o.Kubeconfig != "" {
+		return errors.New("--fault applies to the embedded platform only; drop --kubeconfig or the fault")
+	}
+	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
+		return fmt.Errorf("report dir: %w", err)
+	}
+	reportDir, _ := filepath.Abs(o.ReportDir)
+
+	var plat *embedded.Platform
+	switch {
+	case o.DryRun:
+		framework.SetEnvironment(framework.Static{EnvName: "dry-run"})
+	case o.Kubeconfig != "":
+		env, err := existing(o.Kubeconfig, o.HostKubeconfig)
+		if err != nil {
+			return err
+		}
+		framework.SetEnvironment(env)
+		fmt.Fprintf(out, "Environment: existing cluster (%s)\n", o.Kubeconfig)
+	default:
+		bin, err := controlplane.Binary()
+		if err != nil {
+			return err
+		}
+		dir := filepath.Join(reportDir, "platform")
+		os.RemoveAll(dir)
+		log, err := os.Create(filepath.Join(reportDir, "platform.log"))
+		if err != nil {
+			return err
+		}
+		defer log.Close()
+		fmt.Fprintf(out, "Starting the embedded platform%s...\n", faultNote(fs))
+		sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+		begin := time.Now()
+		plat, err = embedded.Start(sigCtx, embedded.Options{Dir: dir, Binary: bin, Faults: fs, Log: log})
+		stop()
+		if err != nil {
+			return fmt.Errorf("start the embedded platform: %w", err)
+		}
+		fmt.Fprintf(out, "Platform ready in %.1fs (log: %s)\n", time.Since(begin).Seconds(), log.Name())
+		host, _ := clientcmd.BuildConfigFromFlags("", plat.Pair.HostKubeconfig())
+		tenant, _ := clientcmd.BuildConfigFromFlags("", plat.Pair.TenantKubeconfig())
+		framework.SetEnvironment(framework.Static{EnvName: "embedded", TenantConfig: tune(tenant), HostConfig: tune(host), Scale: 1})
+	}
+
+	passed, report := runSpecs(out, o, reportDir)
+	verdict := check(report, passed)
+	summary(out, report, verdict, reportDir)
+
+	if plat != nil {
+		if verdict != nil && o.Keep {
+			fmt.Fprintf(out, "\nThe platform stays up for inspection (Ctrl-C to stop):\n  export KUBECONFIG=%s\n  kubectl --kubeconfig %s get nodeclaims -A\n",
+				plat.Pair.TenantKubeconfig(), plat.Pair.HostKubeconfig())
+			wait, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			<-wait.Done()
+			stop()
+		}
+		plat.Stop()
+	}
+	return verdict
+}
+
+func faultNote(fs faults.Set) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	return " with faults " + strings.Join(fs.Names(), ", ")
+}
+
+func tune(c *rest.Config) *rest.Config {
+	if c != nil {
+		c.QPS, c.Burst = 100, 200
+	}
+	return c
+}
+
+func existing(tenant, host string) (framework.Environment, error) {
+	tc, err := clientcmd.BuildConfigFromFlags("", tenant)
+	if err != nil {
+		return nil, fmt.Errorf("--kubeconfig %s: %w", tenant, err)
+	}
+	env := framework.Static{EnvName: "existing", TenantConfig: tune(tc), Scale: 5}
+	if host != "" {
+		hc, err := clientcmd.BuildConfigFromFlags("", host)
+		if err != nil {
+			return nil, fmt.Errorf("--host-kubeconfig %s: %w", host, err)
+		}
+		env.HostConfig = tune(hc)
+	}
+	return env, nil
+}
+
+type failFlag struct{ failed bool }
+
+func (f *failFlag) Fail() { f.failed = true }
+
+// runSpecs runs Ginkgo with progress lines and returns its report.
+func runSpecs(out io.Writer, o Options, reportDir string) (bool, types.Report) {
+	suiteCfg, reporterCfg := ginkgo.GinkgoConfiguration()
+	suiteCfg.LabelFilter = o.LabelFilter
+	suiteCfg.FocusStrings = o.Focus
+	suiteCfg.SkipStrings = o.Skip
+	suiteCfg.Timeout = o.Timeout
+	suiteCfg.DryRun = o.DryRun
+	suiteCfg.RandomSeed = 1 // a stable order keeps reports comparable
+	reporterCfg.Succinct = true
+	reporterCfg.NoColor = true
+	reporterCfg.JSONReport = filepath.Join(reportDir, "report.json")
+	reporterCfg.JUnitReport = filepath.Join(reportDir, "junit.xml")
+
+	var report types.Report
+	total, n := 0, 0
+	ginkgo.ReportBeforeSuite(func(r ginkgo.Report) { total = r.PreRunStats.SpecsThatWillRun })
+	ginkgo.ReportAfterEach(func(s ginkgo.SpecReport) {
+		if s.LeafNodeType != types.NodeTypeIt || s.State == types.SpecStateSkipped && s.Failure.Message == "" {
+			return
+		}
+		n++
+		state := strings.ToUpper(s.State.String())
+		if o.DryRun {
+			state = "PLANNED"
+		}
+		fmt.Fprintf(out, " [%d/%d] %-7s %5.1fs  %s\n", n, total, state, s.RunTime.Seconds(), s.FullText())
+		if s.State.Is(types.SpecStateFailureStates) {
+			fmt.Fprintf(out, "        %s\n", firstLine(s.Failure.Message))
+		}
+	})
+	ginkgo.ReportAfterSuite("cctest", func(r ginkgo.Report) { report = r })
+	var t failFlag
+	ok := ginkgo.RunSpecs(&t, "cctest", suiteCfg, reporterCfg)
+	return ok && !t.failed, report
+}
+
+// check turns the report into the run's verdict: any failure, or a planned
+// spec that did not run (or was skipped without a reason), fails the run.
+func check(r types.Report, passed bool) error {
+	var problems []string
+	if !passed {
+		problems = append(problems, "specs failed")
+	}
+	ran := 0
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		switch {
+		case s.State == types.SpecStateSkipped && s.Failure.Message != "":
+			ran++ // skipped at run time, with a stated reason
+		case s.State == types.SpecStateSkipped, s.State == types.SpecStatePending:
+		default:
+			ran++
+		}
+	}
+	if !r.SuiteConfig.DryRun && ran != r.PreRunStats.SpecsThatWillRun {
+		problems = append(problems, fmt.Sprintf("planned %d specs but %d ran", r.PreRunStats.SpecsThatWillRun, ran))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &RunError{msg: "run failed: " + strings.Join(problems, "; ")}
+}
+
+func summary(out io.Writer, r types.Report, verdict error, dir string) {
+	counts := map[string]int{}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\nRESULT\tTIME\tSPEC")
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		state := s.State.String()
+		if r.SuiteConfig.DryRun {
+			state = "planned"
+		}
+		counts[state]++
+		fmt.Fprintf(w, "%s\t%.1fs\t%s\n", state, s.RunTime.Seconds(), s.FullText())
+	}
+	w.Flush()
+	var parts []string
+	for _, k := range []string{"passed", "failed", "skipped", "pending", "panicked", "interrupted", "aborted", "timedout", "planned"} {
+		if counts[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+		}
+	}
+	v := "PASS"
+	if verdict != nil {
+		v = "FAIL"
+	}
+	fmt.Fprintf(out, "\n%s: %s in %.1fs. Reports: %s, %s\n", v, strings.Join(parts, ", "), r.RunTime.Seconds(),
+		filepath.Join(dir, "report.json"), filepath.Join(dir, "junit.xml"))
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

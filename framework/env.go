@@ -1,0 +1,97 @@
+// Package framework is what specs use: the environment under test, clients,
+// labels, per-spec namespaces, waiters and diagnostics. Specs see only what a
+// real cluster shows: everything here goes through the Kubernetes API.
+package framework
+
+import (
+	"errors"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// Environment is a platform under test: the embedded simulated one, a kind
+// host with vCluster, or an existing tenant cluster.
+type Environment interface {
+	// Name is "embedded", "kind" or "existing".
+	Name() string
+	// Tenant is the tenant cluster's API (required).
+	Tenant() *rest.Config
+	// Host is the host cluster's API, nil when the run has no access to it.
+	Host() *rest.Config
+	// TimeoutScale stretches every wait (1 for the embedded platform, more
+	// for real clusters where nodes boot for minutes).
+	TimeoutScale() float64
+}
+
+var current Environment
+
+// SetEnvironment is called once by the runner before the specs run.
+func SetEnvironment(e Environment) { current = e }
+
+// Env returns the environment under test.
+func Env() Environment {
+	if current == nil {
+		panic("framework: no environment set (the runner calls framework.SetEnvironment)")
+	}
+	return current
+}
+
+// Static is an Environment from fixed kubeconfig-derived configs.
+type Static struct {
+	EnvName      string
+	TenantConfig *rest.Config
+	HostConfig   *rest.Config
+	Scale        float64
+}
+
+func (s Static) Name() string         { return s.EnvName }
+func (s Static) Tenant() *rest.Config { return s.TenantConfig }
+func (s Static) Host() *rest.Config   { return s.HostConfig }
+func (s Static) TimeoutScale() float64 {
+	if s.Scale <= 0 {
+		return 1
+	}
+	return s.Scale
+}
+
+// Clients bundles the API clients a spec uses.
+type Clients struct {
+	Tenant     kubernetes.Interface
+	Host       kubernetes.Interface // nil without host access
+	HostDyn    dynamic.Interface    // nil without host access
+	TenantDyn  dynamic.Interface
+	TenantRest *rest.Config
+}
+
+// NewClients builds clients for the current environment.
+func NewClients() (*Clients, error) {
+	e := Env()
+	if e.Tenant() == nil {
+		return nil, errors.New("framework: the environment has no tenant config")
+	}
+	c := &Clients{TenantRest: e.Tenant()}
+	var err error
+	if c.Tenant, err = kubernetes.NewForConfig(e.Tenant()); err != nil {
+		return nil, err
+	}
+	if c.TenantDyn, err = dynamic.NewForConfig(e.Tenant()); err != nil {
+		return nil, err
+	}
+	if h := e.Host(); h != nil {
+		if c.Host, err = kubernetes.NewForConfig(h); err != nil {
+			return nil, err
+		}
+		if c.HostDyn, err = dynamic.NewForConfig(h); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Timeout scales a base timeout by the environment's factor.
+func Timeout(base time.Duration) time.Duration {
+	return time.Duration(float64(base) * Env().TimeoutScale())
+}
