@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 )
 
 // eventSink writes core/v1 Events the way client-go's recorder does for a
@@ -25,7 +24,7 @@ type eventSink struct {
 }
 
 type eventReq struct {
-	client  kubernetes.Interface
+	client  *kubeletClient
 	node    string
 	ref     corev1.ObjectReference
 	typ     string
@@ -60,7 +59,7 @@ func (s *eventSink) lane(uid types.UID) chan eventReq {
 }
 
 // record queues an event; it blocks only when the writers are far behind.
-func (s *eventSink) record(c kubernetes.Interface, node string, ref corev1.ObjectReference, typ, reason, msg string) {
+func (s *eventSink) record(c *kubeletClient, node string, ref corev1.ObjectReference, typ, reason, msg string) {
 	s.send(eventReq{client: c, node: node, ref: ref, typ: typ, reason: reason, message: msg, at: time.Now()})
 }
 

@@ -240,7 +240,9 @@ func (f *Fleet) NodeConfig(name string) (*rest.Config, bool) {
 	if n == nil {
 		return nil, false
 	}
-	return rest.CopyConfig(n.restConfig), true
+	c := rest.CopyConfig(n.restConfig)
+	c.RateLimiter = nil // the node's own limiter stays the node's
+	return c, true
 }
 
 // forgetNode stops simulating a node: no more heartbeats, and its pods'

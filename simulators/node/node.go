@@ -20,8 +20,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 	kubeletapis "k8s.io/kubelet/pkg/apis"
 
 	"github.com/cctest/cctest/faults"
@@ -39,7 +41,7 @@ type simNode struct {
 	info       NodeInfo
 	spec       NodeSpec
 	index      int
-	client     kubernetes.Interface // the node's own identity
+	client     *kubeletClient // the node's own identity
 	restConfig *rest.Config
 	handlers   map[string]bool // installed containerd runtimes
 	podNet     [3]byte         // pod IPs are podNet.x
@@ -109,7 +111,19 @@ func (f *Fleet) newSimNode(spec NodeSpec, idx int) (*simNode, error) {
 
 // nodeClient issues the node's client certificate (CN=system:node:<name>,
 // O=system:nodes) from the tenant CA, as TLS bootstrap would.
-func (f *Fleet) nodeClient(name string) (*rest.Config, kubernetes.Interface, error) {
+// kubeletClient is the part of the API a kubelet writes to. A full
+// clientset per node would cost ~40 KB more for each of 1,000 nodes.
+type kubeletClient struct {
+	core  corev1client.CoreV1Interface
+	coord coordinationv1client.CoordinationV1Interface
+}
+
+func (c *kubeletClient) CoreV1() corev1client.CoreV1Interface { return c.core }
+func (c *kubeletClient) CoordinationV1() coordinationv1client.CoordinationV1Interface {
+	return c.coord
+}
+
+func (f *Fleet) nodeClient(name string) (*rest.Config, *kubeletClient, error) {
 	var cfg *rest.Config
 	if f.cfg.AdminCredentials {
 		cfg = rest.CopyConfig(f.cfg.Tenant)
@@ -128,11 +142,21 @@ func (f *Fleet) nodeClient(name string) (*rest.Config, kubernetes.Interface, err
 	// kubelet defaults: 50 QPS, burst 100.
 	cfg.QPS, cfg.Burst = 50, 100
 	cfg.UserAgent = fmt.Sprintf("kubelet/%s (linux/amd64) cctest-simulated", f.cfg.KubeletVersion)
-	c, err := kubernetes.NewForConfig(cfg)
+	// One transport and one rate limit for both API groups, as in a clientset.
+	cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
+	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	return cfg, c, nil
+	core, err := corev1client.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, nil, err
+	}
+	coord, err := coordinationv1client.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, &kubeletClient{core: core, coord: coord}, nil
 }
 
 func (n *simNode) stop() {
