@@ -10,6 +10,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/cctest/cctest/attest/policy"
 )
 
 // Environment is a platform under test: the embedded simulated one, a kind
@@ -95,3 +97,12 @@ func NewClients() (*Clients, error) {
 func Timeout(base time.Duration) time.Duration {
 	return time.Duration(float64(base) * Env().TimeoutScale())
 }
+
+var attestationPolicy *policy.Policy
+
+// SetPolicy sets the attestation policy specs verify evidence against
+// (`cctest run --policy`).
+func SetPolicy(p *policy.Policy) { attestationPolicy = p }
+
+// Policy is the attestation policy of the run, nil if none was given.
+func Policy() *policy.Policy { return attestationPolicy }

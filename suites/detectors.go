@@ -6,28 +6,39 @@ import (
 )
 
 // Which specs must fail under each fault. A fault that keeps a whole TEE
-// out of the tenant fails every spec that needs a node of that TEE: that is
-// the platform misbehaving, and each of those specs says so in its message.
+// out of the tenant fails every spec that needs a node of that TEE, and a
+// fault in the pod-level runtime fails every spec that starts a Kata pod:
+// that is the platform misbehaving, and each spec says so in its message.
 var (
-	needsTDX = []string{specTDXNode, specKataTDX, specGateRefuses, specSideBySide, specMissingHandler, specOneNodePerMachine}
-	needsSNP = []string{specSNPNode, specKataSNP}
+	needsTDX = []string{specTDXNode, specKataTDX, specGateRefuses, specSideBySide, specMissingHandler,
+		specOneNodePerMachine, specReattest, specEgressAllowed, specEgressDenied}
+	needsSNP  = []string{specSNPNode, specKataSNP, specReattest}
+	needsKata = []string{specKataTDX, specKataSNP, specSideBySide, specReattest, specEgressAllowed}
 )
 
 var _ = declare(map[string][]string{
-	faults.DebugTD:                  needsTDX,
-	faults.SNPDebugPolicy:           needsSNP,
-	faults.TamperedQuote:            append(needsTDX, needsSNP...),
-	faults.WrongMeasurement:         append(needsTDX, needsSNP...),
-	faults.PropertiesNotLabelled:    append(needsTDX, needsSNP...),
-	faults.GateAdmitsUnattested:     {specGateRefuses},
-	faults.NodeSharedAcrossTenants:  {specOneNodePerMachine},
-	faults.AutoNodesWrongType:       {specCheapest},
-	faults.AutoNodesIgnoresOperator: {specCheapest},
-	faults.PodAttestationSkipped:    {specKataTDX, specKataSNP},
-	faults.KataHandlerMissing:       {specKataTDX, specKataSNP, specSideBySide},
-	faults.VNodeHandlerMissing:      {specSideBySide},
-	faults.VNodeKataConflict:        {specSideBySide},
+	faults.DebugTD:                   needsTDX,
+	faults.SNPDebugPolicy:            needsSNP,
+	faults.TamperedQuote:             union(needsTDX, needsSNP),
+	faults.WrongMeasurement:          union(needsTDX, needsSNP),
+	faults.PropertiesNotLabelled:     union(needsTDX, needsSNP),
+	faults.GateAdmitsUnattested:      {specGateRefuses, specReattest},
+	faults.NodeSharedAcrossTenants:   {specOneNodePerMachine},
+	faults.AutoNodesWrongType:        {specCheapest},
+	faults.AutoNodesIgnoresOperator:  {specCheapest},
+	faults.PodAttestationSkipped:     {specKataTDX, specKataSNP, specEgressDenied},
+	faults.KataHandlerMissing:        union(needsKata, []string{specEgressDenied}),
+	faults.VNodeHandlerMissing:       {specSideBySide},
+	faults.VNodeKataConflict:         {specSideBySide},
+	faults.EgressDenied:              needsKata,
+	faults.AttestationServiceDown:    needsKata,
+	faults.AttestationServiceAccepts: {specReattest},
+	faults.ProbeEvidenceReplayed:     needsKata,
 })
+
+// A machine the faulty gate let in has an unapproved measurement, so Kata
+// pods the scheduler happens to place on it fail their own attestation.
+var _ = collateral(faults.GateAdmitsUnattested, specKataTDX, specSideBySide, specEgressAllowed)
 
 func declare(m map[string][]string) bool {
 	for f, specs := range m {
@@ -38,9 +49,21 @@ func declare(m map[string][]string) bool {
 	return true
 }
 
-// A machine the faulty gate let in has an unapproved measurement, so Kata
-// pods the scheduler happens to place on it fail their own attestation.
-var _ = func() bool {
-	framework.MayAlsoFail(faults.GateAdmitsUnattested, specKataTDX, specSideBySide)
+func collateral(fault string, specs ...string) bool {
+	framework.MayAlsoFail(fault, specs...)
 	return true
-}()
+}
+
+func union(lists ...[]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lists {
+		for _, s := range l {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}

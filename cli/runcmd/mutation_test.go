@@ -21,13 +21,9 @@ import (
 // what will detect them. The check fails if a fault is neither detected nor
 // listed here, and if a listed fault gains detectors (update the list).
 var pendingDetectors = map[string]string{
-	faults.SyncIgnoresSelector:       "runtimeclass-sync specs on a shared-nodes tenant",
-	faults.SyncKeepsUnmatched:        "runtimeclass-sync specs on a shared-nodes tenant",
-	faults.SyncDeletesControlledBy:   "runtimeclass-sync specs on a shared-nodes tenant",
-	faults.EgressDenied:              "egress specs with the attestation service",
-	faults.AttestationServiceDown:    "egress / pod attestation via the attestation service",
-	faults.AttestationServiceAccepts: "re-attestation of every node by a probe with the spec's own nonce",
-	faults.ProbeEvidenceReplayed:     "re-attestation of every node by a probe with the spec's own nonce",
+	faults.SyncIgnoresSelector:     "runtimeclass-sync specs on a shared-nodes tenant",
+	faults.SyncKeepsUnmatched:      "runtimeclass-sync specs on a shared-nodes tenant",
+	faults.SyncDeletesControlledBy: "runtimeclass-sync specs on a shared-nodes tenant",
 }
 
 // run executes `cctest run` in a child process (Ginkgo runs once per process).

@@ -21,7 +21,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/faults"
+	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/simulators/controlplane"
 	"github.com/cctest/cctest/simulators/embedded"
@@ -37,6 +39,7 @@ type Options struct {
 	ReportDir                  string
 	Timeout                    time.Duration
 	Keep, DryRun               bool
+	Policy                     string
 }
 
 // RunError carries the run's verdict as the exit code (1 = specs failed).
@@ -82,6 +85,7 @@ the specs that read NodeClaims and the inventory).`,
 	f.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up on the whole run after this long")
 	f.BoolVar(&o.Keep, "keep", false, "on failure, leave the embedded platform up and print how to reach it")
 	f.BoolVar(&o.DryRun, "dry-run", false, "list the specs that would run, without running them")
+	f.StringVar(&o.Policy, "policy", "", "attestation policy the specs verify evidence against (default for the embedded platform: its own, fixtures/"+embedded.DefaultPolicy+")")
 	return cmd
 }
 
@@ -98,6 +102,12 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return fmt.Errorf("report dir: %w", err)
 	}
 	reportDir, _ := filepath.Abs(o.ReportDir)
+
+	pol, err := loadPolicy(o)
+	if err != nil {
+		return err
+	}
+	framework.SetPolicy(pol)
 
 	var plat *embedded.Platform
 	switch {
@@ -151,6 +161,25 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		plat.Stop()
 	}
 	return verdict
+}
+
+// loadPolicy reads --policy; the embedded platform defaults to its own.
+func loadPolicy(o Options) (*policy.Policy, error) {
+	switch {
+	case o.Policy != "":
+		p, err := policy.LoadFile(o.Policy)
+		if err != nil {
+			return nil, fmt.Errorf("--policy: %w", err)
+		}
+		return p, nil
+	case o.Kubeconfig == "":
+		b, err := fixtures.Read(embedded.DefaultPolicy)
+		if err != nil {
+			return nil, err
+		}
+		return policy.Load(b)
+	}
+	return nil, nil
 }
 
 func faultNote(fs faults.Set) string {

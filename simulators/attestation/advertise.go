@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/cctest/cctest/attest/discovery"
 )
 
 // EndpointIP is the pod IP the simulated service's endpoint is published
@@ -20,12 +22,12 @@ import (
 // it onto the loopback listener.
 const EndpointIP = "10.0.200.10"
 
-// ConfigMap keys.
+// ConfigMap keys (the convention lives in attest/discovery).
 const (
-	KeyURL         = "url"         // in-cluster URL, what pods use
-	KeyExternalURL = "externalURL" // loopback URL, for clients outside the cluster (specs)
-	KeyCA          = "ca.crt"      // PEM bundle the serving certificate chains to
-	KeyService     = "service"     // NAMESPACE/NAME:PORT, as `cctest certify --attestation-service` takes it
+	KeyURL         = discovery.KeyURL
+	KeyExternalURL = discovery.KeyExternalURL
+	KeyCA          = discovery.KeyCA
+	KeyService     = discovery.KeyService
 )
 
 // Labels on everything Advertise creates.
@@ -121,21 +123,10 @@ func upsertSlice(ctx context.Context, c kubernetes.Interface, s *discoveryv1.End
 
 func ptr[T any](v T) *T { return &v }
 
-// Discovered is what a client outside the cluster reads from the ConfigMap.
-type Discovered struct {
-	URL, ExternalURL, Service string
-	CAPEM                     []byte
-}
+// Discovered is what the ConfigMap says.
+type Discovered = discovery.Discovered
 
-// Discover reads the ConfigMap Advertise wrote, naming what is missing.
+// Discover reads the ConfigMap Advertise wrote.
 func Discover(ctx context.Context, c kubernetes.Interface) (Discovered, error) {
-	cm, err := c.CoreV1().ConfigMaps(Namespace).Get(ctx, ConfigMapName, metav1.GetOptions{})
-	if err != nil {
-		return Discovered{}, fmt.Errorf("attestation service ConfigMap %s/%s: %w", Namespace, ConfigMapName, err)
-	}
-	d := Discovered{URL: cm.Data[KeyURL], ExternalURL: cm.Data[KeyExternalURL], Service: cm.Data[KeyService], CAPEM: []byte(cm.Data[KeyCA])}
-	if d.URL == "" && d.ExternalURL == "" {
-		return Discovered{}, fmt.Errorf("attestation service ConfigMap %s/%s: data.%s and data.%s are both empty", Namespace, ConfigMapName, KeyURL, KeyExternalURL)
-	}
-	return d, nil
+	return discovery.Discover(ctx, c)
 }

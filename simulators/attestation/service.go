@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/cctest/cctest/attest/client"
+	"github.com/cctest/cctest/attest/discovery"
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/faults"
@@ -67,14 +68,14 @@ type Service struct {
 
 // In-cluster identity of the service (see Advertise).
 const (
-	Namespace     = "cctest-system"
-	ServiceName   = "attestation"
-	ConfigMapName = "attestation-service"
-	Port          = 8443
+	Namespace     = discovery.Namespace
+	ServiceName   = discovery.ServiceName
+	ConfigMapName = discovery.ConfigMapName
+	Port          = discovery.Port
 	PortName      = "https"
 	// AppLabel is the label of the service's pods, what NetworkPolicies select.
-	AppLabel = "app.kubernetes.io/name"
-	AppValue = "attestation"
+	AppLabel = discovery.AppLabel
+	AppValue = discovery.AppValue
 )
 
 // InClusterURL is how pods reach the service (the convention in attest/client).
