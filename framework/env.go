@@ -23,6 +23,9 @@ type Environment interface {
 	Tenant() *rest.Config
 	// Host is the host cluster's API, nil when the run has no access to it.
 	Host() *rest.Config
+	// SharedTenant is a tenant on shared nodes with RuntimeClass sync from
+	// the host, nil when the run has none (sync specs then skip, saying so).
+	SharedTenant() *rest.Config
 	// TimeoutScale stretches every wait (1 for the embedded platform, more
 	// for real clusters where nodes boot for minutes).
 	TimeoutScale() float64
@@ -46,12 +49,15 @@ type Static struct {
 	EnvName      string
 	TenantConfig *rest.Config
 	HostConfig   *rest.Config
+	SharedConfig *rest.Config
 	Scale        float64
 }
 
 func (s Static) Name() string         { return s.EnvName }
 func (s Static) Tenant() *rest.Config { return s.TenantConfig }
 func (s Static) Host() *rest.Config   { return s.HostConfig }
+
+func (s Static) SharedTenant() *rest.Config { return s.SharedConfig }
 func (s Static) TimeoutScale() float64 {
 	if s.Scale <= 0 {
 		return 1
@@ -66,6 +72,7 @@ type Clients struct {
 	HostDyn    dynamic.Interface    // nil without host access
 	TenantDyn  dynamic.Interface
 	TenantRest *rest.Config
+	Shared     kubernetes.Interface // nil without a shared-nodes tenant
 }
 
 // NewClients builds clients for the current environment.
@@ -81,6 +88,11 @@ func NewClients() (*Clients, error) {
 	}
 	if c.TenantDyn, err = dynamic.NewForConfig(e.Tenant()); err != nil {
 		return nil, err
+	}
+	if sh := e.SharedTenant(); sh != nil {
+		if c.Shared, err = kubernetes.NewForConfig(sh); err != nil {
+			return nil, err
+		}
 	}
 	if h := e.Host(); h != nil {
 		if c.Host, err = kubernetes.NewForConfig(h); err != nil {

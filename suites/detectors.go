@@ -34,6 +34,9 @@ var _ = declare(map[string][]string{
 	faults.AttestationServiceDown:    needsKata,
 	faults.AttestationServiceAccepts: {specReattest},
 	faults.ProbeEvidenceReplayed:     needsKata,
+	faults.SyncIgnoresSelector:       {specSyncSelects},
+	faults.SyncKeepsUnmatched:        {specSyncRemoves},
+	faults.SyncDeletesControlledBy:   {specSyncTenantLocal},
 })
 
 // A machine the faulty gate let in has an unapproved measurement, so Kata

@@ -20,11 +20,7 @@ import (
 // pendingDetectors are faults whose detecting specs do not exist yet, with
 // what will detect them. The check fails if a fault is neither detected nor
 // listed here, and if a listed fault gains detectors (update the list).
-var pendingDetectors = map[string]string{
-	faults.SyncIgnoresSelector:     "runtimeclass-sync specs on a shared-nodes tenant",
-	faults.SyncKeepsUnmatched:      "runtimeclass-sync specs on a shared-nodes tenant",
-	faults.SyncDeletesControlledBy: "runtimeclass-sync specs on a shared-nodes tenant",
-}
+var pendingDetectors = map[string]string{}
 
 // run executes `cctest run` in a child process (Ginkgo runs once per process).
 func run(t *testing.T, args ...string) (types.Report, string, error) {

@@ -33,6 +33,7 @@ import (
 // Options are the flags of `cctest run`.
 type Options struct {
 	Kubeconfig, HostKubeconfig string
+	SharedKubeconfig           string
 	LabelFilter                string
 	Focus, Skip                []string
 	Faults                     []string
@@ -77,6 +78,7 @@ the specs that read NodeClaims and the inventory).`,
 	f := cmd.Flags()
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "tenant kubeconfig of a running environment (default: start the embedded platform)")
 	f.StringVar(&o.HostKubeconfig, "host-kubeconfig", "", "host kubeconfig of that environment (NodeClaims, inventory)")
+	f.StringVar(&o.SharedKubeconfig, "shared-tenant-kubeconfig", "", "kubeconfig of a shared-nodes tenant with RuntimeClass sync (for the sync specs)")
 	f.StringVar(&o.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'auto-nodes || attestation' (labels: "+strings.Join(framework.KnownLabels(), ", ")+")")
 	f.StringSliceVar(&o.Focus, "focus", nil, "run only specs whose name matches this regexp (repeatable)")
 	f.StringSliceVar(&o.Skip, "skip", nil, "skip specs whose name matches this regexp (repeatable)")
@@ -114,7 +116,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	case o.DryRun:
 		framework.SetEnvironment(framework.Static{EnvName: "dry-run"})
 	case o.Kubeconfig != "":
-		env, err := existing(o.Kubeconfig, o.HostKubeconfig)
+		env, err := existing(o.Kubeconfig, o.HostKubeconfig, o.SharedKubeconfig)
 		if err != nil {
 			return err
 		}
@@ -143,7 +145,8 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		fmt.Fprintf(out, "Platform ready in %.1fs (log: %s)\n", time.Since(begin).Seconds(), log.Name())
 		host, _ := clientcmd.BuildConfigFromFlags("", plat.Pair.HostKubeconfig())
 		tenant, _ := clientcmd.BuildConfigFromFlags("", plat.Pair.TenantKubeconfig())
-		framework.SetEnvironment(framework.Static{EnvName: "embedded", TenantConfig: tune(tenant), HostConfig: tune(host), Scale: 1})
+		shared, _ := clientcmd.BuildConfigFromFlags("", plat.SharedTenantKubeconfig())
+		framework.SetEnvironment(framework.Static{EnvName: "embedded", TenantConfig: tune(tenant), HostConfig: tune(host), SharedConfig: tune(shared), Scale: 1})
 	}
 
 	passed, report := runSpecs(out, o, reportDir)
@@ -196,7 +199,7 @@ func tune(c *rest.Config) *rest.Config {
 	return c
 }
 
-func existing(tenant, host string) (framework.Environment, error) {
+func existing(tenant, host, shared string) (framework.Environment, error) {
 	tc, err := clientcmd.BuildConfigFromFlags("", tenant)
 	if err != nil {
 		return nil, fmt.Errorf("--kubeconfig %s: %w", tenant, err)
@@ -208,6 +211,13 @@ func existing(tenant, host string) (framework.Environment, error) {
 			return nil, fmt.Errorf("--host-kubeconfig %s: %w", host, err)
 		}
 		env.HostConfig = tune(hc)
+	}
+	if shared != "" {
+		sc, err := clientcmd.BuildConfigFromFlags("", shared)
+		if err != nil {
+			return nil, fmt.Errorf("--shared-tenant-kubeconfig %s: %w", shared, err)
+		}
+		env.SharedConfig = tune(sc)
 	}
 	return env, nil
 }

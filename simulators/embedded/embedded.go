@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -62,9 +63,13 @@ const (
 
 // Platform is a running embedded platform.
 type Platform struct {
-	Pair     *controlplane.Pair
-	Host     kubernetes.Interface
-	Tenant   kubernetes.Interface
+	Pair   *controlplane.Pair
+	Host   kubernetes.Interface
+	Tenant kubernetes.Interface
+	// Shared is a second tenant on shared nodes (sync from host, no private
+	// nodes): RuntimeClass sync specs and tenancy need it.
+	Shared   kubernetes.Interface
+	shared   *controlplane.Process
 	Faults   faults.Set
 	platform *platform.Platform
 	fleet    *node.Fleet
@@ -84,11 +89,30 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
+	type launched struct {
+		p   *controlplane.Process
+		err error
+	}
+	sharedCh := make(chan launched, 1)
+	go func() {
+		sp, err := launchShared(ctx, o.Binary, o.Dir)
+		sharedCh <- launched{sp, err}
+	}()
 	pair, err := controlplane.StartPair(ctx, o.Binary, o.Dir)
-	if err != nil {
+	sl := <-sharedCh
+	if err != nil || sl.err != nil {
+		if pair != nil {
+			pair.Stop()
+		}
+		if sl.p != nil {
+			sl.p.Stop()
+		}
+		if err == nil {
+			err = sl.err
+		}
 		return nil, err
 	}
-	p := &Platform{Pair: pair, Faults: o.Faults}
+	p := &Platform{Pair: pair, Faults: o.Faults, shared: sl.p}
 	fail := func(err error) (*Platform, error) {
 		p.Stop()
 		return nil, err
@@ -102,6 +126,18 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 		return fail(err)
 	}
 	p.Host, p.Tenant = kubernetes.NewForConfigOrDie(hostCfg), kubernetes.NewForConfigOrDie(tenantCfg)
+	if err := copyKubeconfig(sl.p.Ready.Kubeconfig, p.SharedTenantKubeconfig()); err != nil {
+		return fail(err)
+	}
+	sharedCfg, err := restConfig(p.SharedTenantKubeconfig())
+	if err != nil {
+		return fail(err)
+	}
+	p.Shared = kubernetes.NewForConfigOrDie(sharedCfg)
+	syncs, err := syncers(p.Host, p.Tenant, vc, p.Shared, o.Faults)
+	if err != nil {
+		return fail(err)
+	}
 
 	if err := applyHostRuntimeClasses(ctx, p.Host); err != nil {
 		return fail(err)
@@ -144,7 +180,11 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	for _, run := range []func(context.Context) error{p.fleet.Run, p.platform.Run} {
+	runs := []func(context.Context) error{p.fleet.Run, p.platform.Run}
+	for _, s := range syncs {
+		runs = append(runs, s.Run)
+	}
+	for _, run := range runs {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -163,10 +203,22 @@ func (p *Platform) Stop() error {
 		p.wg.Wait()
 	}
 	p.att.close()
-	if p.Pair != nil {
-		return p.Pair.Stop()
+	var errs []error
+	if p.shared != nil {
+		errs = append(errs, p.shared.Stop())
 	}
-	return nil
+	if p.Pair != nil {
+		errs = append(errs, p.Pair.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+func copyKubeconfig(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
 }
 
 func restConfig(path string) (*rest.Config, error) {

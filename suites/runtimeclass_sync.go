@@ -1,0 +1,146 @@
+package suites
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/cctest/cctest/framework"
+)
+
+// The shared-nodes tenant syncs host RuntimeClasses labelled
+// confidential-compute=tdx (the seed's selector).
+var syncLabel = map[string]string{"confidential-compute": "tdx"}
+
+const controlledBy = "vcluster.loft.sh/controlled-by"
+
+var (
+	specSyncCopies       = spec("a labelled host RuntimeClass appears in the shared-nodes tenant with its handler, scheduling and overhead")
+	specSyncSelects      = spec("an unlabelled host RuntimeClass is not synced into the tenant")
+	specSyncRemoves      = spec("relabelling or deleting the host RuntimeClass removes the tenant copy")
+	specSyncTenantLocal  = spec("a tenant-created RuntimeClass is removed unless labelled vcluster.loft.sh/controlled-by")
+	specSyncPrivateNodes = spec("with private nodes nothing is synced from the host")
+)
+
+var _ = Describe("RuntimeClass sync", framework.Label("runtimeclass-sync", "host-access", "disruptive"), func() {
+	var shared kubernetes.Interface
+	BeforeEach(func() {
+		if c.Shared == nil {
+			Skip("needs a shared-nodes tenant with RuntimeClass sync (--shared-tenant-kubeconfig)")
+		}
+		if c.Host == nil {
+			Skip("needs --host-kubeconfig: the spec creates host RuntimeClasses")
+		}
+		shared = c.Shared
+	})
+
+	// hostClass creates a RuntimeClass in the host, removed after the spec.
+	hostClass := func(ctx context.Context, labels map[string]string) *nodev1.RuntimeClass {
+		GinkgoHelper()
+		rc := &nodev1.RuntimeClass{
+			ObjectMeta: metav1.ObjectMeta{Name: "cctest-sync-" + utilrand.String(6), Labels: labels},
+			Handler:    "kata-qemu-tdx",
+			Overhead:   &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("160Mi")}},
+			Scheduling: &nodev1.Scheduling{NodeSelector: map[string]string{"confidential-compute": "tdx"}},
+		}
+		created, err := c.Host.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{})
+		if err != nil {
+			Fail("create host RuntimeClass: " + err.Error())
+		}
+		DeferCleanup(func(ctx context.Context) {
+			_ = c.Host.NodeV1().RuntimeClasses().Delete(ctx, rc.Name, metav1.DeleteOptions{})
+		})
+		return created
+	}
+	// present waits until the tenant has (want=true) or lacks the class.
+	present := func(ctx context.Context, cl kubernetes.Interface, name string, want bool, why string) *nodev1.RuntimeClass {
+		GinkgoHelper()
+		var got *nodev1.RuntimeClass
+		err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, framework.Timeout(15*time.Second), true, func(ctx context.Context) (bool, error) {
+			rc, err := cl.NodeV1().RuntimeClasses().Get(ctx, name, metav1.GetOptions{})
+			got = rc
+			return (err == nil) == want, nil
+		})
+		if err != nil {
+			Fail(fmt.Sprintf("RuntimeClass %s: %s (waited %s)", name, why, framework.Timeout(15*time.Second)))
+		}
+		return got
+	}
+	// settle proves the syncer handled everything before now: a marker
+	// class created later has arrived (vCluster's syncer works in order).
+	settle := func(ctx context.Context) {
+		GinkgoHelper()
+		m := hostClass(ctx, syncLabel)
+		present(ctx, shared, m.Name, true, "a labelled marker class never reached the tenant: is RuntimeClass sync running?")
+	}
+
+	It(specSyncCopies, func(ctx SpecContext) {
+		rc := hostClass(ctx, syncLabel)
+		copy := present(ctx, shared, rc.Name, true, "labelled host class did not appear in the shared-nodes tenant")
+		if copy.Handler != rc.Handler || copy.Overhead == nil || copy.Overhead.PodFixed.Memory().String() != "160Mi" ||
+			copy.Scheduling == nil || copy.Scheduling.NodeSelector["confidential-compute"] != "tdx" {
+			Fail(fmt.Sprintf("tenant copy differs from the host class: handler %q overhead %v scheduling %v", copy.Handler, copy.Overhead, copy.Scheduling))
+		}
+	})
+
+	It(specSyncSelects, func(ctx SpecContext) {
+		rc := hostClass(ctx, map[string]string{"confidential-compute": "none"})
+		settle(ctx)
+		if _, err := shared.NodeV1().RuntimeClasses().Get(ctx, rc.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			Fail(fmt.Sprintf("host class %s does not match the sync selector confidential-compute=tdx but was synced", rc.Name))
+		}
+	})
+
+	It(specSyncRemoves, func(ctx SpecContext) {
+		rc := hostClass(ctx, syncLabel)
+		present(ctx, shared, rc.Name, true, "labelled host class did not appear")
+		rc.Labels = map[string]string{"confidential-compute": "retired"}
+		if _, err := c.Host.NodeV1().RuntimeClasses().Update(ctx, rc, metav1.UpdateOptions{}); err != nil {
+			Fail(err.Error())
+		}
+		present(ctx, shared, rc.Name, false, "the host class no longer matches the selector but its tenant copy stayed")
+		gone := hostClass(ctx, syncLabel)
+		present(ctx, shared, gone.Name, true, "labelled host class did not appear")
+		if err := c.Host.NodeV1().RuntimeClasses().Delete(ctx, gone.Name, metav1.DeleteOptions{}); err != nil {
+			Fail(err.Error())
+		}
+		present(ctx, shared, gone.Name, false, "the host class was deleted but its tenant copy stayed")
+	})
+
+	It(specSyncTenantLocal, func(ctx SpecContext) {
+		local := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "cctest-local-" + utilrand.String(6)}, Handler: "runc"}
+		kept := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "cctest-kept-" + utilrand.String(6),
+			Labels: map[string]string{controlledBy: "tenant-admin"}}, Handler: "runc"}
+		for _, rc := range []*nodev1.RuntimeClass{local, kept} {
+			if _, err := shared.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{}); err != nil {
+				Fail(err.Error())
+			}
+			DeferCleanup(func(ctx context.Context) {
+				_ = shared.NodeV1().RuntimeClasses().Delete(ctx, rc.Name, metav1.DeleteOptions{})
+			})
+		}
+		present(ctx, shared, local.Name, false, "a tenant-created class without a host twin was not removed")
+		settle(ctx)
+		if _, err := shared.NodeV1().RuntimeClasses().Get(ctx, kept.Name, metav1.GetOptions{}); err != nil {
+			Fail(fmt.Sprintf("the tenant class labelled %s was removed (%v): the syncer must leave it alone", controlledBy, err))
+		}
+	})
+
+	It(specSyncPrivateNodes, func(ctx SpecContext) {
+		rc := hostClass(ctx, syncLabel)
+		settle(ctx) // reached the shared-nodes tenant, so the syncers ran
+		if _, err := c.Tenant.NodeV1().RuntimeClasses().Get(ctx, rc.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			Fail(fmt.Sprintf("host class %s reached the private-nodes tenant: vCluster does not sync there, so the platform relies on something it should not", rc.Name))
+		}
+	})
+})
