@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cctest/cctest/faults"
+	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/simulators/controlplane"
 	"github.com/cctest/cctest/simulators/embedded"
 )
@@ -125,14 +126,25 @@ func up(ctx context.Context, out io.Writer, dir string, keep bool, fs faults.Set
 		cleanup(dir, keep)
 		return err
 	}
+	// The platform's attestation policy, for runs against this environment.
+	policyFile := filepath.Join(dir, "attestation-policy.yaml")
+	if b, err := fixtures.Read(embedded.DefaultPolicy); err == nil {
+		err = os.WriteFile(policyFile, b, 0o600)
+		if err != nil {
+			fmt.Fprintf(out, "warning: could not write %s: %v\n", policyFile, err)
+		}
+	}
 	fmt.Fprintf(out, `Ready in %.1fs (platform log: %s).
   host:    %s
-  tenant:  %s
+  tenant:  %s (private nodes, auto nodes, attestation)
+  shared:  %s (shared-nodes tenant with RuntimeClass sync)
 Use it:
   export KUBECONFIG=%s
   kubectl get nodes
+  cctest run --kubeconfig %s --host-kubeconfig %s --shared-tenant-kubeconfig %s --policy %s
 Stop with Ctrl-C, or: cctest env down --dir %s
-`, pair.Started.Seconds(), logFile.Name(), s.HostKubeconfig, s.TenantKubeconfig, s.TenantKubeconfig, dir)
+`, pair.Started.Seconds(), logFile.Name(), s.HostKubeconfig, s.TenantKubeconfig, plat.SharedTenantKubeconfig(), s.TenantKubeconfig,
+		s.TenantKubeconfig, s.HostKubeconfig, plat.SharedTenantKubeconfig(), policyFile, dir)
 
 	var crashed error
 	select {
