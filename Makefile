@@ -10,9 +10,13 @@ LDFLAGS := -X github.com/cctest/cctest/internal/buildinfo.Version=$(VERSION) \
 	-X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=37)
 REPORT_DIR ?= cctest-results
 
-.PHONY: build run test bench clean
+.PHONY: build probe run test bench clean
 build:
 	go build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cctest
+
+# The small probe binary for the probe image (no control plane inside).
+probe:
+	CGO_ENABLED=0 go build -o bin/cctest-probe ./cmd/cctest-probe
 
 # The main job: every spec on the embedded platform; reports in $(REPORT_DIR).
 run: build
