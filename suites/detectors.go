@@ -11,8 +11,8 @@ import (
 // that is the platform misbehaving, and each spec says so in its message.
 var (
 	needsTDX = []string{specTDXNode, specKataTDX, specGateRefuses, specSideBySide, specMissingHandler,
-		specOneNodePerMachine, specReattest, specEgressAllowed, specEgressDenied}
-	needsSNP  = []string{specSNPNode, specKataSNP, specReattest}
+		specOneNodePerMachine, specReattest, specEgressAllowed, specEgressDenied, specOnlyConfidential}
+	needsSNP  = []string{specSNPNode, specKataSNP, specReattest, specOnlyConfidential, specCapacity}
 	needsKata = []string{specKataTDX, specKataSNP, specSideBySide, specReattest, specEgressAllowed}
 )
 
@@ -23,7 +23,7 @@ var _ = declare(map[string][]string{
 	faults.WrongMeasurement:          union(needsTDX, needsSNP),
 	faults.PropertiesNotLabelled:     union(needsTDX, needsSNP),
 	faults.GateAdmitsUnattested:      {specGateRefuses, specReattest},
-	faults.NodeSharedAcrossTenants:   {specOneNodePerMachine},
+	faults.NodeSharedAcrossTenants:   {specOneNodePerMachine, specCapacity},
 	faults.AutoNodesWrongType:        {specCheapest},
 	faults.AutoNodesIgnoresOperator:  {specCheapest},
 	faults.PodAttestationSkipped:     {specKataTDX, specKataSNP, specEgressDenied},
