@@ -207,6 +207,30 @@ func failed(vd verifier.Verdict) error {
 	return &exitError{ExitFailed, "attestation failed: " + vd.Reason}
 }
 
+// attestLocal is what attest and gate share: find the device (real or
+// simulated), load the policy for its TEE, fetch evidence bound to a fresh
+// nonce and verify it. context names the caller in REPORT_DATA.
+func attestLocal(src source, coll collateral, policyPath, context string) (verifier.Evidence, verifier.Verdict, error) {
+	d, err := src.device()
+	if err != nil {
+		return verifier.Evidence{}, verifier.Verdict{}, err
+	}
+	p, err := loadPolicy(policyPath, d.TEE(), src.simulated())
+	if err != nil {
+		return verifier.Evidence{}, verifier.Verdict{}, err
+	}
+	nonce, err := freshNonce()
+	if err != nil {
+		return verifier.Evidence{}, verifier.Verdict{}, err
+	}
+	rd := verifier.BindReportData(nonce, context)
+	ev, err := d.Evidence(rd)
+	if err != nil {
+		return ev, verifier.Verdict{}, &exitError{ExitFailed, fmt.Sprintf("fetching evidence from %s: %v", d.Describe(), err)}
+	}
+	return ev, verifier.New(coll.options(src.simulated())).Verify(ev, p, rd[:]), nil
+}
+
 // freshNonce returns 32 random bytes.
 func freshNonce() ([]byte, error) {
 	n := make([]byte, 32)
@@ -252,29 +276,15 @@ Exit status: 0 verified, 1 evidence failed, 2 no TEE device, 3 bad usage.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			d, err := src.device()
+			ev, vd, err := attestLocal(src, coll, policyPath, "cctest attest")
 			if err != nil {
 				return err
-			}
-			p, err := loadPolicy(policyPath, d.TEE(), src.simulated())
-			if err != nil {
-				return err
-			}
-			nonce, err := freshNonce()
-			if err != nil {
-				return err
-			}
-			rd := verifier.BindReportData(nonce, "cctest attest")
-			ev, err := d.Evidence(rd)
-			if err != nil {
-				return &exitError{ExitFailed, fmt.Sprintf("fetching evidence from %s: %v", d.Describe(), err)}
 			}
 			if saveEvidence != "" {
 				if err := writeEvidence(saveEvidence, ev); err != nil {
 					return usage("--save-evidence: %v", err)
 				}
 			}
-			vd := verifier.New(coll.options(src.simulated())).Verify(ev, p, rd[:])
 			if err := printVerdict(cmd.OutOrStdout(), vd, output); err != nil {
 				return err
 			}

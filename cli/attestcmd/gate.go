@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cctest/cctest/attest/verifier"
 )
 
 // NewGate returns the gate command: the bootstrap gate before kubeadm join.
@@ -40,24 +39,14 @@ Exit status: the join command's status when it ran; 1 when the evidence failed
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			d, err := src.device()
+			_, vd, err := attestLocal(src, coll, policyPath, "cctest gate")
+			var ee *exitError
+			if errors.As(err, &ee) && ee.code == ExitFailed {
+				return &exitError{ExitFailed, fmt.Sprintf("gate: %s; not running %s", ee.msg, args[0])}
+			}
 			if err != nil {
 				return err
 			}
-			p, err := loadPolicy(policyPath, d.TEE(), src.simulated())
-			if err != nil {
-				return err
-			}
-			nonce, err := freshNonce()
-			if err != nil {
-				return err
-			}
-			rd := verifier.BindReportData(nonce, "cctest gate")
-			ev, err := d.Evidence(rd)
-			if err != nil {
-				return &exitError{ExitFailed, fmt.Sprintf("gate: fetching evidence from %s: %v; not running %s", d.Describe(), err, args[0])}
-			}
-			vd := verifier.New(coll.options(src.simulated())).Verify(ev, p, rd[:])
 			if err := printVerdict(cmd.ErrOrStderr(), vd, output); err != nil {
 				return err
 			}
