@@ -31,7 +31,7 @@ func TestUpThenSIGTERMLeavesNothingBehind(t *testing.T) {
 	defer cmd.Process.Kill()
 
 	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(out.String(), "Ready in") {
+	for !strings.Contains(out.String(), "Stop with") {
 		if time.Now().After(deadline) {
 			t.Fatalf("env up not ready:\n%s", out.String())
 		}
@@ -42,15 +42,16 @@ func TestUpThenSIGTERMLeavesNothingBehind(t *testing.T) {
 			t.Fatalf("missing %s: %v", f, err)
 		}
 	}
+	// host, tenant and the shared-nodes tenant
 	children := childPIDs(cmd.Process.Pid)
-	if len(children) != 2 {
-		t.Fatalf("want 2 control-plane children, got %v", children)
+	if len(children) != 3 {
+		t.Fatalf("want 3 control-plane children, got %v", children)
 	}
 	var ports []int
 	for _, pid := range children {
 		ports = append(ports, listeningPorts(pid)...)
 	}
-	if len(ports) < 4 { // per control plane: API server, etcd client, etcd peer at least
+	if len(ports) < 9 { // per control plane: API server, etcd client, etcd peer at least
 		t.Fatalf("expected listening ports of the children, got %v", ports)
 	}
 
