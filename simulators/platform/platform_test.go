@@ -219,19 +219,23 @@ func TestUnsatisfiablePodGetsNoNodeAndAReason(t *testing.T) {
 }
 
 func TestGateRefusalKeepsMachineOut(t *testing.T) {
-	deny := map[string]string{}
-	for i := 0; i < 4; i++ {
-		deny[fmt.Sprintf("t-gate-tdx-host-%d", i)] = "TD attributes: DEBUG bit set"
+	// Refuse every TDX machine of a test's inventory (names are prefixed).
+	denyTDX := func(prefix string) map[string]string {
+		deny := map[string]string{}
+		for _, h := range DefaultInventory() {
+			if h.TEE == tee.TDX {
+				deny[prefix+"-"+h.Name] = "TD attributes: DEBUG bit set"
+			}
+		}
+		return deny
 	}
+	deny := denyTDX("t-gate")
 	for _, fault := range []bool{false, true} {
 		name := "t-gate"
 		var fs faults.Set
 		if fault {
 			name, fs = "t-gatefault", faults.Set{faults.GateAdmitsUnattested: true}
-			deny = map[string]string{}
-			for i := 0; i < 4; i++ {
-				deny[fmt.Sprintf("%s-tdx-host-%d", name, i)] = "TD attributes: DEBUG bit set"
-			}
+			deny = denyTDX(name)
 		}
 		t.Run(fmt.Sprintf("fault=%v", fault), func(t *testing.T) {
 			j, host, tenant := startPlatform(t, name, []Pool{tdxPool}, nameGate{deny: deny}, fs)
