@@ -7,6 +7,8 @@ package suites
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -186,5 +188,9 @@ func expectLabels(n *corev1.Node, want map[string]string) {
 	}
 }
 
-// specFile is the caller's file name, for duplicate-name messages.
-func spec(name string) string { return framework.Spec(name, "suites") }
+// spec registers a spec name with the file:line that declares it, so a
+// duplicate name fails the suite build naming both places.
+func spec(name string) string {
+	_, file, line, _ := runtime.Caller(1)
+	return framework.Spec(name, fmt.Sprintf("%s:%d", filepath.Base(file), line))
+}
