@@ -25,7 +25,7 @@ var _ = declare(map[string][]string{
 	faults.GateAdmitsUnattested:      {specGateRefuses, specReattest},
 	faults.NodeSharedAcrossTenants:   {specOneNodePerMachine, specCapacity},
 	faults.AutoNodesWrongType:        {specCheapest},
-	faults.AutoNodesIgnoresOperator:  {specCheapest},
+	faults.AutoNodesIgnoresOperator:  {specCheapest, specOnlyConfidential},
 	faults.PodAttestationSkipped:     {specKataTDX, specKataSNP, specEgressDenied},
 	faults.KataHandlerMissing:        union(needsKata, []string{specEgressDenied}),
 	faults.VNodeHandlerMissing:       {specSideBySide},

@@ -68,8 +68,14 @@ var _ = Describe("RuntimeClass sync", framework.Label("runtimeclass-sync", "host
 		var got *nodev1.RuntimeClass
 		err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, framework.Timeout(15*time.Second), true, func(ctx context.Context) (bool, error) {
 			rc, err := cl.NodeV1().RuntimeClasses().Get(ctx, name, metav1.GetOptions{})
-			got = rc
-			return (err == nil) == want, nil
+			switch {
+			case err == nil:
+				got = rc
+				return want, nil
+			case apierrors.IsNotFound(err):
+				return !want, nil
+			}
+			return false, nil // any other error (e.g. the poll's own deadline) proves nothing
 		})
 		if err != nil {
 			Fail(fmt.Sprintf("RuntimeClass %s: %s (waited %s)", name, why, framework.Timeout(15*time.Second)))
