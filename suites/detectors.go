@@ -34,7 +34,7 @@ var _ = declare(map[string][]string{
 	faults.AttestationServiceDown:    needsKata,
 	faults.AttestationServiceAccepts: {specReattest},
 	faults.ProbeEvidenceReplayed:     needsKata,
-	faults.SyncIgnoresSelector:       {specSyncSelects},
+	faults.SyncIgnoresSelector:       {specSyncSelects, specSyncRemoves}, // a relabelled class still "matches"
 	faults.SyncKeepsUnmatched:        {specSyncRemoves},
 	faults.SyncDeletesControlledBy:   {specSyncTenantLocal},
 })
