@@ -47,7 +47,7 @@ type InventoryHost struct {
 }
 
 // DefaultInventory is the reference datacenter: TDX and SEV-SNP hosts for
-// the confidential node types and general hosts for cpu-small.
+// the confidential node types and general hosts for the cpu types.
 func DefaultInventory() []InventoryHost {
 	var hosts []InventoryHost
 	add := func(prefix string, n int, tech, pool, image string) {
@@ -69,7 +69,7 @@ func DefaultInventory() []InventoryHost {
 		Image: "cc-node-tdx", TEE: mgmt.TechnologyTDX, Defects: []tee.Fault{tee.FaultWrongMeasurement}})
 	add("tdx-host", 4, mgmt.TechnologyTDX, "", "cc-node-tdx")
 	add("snp-host", 3, mgmt.TechnologySEVSNP, "", "cc-node-snp")
-	add("general-host", 2, "", "general", "general")
+	add("general-host", 5, "", "general", "general")
 	return hosts
 }
 
