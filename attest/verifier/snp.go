@@ -240,6 +240,13 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 		return
 	}
 	c.Detail = fmt.Sprint(lastErr)
+	var presented []*x509.Certificate
+	for _, der := range [][]byte{chain.GetVcekCert(), chain.GetAskCert(), chain.GetArkCert()} {
+		if cert, err := x509.ParseCertificate(der); err == nil {
+			presented = append(presented, cert)
+		}
+	}
+	c.Detail += testRootHint(p, presented...)
 	c.Measured = "not verified"
 	vd.add(c)
 }

@@ -133,7 +133,7 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *pb.QuoteV4, p *policy.P
 		Getter: v.tdxGetter(p),
 	}
 	if err := safeErr("go-tdx-guest verify", func() error { return tdxverify.TdxQuote(q, opts) }); err != nil {
-		c.Detail = err.Error()
+		c.Detail = err.Error() + testRootHint(p, chain...)
 		c.Measured = "chain presented: " + chain[2].Subject.String()
 		vd.add(c)
 		return
@@ -195,6 +195,20 @@ func tdxRoots(p *policy.Policy, presented *x509.Certificate) (string, bool, *x50
 		return intelTestRootName, true, testpki.IntelRootPool()
 	}
 	return intelVendorRootName, false, nil
+}
+
+// testRootHint explains a chain failure a person would otherwise misread:
+// simulated evidence presented to a policy that trusts only vendor roots.
+func testRootHint(p *policy.Policy, presented ...*x509.Certificate) string {
+	if p.UsesTestRoots() {
+		return ""
+	}
+	for _, c := range presented {
+		if testpki.IssuedByTestCA(c) {
+			return "; the evidence chains to the cctest TEST root (simulated hardware) and the policy trusts only vendor roots (trustRoots: [vendor])"
+		}
+	}
+	return ""
 }
 
 func rootNames(p *policy.Policy, tee string) []string {

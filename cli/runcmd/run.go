@@ -267,7 +267,14 @@ func runSpecs(out io.Writer, o Options, reportDir string) (bool, types.Report) {
 // spec that did not run (or was skipped without a reason), fails the run.
 func check(r types.Report, passed bool) error {
 	var problems []string
-	if !passed {
+	interrupted := false
+	for _, reason := range r.SpecialSuiteFailureReasons {
+		if strings.Contains(reason, "Interrupted") {
+			interrupted = true
+			problems = append(problems, "interrupted (SIGINT/SIGTERM); the reports hold the specs that ran")
+		}
+	}
+	if !passed && !interrupted {
 		problems = append(problems, "specs failed")
 	}
 	ran := 0

@@ -1,7 +1,7 @@
 package runcmd
 
 import (
-	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/internal/testbin"
+	"github.com/cctest/cctest/simulators/embedded"
 )
 
 func TestDryRunListsEverySpec(t *testing.T) {
@@ -45,7 +47,7 @@ func TestBadFlags(t *testing.T) {
 func TestExistingEnvironment(t *testing.T) {
 	bin := testbin.Path(t)
 	dir := filepath.Join(t.TempDir(), "env")
-	var upOut bytes.Buffer
+	var upOut syncBuffer
 	up := exec.Command(bin, "env", "up", "--dir", dir)
 	up.Stdout, up.Stderr = &upOut, &upOut
 	if err := up.Start(); err != nil {
@@ -71,5 +73,70 @@ func TestExistingEnvironment(t *testing.T) {
 	}
 	if got, want := r.PreRunStats.SpecsThatWillRun, len(framework.SpecNames()); got != want {
 		t.Errorf("ran %d specs against the existing environment, the suites have %d", got, want)
+	}
+}
+
+// TestInterrupt: SIGINT mid-run stops the specs, writes the reports gathered
+// so far, stops the platform (no control-plane child left) and exits non-zero.
+func TestInterrupt(t *testing.T) {
+	dir := t.TempDir()
+	var out syncBuffer
+	cmd := exec.Command(testbin.Path(t), "run", "--report-dir", dir)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for !strings.Contains(out.String(), "[3/") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no progress within 3 minutes:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !asExit(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("interrupted run: %v, want a non-zero exit\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "interrupted (SIGINT/SIGTERM)") {
+		t.Errorf("the verdict does not say the run was interrupted:\n%s", out.String())
+	}
+	for _, f := range []string{"report.json", "junit.xml"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s not written after SIGINT: %v", f, err)
+		}
+	}
+	// Children get SIGKILL when the run dies (Pdeathsig); give the kernel a moment.
+	time.Sleep(500 * time.Millisecond)
+	if left := processesMentioning(filepath.Join(dir, "platform")); len(left) > 0 {
+		t.Errorf("control-plane processes left after SIGINT: %v", left)
+	}
+}
+
+// TestVendorRootsRejectSimulatedEvidence: a policy that trusts only vendor
+// roots fails the run on simulated evidence, and says it chains to a test root.
+func TestVendorRootsRejectSimulatedEvidence(t *testing.T) {
+	b, err := fixtures.Read(embedded.DefaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vendorOnly := strings.Replace(string(b), "trustRoots: [simulated]", "trustRoots: [vendor]", 1)
+	if vendorOnly == string(b) {
+		t.Fatal("the platform policy no longer says trustRoots: [simulated]; update this test")
+	}
+	pol := filepath.Join(t.TempDir(), "vendor-only.yaml")
+	if err := os.WriteFile(pol, []byte(vendorOnly), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, out, err := run(t, "--policy", pol, "--focus", "re-attested")
+	if err == nil {
+		t.Fatalf("a run on simulated evidence passed a vendor-roots policy:\n%s", out)
+	}
+	const reattest = "every confidential node is re-attested by a probe with the spec's own nonce"
+	msg, ok := failed(r)[reattest]
+	if !ok || !strings.Contains(msg, "chains to the cctest TEST root") {
+		t.Fatalf("want %q to fail naming the test root; failed: %v", reattest, failed(r))
 	}
 }

@@ -127,3 +127,26 @@ func IsTestCert(c *x509.Certificate) bool {
 	}
 	return false
 }
+
+// IssuedByTestCA reports whether c is a test CA or was signed by one: a
+// leaf (PCK, VCEK) that chains to the test PKI. Verifiers use it to say why
+// a vendor-roots policy rejects simulated evidence.
+func IssuedByTestCA(c *x509.Certificate) bool {
+	if c == nil {
+		return false
+	}
+	if IsTestCert(c) {
+		return true
+	}
+	p := load()
+	all := []*x509.Certificate{p.intelRoot, p.pckPlatformCA, p.tcbSigning}
+	for _, line := range ProductLines {
+		all = append(all, p.ark[line], p.ask[line])
+	}
+	for _, t := range all {
+		if c.CheckSignatureFrom(t) == nil {
+			return true
+		}
+	}
+	return false
+}
