@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
 )
 
 // NewGate returns the gate command: the bootstrap gate before kubeadm join.
