@@ -91,7 +91,7 @@ func referenceProvider(t *testing.T) mgmt.NodeProvider {
 // and inventory namespace are unique to the test, so tests share the
 // control planes but not state. Host-global NodeTypes are shared, which
 // matches one vCluster Platform serving several tenants.
-func startPlatform(t *testing.T, name string, pools []Pool, gate Gate, fs faults.Set) (*apiJoiner, kubernetes.Interface, kubernetes.Interface) {
+func startPlatform(t *testing.T, name string, pools []Pool, gate Gate, fs faults.Set, tune ...func(*Config)) (*apiJoiner, kubernetes.Interface, kubernetes.Interface) {
 	t.Helper()
 	hostCfg, tenantCfg := testenv.Configs(t)
 	host, tenant := testenv.Clients(t)
@@ -100,8 +100,12 @@ func startPlatform(t *testing.T, name string, pools []Pool, gate Gate, fs faults
 	for i := range inv {
 		inv[i].Name = name + "-" + inv[i].Name
 	}
-	p, err := New(Config{Host: hostCfg, Tenant: tenantCfg, Providers: []mgmt.NodeProvider{referenceProvider(t)}, Pools: pools,
-		Inventory: inv, InventoryNamespace: "metal3-" + name, TenantName: name, Gate: gate, Joiner: j, Faults: fs, Log: t.Logf})
+	cfg := Config{Host: hostCfg, Tenant: tenantCfg, Providers: []mgmt.NodeProvider{referenceProvider(t)}, Pools: pools,
+		Inventory: inv, InventoryNamespace: "metal3-" + name, TenantName: name, Gate: gate, Joiner: j, Faults: fs, Log: t.Logf}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
