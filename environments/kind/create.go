@@ -219,6 +219,14 @@ func (c *Cluster) Close(ctx context.Context) error {
 	return c.Delete(ctx)
 }
 
+// LoadImageArchive loads another image tarball into every node.
+func (c *Cluster) LoadImageArchive(ctx context.Context, archive string) error {
+	if _, err := os.Stat(archive); err != nil {
+		return fmt.Errorf("load image archive into %q: %w", c.Name, err)
+	}
+	return c.engine.LoadImageArchive(ctx, c.Name, archive)
+}
+
 // CollectLogs writes the nodes' logs under dir (for a failed run's report).
 func (c *Cluster) CollectLogs(ctx context.Context, dir string) error {
 	return c.engine.CollectLogs(ctx, c.Name, dir)

@@ -1,0 +1,179 @@
+package example
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/e2e-framework/klient"
+	"sigs.k8s.io/e2e-framework/klient/k8s"
+	"sigs.k8s.io/e2e-framework/klient/wait"
+	"sigs.k8s.io/e2e-framework/klient/wait/conditions"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/envfuncs"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+
+	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/environments/e2eprov"
+)
+
+type ctxKey string
+
+// The seed's workload: a Kata TDX pod that selects nodes advertising TDX.
+// In the embedded tenant no such node exists until the pod asks for one:
+// auto nodes provision a TDX node type, the machine must pass the
+// attestation gate before it joins, and only then does the pod run.
+func TestConfidentialPodRunsOnAnAttestedTDXNode(t *testing.T) {
+	pod := confidentialPod()
+	f := features.New("confidential workload on an attested TDX auto node").
+		WithLabel("tee", "tdx").
+		Setup(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			ns, err := createInNewNamespace(ctx, cfg.Client(), pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return context.WithValue(ctx, ctxKey("namespace"), ns)
+		}).
+		Assess("the pod runs on a node labelled confidential-compute=tdx", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			node, err := runsOnTDXNode(ctx, cfg.Client(), pod, 2*time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return context.WithValue(ctx, ctxKey("node"), node)
+		}).
+		Assess("the node joined through a passing TDX attestation", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			p, ok := envfuncs.GetClusterFromContext(ctx, clusterName)
+			if !ok {
+				t.Fatal("no cluster provider in the context")
+			}
+			node := ctx.Value(ctxKey("node")).(*corev1.Node)
+			if err := joinedAttested(ctx, p.(*e2eprov.Embedded).HostKubeconfig(), node); err != nil {
+				t.Fatal(err)
+			}
+			return ctx
+		}).
+		Teardown(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			if ns, ok := ctx.Value(ctxKey("namespace")).(*corev1.Namespace); ok {
+				cfg.Client().Resources().Delete(ctx, ns)
+			}
+			return ctx
+		}).
+		Feature()
+
+	testenv.Test(t, f)
+}
+
+func confidentialPod() *corev1.Pod {
+	runtimeClass := "kata-qemu-tdx"
+	p := tdxSelectingPod()
+	p.Spec.RuntimeClassName = &runtimeClass
+	return p
+}
+
+// tdxSelectingPod only selects TDX nodes; without the Kata runtime class
+// nothing attests the pod itself.
+func tdxSelectingPod() *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "confidential-workload", Labels: map[string]string{"app": "confidential-workload"}},
+		Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{"confidential-compute": "tdx"},
+			Containers:   []corev1.Container{{Name: "app", Image: "ghcr.io/example/confidential-app:1.0.0"}},
+		},
+	}
+}
+
+func createInNewNamespace(ctx context.Context, c klient.Client, pod *corev1.Pod) (*corev1.Namespace, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: envconf.RandomName("cc", 10)}}
+	if err := c.Resources().Create(ctx, ns); err != nil {
+		return nil, err
+	}
+	pod.Namespace = ns.Name
+	return ns, c.Resources().Create(ctx, pod)
+}
+
+// runsOnTDXNode waits for the pod to run and returns its node, which must
+// advertise TDX.
+func runsOnTDXNode(ctx context.Context, c klient.Client, pod *corev1.Pod, timeout time.Duration) (*corev1.Node, error) {
+	r := c.Resources()
+	started := func(o k8s.Object) bool {
+		ph := o.(*corev1.Pod).Status.Phase
+		return ph == corev1.PodRunning || ph == corev1.PodFailed || ph == corev1.PodSucceeded
+	}
+	err := wait.For(conditions.New(r).ResourceMatch(pod, started), wait.WithTimeout(timeout), wait.WithInterval(200*time.Millisecond))
+	if err != nil || pod.Status.Phase != corev1.PodRunning {
+		r.Get(ctx, pod.Name, pod.Namespace, pod)
+		return nil, fmt.Errorf("pod %s/%s not running after %s: phase %s: %s", pod.Namespace, pod.Name, timeout, pod.Status.Phase, whyNot(pod, err))
+	}
+	var node corev1.Node
+	if err := r.Get(ctx, pod.Spec.NodeName, "", &node); err != nil {
+		return nil, err
+	}
+	if node.Labels["confidential-compute"] != "tdx" {
+		return nil, fmt.Errorf("pod runs on %s with labels %v, not on a TDX node", node.Name, node.Labels)
+	}
+	return &node, nil
+}
+
+// whyNot is the pod's own account of why it does not run.
+func whyNot(pod *corev1.Pod, err error) string {
+	if pod.Status.Message != "" {
+		return pod.Status.Reason + ": " + pod.Status.Message
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Status != corev1.ConditionTrue && c.Message != "" {
+			return string(c.Type) + ": " + c.Message
+		}
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "no reason given"
+}
+
+// joinedAttested checks, in the host cluster, that the node's NodeClaim is
+// Available and carries a passing TDX verdict from the join gate.
+func joinedAttested(ctx context.Context, hostKubeconfig string, node *corev1.Node) error {
+	claim := node.Labels["vcluster.com/node-claim"]
+	if claim == "" {
+		return fmt.Errorf("node %s has no vcluster.com/node-claim label: it is not an auto node", node.Name)
+	}
+	nc, err := findNodeClaim(ctx, hostKubeconfig, claim)
+	if err != nil {
+		return err
+	}
+	if nc.Status.Phase != mgmt.PhaseAvailable {
+		return fmt.Errorf("NodeClaim %s is %s (%s)", nc.Name, nc.Status.Phase, nc.Status.Message)
+	}
+	var v verifier.Verdict
+	if err := json.Unmarshal([]byte(nc.Annotations["cctest.dev/attestation-verdict"]), &v); err != nil {
+		return fmt.Errorf("NodeClaim %s has no readable attestation verdict: %v", nc.Name, err)
+	}
+	if !v.Pass || v.TEE != "tdx" {
+		return fmt.Errorf("node %s joined without a passing TDX attestation (NodeClaim %s verdict: pass=%v tee=%s: %s)", node.Name, nc.Name, v.Pass, v.TEE, v.Reason)
+	}
+	return nil
+}
+
+func findNodeClaim(ctx context.Context, hostKubeconfig, name string) (*mgmt.NodeClaim, error) {
+	hostCfg, err := clientcmd.BuildConfigFromFlags("", hostKubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	list, err := dynamic.NewForConfigOrDie(hostCfg).Resource(mgmt.NodeClaimResource).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for i := range list.Items {
+		if list.Items[i].GetName() == name {
+			return mgmt.NodeClaimFrom(&list.Items[i])
+		}
+	}
+	return nil, fmt.Errorf("NodeClaim %s not found in the host", name)
+}

@@ -1,0 +1,84 @@
+package example
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/envfuncs"
+
+	"github.com/cctest/cctest/environments/e2eprov"
+	"github.com/cctest/cctest/faults"
+	"github.com/cctest/cctest/internal/testbin"
+)
+
+// The example's assessments can fail: on platforms started with faults,
+// each one catches what it is about.
+func TestExampleAssessmentsCatchFaults(t *testing.T) {
+	type check struct {
+		pod                    func() *corev1.Pod
+		scheduleErr, attestErr string // which assessment must fail, and how
+	}
+	cases := map[string]struct {
+		faults []string
+		checks map[string]check
+	}{
+		// The TDX machines' quotes say debug: the gate refuses them, no TDX
+		// node joins and the workload never runs.
+		"gate refuses debug TDs": {faults: []string{faults.DebugTD}, checks: map[string]check{
+			"kata pod": {pod: confidentialPod, scheduleErr: "not running after 10s: phase Pending"},
+		}},
+		// The gate lets them join anyway. The Kata pod's own attestation
+		// still refuses to start it; a pod that only selects TDX nodes runs,
+		// and the attestation assessment notices.
+		"gate admits unattested": {faults: []string{faults.DebugTD, faults.GateAdmitsUnattested}, checks: map[string]check{
+			"kata pod": {pod: confidentialPod, scheduleErr: "phase Failed"},
+			"runc pod": {pod: tdxSelectingPod, attestErr: "joined without a passing TDX attestation"},
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			fs, err := faults.Parse(tc.faults...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			key := "faulted-" + strings.ReplaceAll(name, " ", "-")
+			p := e2eprov.NewEmbedded().WithPath(testbin.Path(t)).WithOpts(e2eprov.EmbeddedFaults(fs))
+			cfg := envconf.New()
+			ctx, err = envfuncs.CreateCluster(p, key)(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer envfuncs.DestroyCluster(key)(ctx, cfg)
+
+			for cname, c := range tc.checks {
+				t.Run(cname, func(t *testing.T) {
+					pod := c.pod()
+					if _, err := createInNewNamespace(ctx, cfg.Client(), pod); err != nil {
+						t.Fatal(err)
+					}
+					node, err := runsOnTDXNode(ctx, cfg.Client(), pod, 10*time.Second)
+					if c.scheduleErr != "" {
+						if err == nil || !strings.Contains(err.Error(), c.scheduleErr) {
+							t.Fatalf("schedule assessment: %v, want an error containing %q", err, c.scheduleErr)
+						}
+						t.Log(err)
+						return
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					err = joinedAttested(ctx, p.(*e2eprov.Embedded).HostKubeconfig(), node)
+					if err == nil || !strings.Contains(err.Error(), c.attestErr) {
+						t.Fatalf("attestation assessment: %v, want an error containing %q", err, c.attestErr)
+					}
+					t.Log(err)
+				})
+			}
+		})
+	}
+}
