@@ -72,7 +72,7 @@ func imageOf(bin []byte, arch string) (v1.Image, error) {
 	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	})
+	}, tarball.WithCompressedCaching) // compress once, not for the digest and again for the file
 	if err != nil {
 		return nil, err
 	}
