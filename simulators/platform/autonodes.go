@@ -80,10 +80,11 @@ func (p *Platform) reconcile(ctx context.Context, pods podLister) error {
 	if err != nil {
 		return err
 	}
+	v := &view{}
 	for _, pool := range p.cfg.Pools {
 		if pool.Static {
 			for p.poolSize(pool.Name) < pool.Quantity {
-				if _, err := p.provision(ctx, pool, nil, nil); err != nil {
+				if _, err := p.provision(ctx, v, pool, nil, nil); err != nil {
 					break
 				}
 			}
@@ -93,9 +94,13 @@ func (p *Platform) reconcile(ctx context.Context, pods podLister) error {
 		if !unschedulable(pod) || p.coveredByPendingClaim(pod) {
 			continue
 		}
-		p.provisionFor(ctx, pod)
+		p.provisionFor(ctx, v, pod)
 	}
 	p.removeEmptyNodes(ctx, all)
+	if v.loaded {
+		// Publish what this pass claimed.
+		return p.refreshCapacity(ctx, v.hosts)
+	}
 	return nil
 }
 
@@ -116,10 +121,20 @@ func unschedulable(pod *corev1.Pod) bool {
 func (p *Platform) coveredByPendingClaim(pod *corev1.Pod) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	uid := string(pod.UID)
 	for _, c := range p.claims {
-		// A joined node covers its pod for a while: the scheduler needs a
-		// moment to retry the pod after the node appears.
-		if !c.failed && c.podUID == string(pod.UID) && (c.node == "" || time.Since(c.joinedAt) < 10*time.Second) {
+		// A joined node covers its pods for a while: the scheduler needs a
+		// moment to retry them after the node appears.
+		if !c.failed && c.pods[uid] && (c.node == "" || time.Since(c.joinedAt) < 10*time.Second) {
+			return true
+		}
+	}
+	// Pack the pod onto a node still booting when it fits there, as
+	// Karpenter does: a thousand pending pods need a hundred nodes, not a
+	// thousand.
+	for _, c := range p.claims {
+		if !c.failed && c.node == "" && !c.pool.Static && c.fits(pod) {
+			c.take(pod)
 			return true
 		}
 	}
@@ -154,13 +169,13 @@ func podRequirements(pod *corev1.Pod, poolLabels map[string]string) []mgmt.Requi
 
 // provisionFor tries every dynamic pool for an unschedulable pod; when none
 // can serve it, an Event on the pod says why, per pool and node type.
-func (p *Platform) provisionFor(ctx context.Context, pod *corev1.Pod) {
+func (p *Platform) provisionFor(ctx context.Context, v *view, pod *corev1.Pod) {
 	var why []string
 	for _, pool := range p.cfg.Pools {
 		if pool.Static {
 			continue
 		}
-		reasons, err := p.provision(ctx, pool, pod, podRequirements(pod, pool.NodeLabels))
+		reasons, err := p.provision(ctx, v, pool, pod, podRequirements(pod, pool.NodeLabels))
 		if err == nil {
 			return
 		}
@@ -181,8 +196,8 @@ func (p *Platform) provisionFor(ctx context.Context, pod *corev1.Pod) {
 
 // provision selects a node type for the pool (and the pod's own
 // requirements), claims a machine, runs the gate and joins the node.
-func (p *Platform) provision(ctx context.Context, pool Pool, pod *corev1.Pod, podReqs []mgmt.Requirement) ([]string, error) {
-	types, err := p.nodeTypes(ctx, pool.Provider)
+func (p *Platform) provision(ctx context.Context, v *view, pool Pool, pod *corev1.Pod, podReqs []mgmt.Requirement) ([]string, error) {
+	types, err := p.nodeTypes(ctx, v, pool.Provider)
 	if err != nil {
 		return []string{err.Error()}, err
 	}
@@ -198,7 +213,7 @@ func (p *Platform) provision(ctx context.Context, pool Pool, pod *corev1.Pod, po
 		}
 		return reasons, fmt.Errorf("no matching node type")
 	}
-	host, err := p.claimHost(ctx, chosen)
+	host, err := p.claimHost(ctx, v, chosen)
 	if err != nil {
 		return []string{chosen.Name + ": " + err.Error()}, err
 	}
@@ -208,9 +223,9 @@ func (p *Platform) provision(ctx context.Context, pool Pool, pod *corev1.Pod, po
 	// Like Karpenter's node names: pool plus a random suffix, unique across
 	// tenants and restarts.
 	name := fmt.Sprintf("%s-%s", pool.Name, utilrand.String(5))
-	cs := &claimState{name: name, pool: pool, nodeType: chosen.Name, machine: host, lastBusy: time.Now()}
+	cs := newClaimState(name, pool, chosen, host)
 	if pod != nil {
-		cs.podUID = string(pod.UID)
+		cs.take(pod)
 	}
 	p.claims[name] = cs
 	p.mu.Unlock()
@@ -293,7 +308,8 @@ func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeTy
 	p.mu.Unlock()
 	reason := "Attested"
 	msg := fmt.Sprintf("node %s joined the tenant after attestation of machine %s", cs.name, m.Name)
-	if !adm.Passed {
+	if !adm.Passed || !mgmt.IsConfidential(nt.Spec.Properties) {
+		// Unattested: the gate let it through, or a plain type is not gated.
 		reason, msg = "Joined", fmt.Sprintf("node %s joined the tenant", cs.name)
 	}
 	claim.Status.Phase, claim.Status.Reason, claim.Status.Message = mgmt.PhaseAvailable, reason, msg
@@ -336,33 +352,57 @@ func (p *Platform) choose(types []mgmt.NodeType, reqs []mgmt.Requirement) (*mgmt
 	return chosen, rejections
 }
 
-func (p *Platform) nodeTypes(ctx context.Context, provider string) ([]mgmt.NodeType, error) {
-	if err := p.refreshCapacity(ctx); err != nil {
-		return nil, err
-	}
-	list, err := p.dyn.Resource(mgmt.NodeTypeResource).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	hosts, err := p.listHosts(ctx)
-	if err != nil {
+func (p *Platform) nodeTypes(ctx context.Context, v *view, provider string) ([]mgmt.NodeType, error) {
+	if err := p.load(ctx, v); err != nil {
 		return nil, err
 	}
 	var out []mgmt.NodeType
-	for i := range list.Items {
-		t, err := mgmt.NodeTypeFrom(&list.Items[i])
-		if err != nil {
-			return nil, err
-		}
+	for _, t := range v.types {
 		if t.Spec.ProviderRef == provider {
 			// Capacity comes from our own inventory, not from a status
 			// another platform instance may have written.
-			t.Status.Capacity = p.capacity(hosts, t.Name)
-			out = append(out, *t)
+			t.Status.Capacity = p.capacity(v.hosts, t.Name)
+			out = append(out, t)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// view is one reconcile pass's reading of the inventory and the node
+// types. Reading them once per pass, not once per pod, keeps provisioning
+// linear at thousands of hosts; hosts this pass claims are marked in it.
+type view struct {
+	loaded bool
+	hosts  []mgmt.BareMetalHost
+	types  []mgmt.NodeType // sorted by name
+}
+
+func (p *Platform) load(ctx context.Context, v *view) error {
+	if v.loaded {
+		return nil
+	}
+	hosts, err := p.listHosts(ctx)
+	if err != nil {
+		return err
+	}
+	if err := p.refreshCapacity(ctx, hosts); err != nil {
+		return err
+	}
+	list, err := p.dyn.Resource(mgmt.NodeTypeResource).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	v.types = v.types[:0]
+	for i := range list.Items {
+		t, err := mgmt.NodeTypeFrom(&list.Items[i])
+		if err != nil {
+			return err
+		}
+		v.types = append(v.types, *t)
+	}
+	sort.Slice(v.types, func(i, j int) bool { return v.types[i].Name < v.types[j].Name })
+	v.hosts, v.loaded = hosts, true
+	return nil
 }
 
 // hostSelector returns the BareMetalHost selector of a metal3 node type.
@@ -381,11 +421,7 @@ func (p *Platform) hostSelector(nodeType string) labels.Selector {
 
 // refreshCapacity writes each NodeType's capacity: matching usable hosts
 // (total) and hosts claimed by a node.
-func (p *Platform) refreshCapacity(ctx context.Context) error {
-	hosts, err := p.listHosts(ctx)
-	if err != nil {
-		return err
-	}
+func (p *Platform) refreshCapacity(ctx context.Context, hosts []mgmt.BareMetalHost) error {
 	list, err := p.dyn.Resource(mgmt.NodeTypeResource).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
@@ -440,11 +476,11 @@ func (p *Platform) capacity(hosts []mgmt.BareMetalHost, nodeType string) mgmt.No
 
 // claimHost binds a free host of the node type to a new claim by setting
 // its consumerRef (optimistic concurrency makes the claim exclusive).
-func (p *Platform) claimHost(ctx context.Context, nt *mgmt.NodeType) (string, error) {
-	hosts, err := p.listHosts(ctx)
-	if err != nil {
+func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType) (string, error) {
+	if err := p.load(ctx, v); err != nil {
 		return "", err
 	}
+	hosts := v.hosts
 	free := freeHostsFor(hosts, p.hostSelector(nt.Name))
 	if p.cfg.Faults.Has(faults.NodeSharedAcrossTenants) {
 		// The fault hands out a host that another claim already uses.
@@ -465,6 +501,11 @@ func (p *Platform) claimHost(ctx context.Context, nt *mgmt.NodeType) (string, er
 			return "", err
 		}
 		if _, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(h.Namespace).Update(ctx, u, metav1.UpdateOptions{}); err == nil {
+			for i := range v.hosts {
+				if v.hosts[i].Name == h.Name {
+					v.hosts[i].Spec.ConsumerRef = &corev1.ObjectReference{Kind: mgmt.KindNodeClaim, Namespace: p.cfg.ClaimNamespace(), Name: p.cfg.TenantName}
+				}
+			}
 			return h.Name, nil
 		}
 	}

@@ -111,7 +111,11 @@ type claimState struct {
 	nodeType string
 	node     string // tenant node name once joined
 	machine  string
-	podUID   string // the pod that caused a dynamic claim
+	// pods the claim's node will take: the one that caused it, plus the
+	// pending pods packed onto it while it boots (free is what is left).
+	pods     map[string]bool
+	free     corev1.ResourceList
+	labels   map[string]string // the labels the node will have
 	joinedAt time.Time
 	failed   bool
 	lastBusy time.Time
@@ -228,7 +232,11 @@ func (p *Platform) Setup(ctx context.Context) error {
 			return err
 		}
 	}
-	return p.refreshCapacity(ctx)
+	hosts, err := p.listHosts(ctx)
+	if err != nil {
+		return err
+	}
+	return p.refreshCapacity(ctx, hosts)
 }
 
 func (p *Platform) installCRDs(ctx context.Context) error {
