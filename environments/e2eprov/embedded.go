@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/support"
 
-	"github.com/cctest/cctest/environments/internal/kubeconfig"
+	"github.com/cctest/cctest/environments/kubeconfig"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/internal/buildinfo"
 	"github.com/cctest/cctest/simulators/controlplane"

@@ -10,8 +10,8 @@ import (
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/support"
 
-	"github.com/cctest/cctest/environments/internal/kubeconfig"
 	"github.com/cctest/cctest/environments/kind"
+	"github.com/cctest/cctest/environments/kubeconfig"
 )
 
 // Kind is the kind environment (kind host, vCluster from its chart,

@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/cctest/cctest/config"
-	"github.com/cctest/cctest/environments/internal/kubeconfig"
+	"github.com/cctest/cctest/environments/kubeconfig"
 	"github.com/cctest/cctest/probe/image"
 )
 

@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cctest/cctest/config"
-	"github.com/cctest/cctest/environments/internal/kubeconfig"
+	"github.com/cctest/cctest/environments/kubeconfig"
 	"github.com/cctest/cctest/internal/testbin"
 	"github.com/cctest/cctest/probe/image"
 	"github.com/cctest/cctest/simulators/controlplane"
