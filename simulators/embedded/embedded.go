@@ -47,6 +47,8 @@ type Options struct {
 	NodeProvider, NodeProviderName []byte
 	// Policy is the platform's attestation policy (default policies/platform.yaml).
 	Policy *policy.Policy
+	// Inventory is the datacenter's bare-metal hosts (default platform.DefaultInventory).
+	Inventory []platform.InventoryHost
 	Log    io.Writer
 }
 
@@ -167,7 +169,7 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 	}
 	p.platform, err = platform.New(platform.Config{
 		Host: hostCfg, Tenant: tenantCfg, Providers: providers, Pools: pools(vc),
-		Inventory: platform.DefaultInventory(), TenantName: "tenant",
+		Inventory: inventory(o), TenantName: "tenant",
 		Gate:   platform.VerifierGate{Policy: pol, Verifier: v},
 		Joiner: &fleetJoiner{fleet: p.fleet, machines: machines},
 		Faults: platformFaults(o.Faults), Log: logf,
@@ -194,6 +196,13 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 		}()
 	}
 	return p, nil
+}
+
+func inventory(o Options) []platform.InventoryHost {
+	if o.Inventory != nil {
+		return o.Inventory
+	}
+	return platform.DefaultInventory()
 }
 
 // Stop stops the simulators, then the control planes.
@@ -226,7 +235,10 @@ func restConfig(path string) (*rest.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.QPS, cfg.Burst = 200, 400
+	// The platform and syncers stand in for controllers with their own
+	// rate limits; client-go's default (5/s) would make them the bottleneck
+	// at a thousand nodes.
+	cfg.QPS, cfg.Burst = 1000, 2000
 	return cfg, nil
 }
 

@@ -59,7 +59,7 @@ func seedWorkload(t *testing.T, c kubernetes.Interface, ns string) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func(context.Context) (bool, error)) {
+func waitFor(t testing.TB, what string, cond func(context.Context) (bool, error)) {
 	t.Helper()
 	if err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 120*time.Second, true, cond); err != nil {
 		t.Fatalf("timed out waiting for %s", what)
