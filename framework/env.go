@@ -118,3 +118,12 @@ func SetPolicy(p *policy.Policy) { attestationPolicy = p }
 
 // Policy is the attestation policy of the run, nil if none was given.
 func Policy() *policy.Policy { return attestationPolicy }
+
+var runFaults []string
+
+// SetFaults records the faults the platform was started with (`cctest run
+// --fault`), for the report's environment section.
+func SetFaults(names []string) { runFaults = names }
+
+// Faults are the faults of the run, if any.
+func Faults() []string { return runFaults }

@@ -14,6 +14,7 @@ import (
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/probe"
+	"github.com/cctest/cctest/report"
 )
 
 var specReattest = spec("every confidential node is re-attested by a probe with the spec's own nonce")
@@ -93,7 +94,8 @@ var _ = Describe("Attestation of running nodes", framework.Label("attestation", 
 			case !r.Pass:
 				bad = append(bad, fmt.Sprintf("node %s: the attestation service rejected evidence the spec verified: %s", n.Name, r.Reason))
 			}
-			AddReportEntry("evidence "+n.Name, v)
+			AddReportEntry(report.EvidenceEntry, report.Evidence{Subject: n.Name, Kind: "node", NodeType: n.Labels[mgmt.PropertyNodeType],
+				TEE: tee, Nonce: hex.EncodeToString(nonce), Raw: ev.Raw, Verdict: v})
 		}
 		if probed == 0 {
 			Fail("no confidential node to re-attest")

@@ -23,12 +23,13 @@ import (
 
 var c *framework.Clients
 
-var _ = BeforeSuite(func() {
+var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
 	c, err = framework.NewClients()
 	if err != nil {
 		Fail("connect to the environment: " + err.Error())
 	}
+	framework.RecordEnvironment(ctx, c)
 })
 
 // podSpec describes a workload a spec creates.

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/report"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/framework"
@@ -149,9 +150,18 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		framework.SetEnvironment(framework.Static{EnvName: "embedded", TenantConfig: tune(tenant), HostConfig: tune(host), SharedConfig: tune(shared), Scale: 1})
 	}
 
-	passed, report := runSpecs(out, o, reportDir)
-	verdict := check(report, passed)
-	summary(out, report, verdict, reportDir)
+	framework.SetFaults(fs.Names())
+	passed, r := runSpecs(out, o, reportDir)
+	verdict := check(r, passed)
+	// After RunSpecs: Ginkgo writes report.json as it ends, and the
+	// bundle's manifest must hash the final file.
+	if err := report.WriteBundle(reportDir, r); err != nil {
+		fmt.Fprintf(out, "warning: the report bundle is incomplete: %v\n", err)
+		if verdict == nil {
+			verdict = &RunError{msg: "write the report bundle: " + err.Error()}
+		}
+	}
+	summary(out, r, verdict, reportDir)
 
 	if plat != nil {
 		if verdict != nil && o.Keep {
@@ -238,7 +248,6 @@ func runSpecs(out io.Writer, o Options, reportDir string) (bool, types.Report) {
 	reporterCfg.Succinct = true
 	reporterCfg.NoColor = true
 	reporterCfg.JSONReport = filepath.Join(reportDir, "report.json")
-	reporterCfg.JUnitReport = filepath.Join(reportDir, "junit.xml")
 
 	var report types.Report
 	total, n := 0, 0
@@ -325,8 +334,8 @@ func summary(out io.Writer, r types.Report, verdict error, dir string) {
 	if verdict != nil {
 		v = "FAIL"
 	}
-	fmt.Fprintf(out, "\n%s: %s in %.1fs. Reports: %s, %s\n", v, strings.Join(parts, ", "), r.RunTime.Seconds(),
-		filepath.Join(dir, "report.json"), filepath.Join(dir, "junit.xml"))
+	fmt.Fprintf(out, "\n%s: %s in %.1fs. Reports: %s (open in a browser), %s, %s\n", v, strings.Join(parts, ", "), r.RunTime.Seconds(),
+		filepath.Join(dir, "report.html"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json"))
 }
 
 func firstLine(s string) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/cctest/cctest/cli/envcmd"
 	"github.com/cctest/cctest/cli/faultscmd"
 	"github.com/cctest/cctest/cli/probecmd"
+	"github.com/cctest/cctest/cli/reportcmd"
 	"github.com/cctest/cctest/cli/runcmd"
 	"github.com/cctest/cctest/cli/versioncmd"
 )
@@ -38,7 +39,7 @@ func newRoot() *cobra.Command {
 	}
 	// Each command lives in its own package under cli/; wire it here.
 	root.AddCommand(newControlPlaneChild(), runcmd.New(), envcmd.New(), attestcmd.New(), attestcmd.NewGate(),
-		certifycmd.New(), faultscmd.New(), probecmd.New(), versioncmd.New())
+		certifycmd.New(), faultscmd.New(), probecmd.New(), reportcmd.New(), versioncmd.New())
 	return root
 }
 
