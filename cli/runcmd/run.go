@@ -22,10 +22,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cctest/cctest/attest/policy"
-	"github.com/cctest/cctest/report"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/framework"
+	"github.com/cctest/cctest/report"
 	"github.com/cctest/cctest/simulators/controlplane"
 	"github.com/cctest/cctest/simulators/embedded"
 	_ "github.com/cctest/cctest/suites" // registers the specs
