@@ -14,10 +14,6 @@ import (
 	"github.com/cctest/cctest/probe"
 )
 
-// probeImage is the image that runs `cctest probe` (--probe-image on real
-// clusters; the simulated kubelet recognises the command).
-var probeImage = probe.Image + ":latest"
-
 // probePod builds a pod that runs one probe and terminates; its verdict is
 // the exit code and the termination message, as on any real cluster.
 func probePod(name, runtimeClass string, selector, labels map[string]string, args ...string) *corev1.Pod {
@@ -26,7 +22,7 @@ func probePod(name, runtimeClass string, selector, labels map[string]string, arg
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
 			NodeSelector:  selector,
-			Containers: []corev1.Container{{Name: "probe", Image: probeImage, Args: append([]string{"probe"}, args...),
+			Containers: []corev1.Container{{Name: "probe", Image: framework.ProbeImage(), ImagePullPolicy: corev1.PullIfNotPresent, Args: append([]string{"probe"}, args...),
 				Env: []corev1.EnvVar{
 					{Name: probe.EnvPodUID, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.uid"}}},
 					{Name: probe.EnvNodeName, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},

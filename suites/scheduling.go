@@ -27,7 +27,9 @@ var _ = Describe("Scheduling", framework.Label("scheduling"), func() {
 
 	It(specOnlyConfidential, framework.Label("tee:tdx", "tee:snp"), func(ctx SpecContext) {
 		want := map[string]string{}
-		for i, tee := range []string{"tdx", "sev-snp", "tdx", "sev-snp"} {
+		// Two pods per TEE of the run, interleaved.
+		tees := append(append([]string{}, framework.TEEs()...), framework.TEEs()...)
+		for i, tee := range tees {
 			name := fmt.Sprintf("%s-%d", tee, i)
 			createPod(ctx, ns, podSpec{name: name, selector: map[string]string{mgmt.PropertyConfidentialCompute: tee}})
 			want[name] = tee

@@ -42,6 +42,9 @@ type Options struct {
 	Timeout                    time.Duration
 	Keep, DryRun               bool
 	Policy                     string
+	Env                        string // embedded (default), existing, kind
+	ProbeImage                 string
+	TEE                        string // hardware mode: tdx or snp
 }
 
 // RunError carries the run's verdict as the exit code (1 = specs failed).
@@ -63,28 +66,38 @@ spec skipped without a stated reason fails the run.
 
 Without --kubeconfig, cctest starts the embedded platform (real host and
 tenant control planes with simulated TEE machines), runs every spec and stops
-it. With --kubeconfig, it runs against that tenant (add --host-kubeconfig for
-the specs that read NodeClaims and the inventory).`,
+it. With --kubeconfig (--env existing), it runs against that tenant (add
+--host-kubeconfig for the specs that read NodeClaims and the inventory).
+--env kind creates a kind host cluster with vCluster from its Helm chart.
+
+The report dir gets report.html (open it in a browser), junit.xml, the
+Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 		Example: `  cctest run                                   # everything, embedded platform
   cctest run --label-filter 'attestation && tee:tdx'
   cctest run --fault debug-td                  # must fail: see cctest faults
   cctest run --dry-run                         # list the specs that would run
   cctest env up --dir /tmp/cc &                # or reuse a running environment:
-  cctest run --kubeconfig /tmp/cc/tenant.kubeconfig --host-kubeconfig /tmp/cc/host.kubeconfig`,
+  cctest run --kubeconfig /tmp/cc/tenant.kubeconfig --host-kubeconfig /tmp/cc/host.kubeconfig
+  cctest run --env existing --kubeconfig tenant.kubeconfig --probe-image REGISTRY/cctest-probe:TAG \
+    --tee tdx --policy my-tdx-hardware.yaml   # hardware qualification on real TDX nodes
+  cctest run --env kind                        # kind host + vCluster chart (needs Docker, helm)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return Run(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "tenant kubeconfig of a running environment (default: start the embedded platform)")
+	f.StringVar(&o.Env, "env", "", "where to run: embedded (default; the simulated platform), existing (--kubeconfig of a running tenant) or kind (a kind host cluster with vCluster; needs Docker or Podman, helm, and make probe)")
+	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "tenant kubeconfig of a running environment (implies --env existing)")
+	f.StringVar(&o.ProbeImage, "probe-image", "", "image of the probe pods on a real tenant (default "+framework.ProbeImage()+"; build it from bin/cctest-probe, see README)")
+	f.StringVar(&o.TEE, "tee", "", "hardware qualification with --env existing: tdx or snp. Needs a vendor-roots --policy; a skipped TEE spec or evidence chained to a test root fails the run")
 	f.StringVar(&o.HostKubeconfig, "host-kubeconfig", "", "host kubeconfig of that environment (NodeClaims, inventory)")
 	f.StringVar(&o.SharedKubeconfig, "shared-tenant-kubeconfig", "", "kubeconfig of a shared-nodes tenant with RuntimeClass sync (for the sync specs)")
 	f.StringVar(&o.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'auto-nodes || attestation' (labels: "+strings.Join(framework.KnownLabels(), ", ")+")")
 	f.StringSliceVar(&o.Focus, "focus", nil, "run only specs whose name matches this regexp (repeatable)")
 	f.StringSliceVar(&o.Skip, "skip", nil, "skip specs whose name matches this regexp (repeatable)")
 	f.StringSliceVar(&o.Faults, "fault", nil, "start the embedded platform with a named fault (repeatable; see cctest faults)")
-	f.StringVar(&o.ReportDir, "report-dir", "cctest-results", "where report.json and junit.xml go")
+	f.StringVar(&o.ReportDir, "report-dir", "cctest-results", "where report.html, junit.xml, report.json and evidence/ go")
 	f.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up on the whole run after this long")
 	f.BoolVar(&o.Keep, "keep", false, "on failure, leave the embedded platform up and print how to reach it")
 	f.BoolVar(&o.DryRun, "dry-run", false, "list the specs that would run, without running them")
@@ -101,6 +114,13 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if len(fs) > 0 && o.Kubeconfig != "" {
 		return errors.New("--fault applies to the embedded platform only; drop --kubeconfig or the fault")
 	}
+	env, err := resolveEnv(o)
+	if err != nil {
+		return err
+	}
+	if len(fs) > 0 && env != EnvEmbedded {
+		return fmt.Errorf("--fault applies to the embedded platform only (this run is --env %s)", env)
+	}
 	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
 		return fmt.Errorf("report dir: %w", err)
 	}
@@ -111,18 +131,40 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return err
 	}
 	framework.SetPolicy(pol)
+	framework.SetProbeImage(o.ProbeImage)
+	var hwTEEs []string
+	if o.TEE != "" {
+		if hwTEEs, err = hardwareTEEs(o.TEE, pol); err != nil {
+			return err
+		}
+		framework.SetTEEs(hwTEEs)
+		framework.SetHardware(true)
+		o.LabelFilter = teeLabelFilter(o.LabelFilter, hwTEEs)
+		fmt.Fprintf(out, "Hardware qualification (%s): vendor roots only, label filter %s\n", strings.Join(hwTEEs, ","), o.LabelFilter)
+	}
 
 	var plat *embedded.Platform
 	switch {
 	case o.DryRun:
 		framework.SetEnvironment(framework.Static{EnvName: "dry-run"})
-	case o.Kubeconfig != "":
-		env, err := existing(o.Kubeconfig, o.HostKubeconfig, o.SharedKubeconfig)
+	case env == EnvExisting:
+		e, err := existing(ctx, o.Kubeconfig, o.HostKubeconfig, o.SharedKubeconfig)
 		if err != nil {
 			return err
 		}
-		framework.SetEnvironment(env)
+		framework.SetEnvironment(e)
 		fmt.Fprintf(out, "Environment: existing cluster (%s)\n", o.Kubeconfig)
+	case env == EnvKind:
+		e, closeKind, err := startKind(ctx, out, o, reportDir)
+		if err != nil {
+			return err
+		}
+		defer closeKind()
+		framework.SetEnvironment(e)
+		if o.LabelFilter == "" {
+			o.LabelFilter = kindLabelFilter
+			fmt.Fprintf(out, "On kind only the %q specs apply (runc handlers, no auto nodes, no TEEs); give --label-filter to choose others\n", kindLabelFilter)
+		}
 	default:
 		bin, err := controlplane.Binary()
 		if err != nil {
@@ -153,6 +195,13 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	framework.SetFaults(fs.Names())
 	passed, r := runSpecs(out, o, reportDir)
 	verdict := check(r, passed)
+	if problems := hardwareProblems(r, hwTEEs); o.TEE != "" && len(problems) > 0 {
+		msg := "hardware qualification failed: " + strings.Join(problems, "; ")
+		if verdict != nil {
+			msg = verdict.Error() + "; " + msg
+		}
+		verdict = &RunError{msg: msg}
+	}
 	// After RunSpecs: Ginkgo writes report.json as it ends, and the
 	// bundle's manifest must hash the final file.
 	if err := report.WriteBundle(reportDir, r); err != nil {
@@ -207,29 +256,6 @@ func tune(c *rest.Config) *rest.Config {
 		c.QPS, c.Burst = 100, 200
 	}
 	return c
-}
-
-func existing(tenant, host, shared string) (framework.Environment, error) {
-	tc, err := clientcmd.BuildConfigFromFlags("", tenant)
-	if err != nil {
-		return nil, fmt.Errorf("--kubeconfig %s: %w", tenant, err)
-	}
-	env := framework.Static{EnvName: "existing", TenantConfig: tune(tc), Scale: 5}
-	if host != "" {
-		hc, err := clientcmd.BuildConfigFromFlags("", host)
-		if err != nil {
-			return nil, fmt.Errorf("--host-kubeconfig %s: %w", host, err)
-		}
-		env.HostConfig = tune(hc)
-	}
-	if shared != "" {
-		sc, err := clientcmd.BuildConfigFromFlags("", shared)
-		if err != nil {
-			return nil, fmt.Errorf("--shared-tenant-kubeconfig %s: %w", shared, err)
-		}
-		env.SharedConfig = tune(sc)
-	}
-	return env, nil
 }
 
 type failFlag struct{ failed bool }

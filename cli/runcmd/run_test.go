@@ -32,7 +32,11 @@ func TestBadFlags(t *testing.T) {
 	}{
 		{[]string{"--fault", "no-such-fault"}, `unknown fault "no-such-fault"`},
 		{[]string{"--fault", "debug-td", "--kubeconfig", "x"}, "--fault applies to the embedded platform only"},
-		{[]string{"--kubeconfig", "/nonexistent/kubeconfig"}, "--kubeconfig /nonexistent/kubeconfig"},
+		{[]string{"--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig does not exist"},
+		{[]string{"--env", "existing"}, "--env existing needs --kubeconfig"},
+		{[]string{"--env", "kind"}, "cctest run --env kind needs a"}, // no container engine on CI machines
+		{[]string{"--kubeconfig", "/nonexistent/kubeconfig", "--tee", "tdx"}, "--tee needs --policy"},
+		{[]string{"--tee", "tdx"}, "--tee is hardware qualification of a real tenant"},
 	} {
 		out, err := exec.Command(testbin.Path(t), append([]string{"run", "--report-dir", t.TempDir()}, c.args...)...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), c.want) {
@@ -64,7 +68,7 @@ func TestExistingEnvironment(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	r, out, err := run(t, "--kubeconfig", filepath.Join(dir, "tenant.kubeconfig"),
+	r, out, err := run(t, "--env", "existing", "--kubeconfig", filepath.Join(dir, "tenant.kubeconfig"),
 		"--host-kubeconfig", filepath.Join(dir, "host.kubeconfig"),
 		"--shared-tenant-kubeconfig", filepath.Join(dir, "shared-tenant.kubeconfig"),
 		"--policy", filepath.Join(dir, "attestation-policy.yaml"))

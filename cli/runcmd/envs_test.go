@@ -1,0 +1,100 @@
+package runcmd
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/report"
+)
+
+func TestResolveEnv(t *testing.T) {
+	for _, c := range []struct {
+		o       Options
+		want    string
+		wantErr string
+	}{
+		{Options{}, EnvEmbedded, ""},
+		{Options{Kubeconfig: "k"}, EnvExisting, ""},
+		{Options{Env: "existing"}, "", "--env existing needs --kubeconfig"},
+		{Options{Env: "kind", Kubeconfig: "k"}, "", "--env kind creates its own cluster"},
+		{Options{Env: "embedded", Kubeconfig: "k"}, "", "--env embedded starts its own platform"},
+		{Options{Env: "docker"}, "", `--env "docker": want embedded, existing or kind`},
+		{Options{TEE: "tdx"}, "", "--tee is hardware qualification of a real tenant: it needs --env existing"},
+		{Options{Env: "existing", Kubeconfig: "k", TEE: "tdx"}, EnvExisting, ""},
+	} {
+		got, err := resolveEnv(c.o)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%+v: err %v, want %q", c.o, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%+v: %q, %v; want %q", c.o, got, err, c.want)
+		}
+	}
+}
+
+func loadPolicyFixture(t *testing.T, name string) *policy.Policy {
+	t.Helper()
+	b, err := fixtures.Read("policies/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestHardwareNeedsVendorRoots(t *testing.T) {
+	if _, err := hardwareTEEs("tdx", loadPolicyFixture(t, "tdx-simulated.yaml")); err == nil || !strings.Contains(err.Error(), "vendor roots only") {
+		t.Errorf("a simulated-roots policy was accepted for a hardware run: %v", err)
+	}
+	if _, err := hardwareTEEs("tdx", nil); err == nil || !strings.Contains(err.Error(), "--tee needs --policy") {
+		t.Errorf("no policy: %v", err)
+	}
+	if _, err := hardwareTEEs("sgx", nil); err == nil || !strings.Contains(err.Error(), `--tee "sgx"`) {
+		t.Errorf("unknown TEE: %v", err)
+	}
+	tees, err := hardwareTEEs("snp", loadPolicyFixture(t, "snp-hardware.yaml"))
+	if err != nil || len(tees) != 1 || tees[0] != policy.TEESNP {
+		t.Errorf("snp with the vendor-roots policy: %v, %v", tees, err)
+	}
+}
+
+func TestTEELabelFilter(t *testing.T) {
+	if got := teeLabelFilter("", []string{"tdx", "sev-snp"}); got != "" {
+		t.Errorf("both TEEs: filter %q, want none", got)
+	}
+	if got, want := teeLabelFilter("", []string{"tdx"}), "(!tee:snp || tee:tdx)"; got != want {
+		t.Errorf("tdx: %q, want %q", got, want)
+	}
+	if got, want := teeLabelFilter("attestation", []string{"sev-snp"}), "(attestation) && (!tee:tdx || tee:snp)"; got != want {
+		t.Errorf("snp with a user filter: %q, want %q", got, want)
+	}
+}
+
+// A hardware run fails on a skipped TEE spec and on simulated evidence.
+func TestHardwareProblems(t *testing.T) {
+	skipped := types.SpecReport{LeafNodeType: types.NodeTypeIt, State: types.SpecStateSkipped, LeafNodeText: "re-attest",
+		LeafNodeLabels: []string{"attestation", "tee:tdx"}}
+	passed := types.SpecReport{LeafNodeType: types.NodeTypeIt, State: types.SpecStatePassed, LeafNodeText: "reattest",
+		ReportEntries: types.ReportEntries{{Name: report.EvidenceEntry, Value: types.WrapEntryValue(report.Evidence{
+			Subject: "node-1", Kind: "node", TEE: "tdx", Verdict: verifier.Verdict{Pass: true, Simulated: true, TrustRoot: "cctest simulated Intel SGX Root CA (TEST ONLY)"}})}}}
+	probs := hardwareProblems(types.Report{SpecReports: types.SpecReports{skipped, passed}}, []string{"tdx"})
+	joined := strings.Join(probs, "\n")
+	if !strings.Contains(joined, "hardware spec skipped: re-attest") || !strings.Contains(joined, "node node-1 chains to a test root") {
+		t.Errorf("problems: %v", probs)
+	}
+	clean := types.SpecReport{LeafNodeType: types.NodeTypeIt, State: types.SpecStatePassed, LeafNodeLabels: []string{"tee:tdx"}}
+	if p := hardwareProblems(types.Report{SpecReports: types.SpecReports{clean}}, []string{"tdx"}); len(p) != 0 {
+		t.Errorf("a clean run has problems: %v", p)
+	}
+}
