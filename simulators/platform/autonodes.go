@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
@@ -494,6 +495,11 @@ func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType) (s
 	for _, h := range free {
 		u, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(h.Namespace).Get(ctx, h.Name, metav1.GetOptions{})
 		if err != nil {
+			continue
+		}
+		// Another tenant's platform may have claimed it since this pass
+		// listed the inventory: never take a host with a consumer.
+		if cur, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "consumerRef"); found && cur != nil && !p.cfg.Faults.Has(faults.NodeSharedAcrossTenants) {
 			continue
 		}
 		ref := map[string]any{"apiVersion": mgmt.SchemeGroupVersion.String(), "kind": mgmt.KindNodeClaim, "namespace": p.cfg.ClaimNamespace(), "name": p.cfg.TenantName}
