@@ -117,6 +117,10 @@ func unschedulable(pod *corev1.Pod) bool {
 	return false
 }
 
+// joinGrace is how long a joined node is assumed to be the answer for the
+// pods it was claimed for (the embedded scheduler retries within 1 s).
+const joinGrace = 3 * time.Second
+
 // coveredByPendingClaim: a claim being provisioned will take this pod once
 // its node joins (the scheduler retries on node add), so do not claim twice.
 func (p *Platform) coveredByPendingClaim(pod *corev1.Pod) bool {
@@ -124,9 +128,11 @@ func (p *Platform) coveredByPendingClaim(pod *corev1.Pod) bool {
 	defer p.mu.Unlock()
 	uid := string(pod.UID)
 	for _, c := range p.claims {
-		// A joined node covers its pods for a while: the scheduler needs a
-		// moment to retry them after the node appears.
-		if !c.failed && c.pods[uid] && (c.node == "" || time.Since(c.joinedAt) < 10*time.Second) {
+		// A joined node covers its pods for a moment: the scheduler needs
+		// to retry them after the node appears. Not longer: when another
+		// pod took the node (anti-affinity, requests), this pod needs a
+		// new one soon.
+		if !c.failed && c.pods[uid] && (c.node == "" || time.Since(c.joinedAt) < joinGrace) {
 			return true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -239,7 +240,25 @@ func runAPIServer(ctx context.Context, cfg Config, pkiDir, etcdAddr string, ln n
 
 func runScheduler(ctx context.Context, kubeconfig string) error {
 	o := scheduleroptions.NewOptions()
-	args := []string{"--kubeconfig=" + kubeconfig, "--leader-elect=false", "--secure-port=0"}
+	// A pod that failed to schedule waits up to podMaxBackoffSeconds (10 s
+	// by default) before its next try, even once a fitting node has joined.
+	// Nodes here join within a second of being asked for, so a 1 s backoff
+	// keeps auto-node specs from idling on the scheduler (kwok and
+	// scheduler_perf clusters shorten it the same way).
+	cfgPath := filepath.Join(filepath.Dir(kubeconfig), "scheduler-config.yaml")
+	cfg := fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: %q
+leaderElection:
+  leaderElect: false
+podInitialBackoffSeconds: 1
+podMaxBackoffSeconds: 1
+`, kubeconfig)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	args := []string{"--config=" + cfgPath, "--secure-port=0"}
 	if err := parse(*o.Flags, args); err != nil {
 		return err
 	}
