@@ -1,6 +1,8 @@
 package suites
 
 import (
+	"context"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -9,7 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/framework"
+	"github.com/cctest/cctest/report"
 )
 
 var getOpts = metav1.GetOptions{}
@@ -82,10 +86,13 @@ var _ = Describe("Attestation gating", framework.Label("attestation"), func() {
 		return func(ctx SpecContext) {
 			createPod(ctx, ns, podSpec{name: name, runtimeClass: runtimeClass, selector: map[string]string{"confidential-compute": tee}})
 			pod := waitRunning(ctx, ns, name, 45e9)
-			if len(events(ctx, ns, name, "Attested")) == 0 {
+			evs := events(ctx, ns, name, "Attested")
+			if len(evs) == 0 {
 				Fail(fmt.Sprintf("pod %s runs on %s without an Attested event: it started without verified evidence", name, pod.Spec.NodeName))
 			}
-			expectLabels(node(ctx, pod.Spec.NodeName), map[string]string{"confidential-compute": tee})
+			n := node(ctx, pod.Spec.NodeName)
+			expectLabels(n, map[string]string{"confidential-compute": tee})
+			verifyPodEvidence(ctx, pod, n.Labels[mgmt.PropertyNodeType], tee, evs[0].Message)
 		}
 	}
 	It(specKataTDX, framework.Label("tee:tdx"), kataSpec("kata-tdx", "tdx", "kata-qemu-tdx"))
@@ -109,3 +116,45 @@ func describe(c *mgmt.Condition) string {
 }
 
 var _ = corev1.PodRunning
+
+// verifyPodEvidence reads the verdict the Attested event names from the
+// attestation service and checks it is this pod's: bound to its UID, and
+// evidence the spec's own verifier accepts under the run's policy. The
+// evidence goes into the report.
+func verifyPodEvidence(ctx context.Context, pod *corev1.Pod, nodeType, tee, event string) {
+	GinkgoHelper()
+	f := strings.Fields(strings.TrimPrefix(event, "Pod sandbox attested: verdict "))
+	if len(f) == 0 || !strings.HasPrefix(event, "Pod sandbox attested: verdict ") {
+		Fail(fmt.Sprintf("pod %s: the Attested event names no verdict: %q", pod.Name, event))
+	}
+	pol := framework.Policy()
+	if pol == nil {
+		Fail("no attestation policy for this run: give cctest run --policy")
+	}
+	svc := attestationService(ctx)
+	defer svc.Close()
+	rec, err := svc.Verdict(ctx, f[0])
+	if err != nil {
+		Fail(fmt.Sprintf("pod %s: verdict %s from the attestation service: %v", pod.Name, f[0], err))
+	}
+	if want := "pod:" + string(pod.UID); rec.Context != want {
+		Fail(fmt.Sprintf("pod %s: verdict %s is bound to %q, not to this pod (%s)", pod.Name, rec.ID, rec.Context, want))
+	}
+	if rec.Evidence == nil {
+		Fail(fmt.Sprintf("pod %s: verdict %s carries no evidence to check", pod.Name, rec.ID))
+	}
+	nonce, err := hex.DecodeString(rec.Nonce)
+	if err != nil {
+		Fail(fmt.Sprintf("pod %s: verdict %s nonce %q: %v", pod.Name, rec.ID, rec.Nonce, err))
+	}
+	rd := verifier.BindReportData(nonce, rec.Context)
+	v := verifier.New(verifier.Options{}).Verify(*rec.Evidence, pol, rd[:])
+	AddReportEntry(report.EvidenceEntry, report.Evidence{Subject: pod.Namespace + "/" + pod.Name, Kind: "pod", NodeType: nodeType,
+		TEE: tee, Nonce: rec.Nonce, Raw: rec.Evidence.Raw, Verdict: v})
+	if !v.Pass {
+		Fail(fmt.Sprintf("pod %s started on evidence the spec's own verification rejects: %s", pod.Name, v.Reason))
+	}
+	if v.TEE != tee {
+		Fail(fmt.Sprintf("pod %s asked for %s but its evidence is %s", pod.Name, tee, v.TEE))
+	}
+}

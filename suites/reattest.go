@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -39,18 +40,7 @@ var _ = Describe("Attestation of running nodes", framework.Label("attestation", 
 			createPod(ctx, ns, podSpec{name: "demand-" + tee, selector: map[string]string{"confidential-compute": tee}})
 			waitRunning(ctx, ns, "demand-"+tee, 30e9)
 		}
-		d, err := discovery.Discover(ctx, c.Tenant)
-		if err != nil {
-			Fail(err.Error())
-		}
-		url := d.ExternalURL
-		if url == "" {
-			url = d.URL
-		}
-		svc, err := client.New(url, client.Options{CAPEM: d.CAPEM})
-		if err != nil {
-			Fail("attestation service client: " + err.Error())
-		}
+		svc := attestationService(ctx)
 		defer svc.Close()
 		nodes, err := c.Tenant.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -106,3 +96,22 @@ var _ = Describe("Attestation of running nodes", framework.Label("attestation", 
 		}
 	})
 })
+
+// attestationService connects to the tenant's attestation service the way
+// a client outside the cluster finds it (its discovery ConfigMap).
+func attestationService(ctx context.Context) *client.Client {
+	GinkgoHelper()
+	d, err := discovery.Discover(ctx, c.Tenant)
+	if err != nil {
+		Fail(err.Error())
+	}
+	url := d.ExternalURL
+	if url == "" {
+		url = d.URL
+	}
+	svc, err := client.New(url, client.Options{CAPEM: d.CAPEM})
+	if err != nil {
+		Fail("attestation service client: " + err.Error())
+	}
+	return svc
+}

@@ -553,9 +553,13 @@ func (p *Platform) quarantine(ctx context.Context, name, reason string) {
 // removeEmptyNodes deletes dynamic nodes with no pods for EmptyNodeTTL.
 func (p *Platform) removeEmptyNodes(ctx context.Context, pods []*corev1.Pod) {
 	busy := map[string]bool{}
+	waiting := map[string]bool{} // pods not yet bound: a node claimed for them is not empty
 	for _, pod := range pods {
 		if pod.Spec.NodeName != "" && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
 			busy[pod.Spec.NodeName] = true
+		}
+		if pod.Spec.NodeName == "" && pod.DeletionTimestamp == nil {
+			waiting[string(pod.UID)] = true
 		}
 	}
 	var remove []*claimState
@@ -564,7 +568,7 @@ func (p *Platform) removeEmptyNodes(ctx context.Context, pods []*corev1.Pod) {
 		if c.node == "" || c.pool.Static {
 			continue
 		}
-		if busy[c.node] {
+		if busy[c.node] || c.awaits(waiting) {
 			c.lastBusy = time.Now()
 		} else if time.Since(c.lastBusy) > p.cfg.EmptyNodeTTL {
 			remove = append(remove, c)

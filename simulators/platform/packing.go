@@ -99,3 +99,15 @@ func podRequests(pod *corev1.Pod) corev1.ResourceList {
 	}
 	return out
 }
+
+// awaits reports whether a pod the claim was made or packed for is still
+// waiting to be bound: the scheduler has not placed it yet, so the node
+// is not empty, just new.
+func (c *claimState) awaits(waiting map[string]bool) bool {
+	for uid := range c.pods {
+		if waiting[uid] {
+			return true
+		}
+	}
+	return false
+}
