@@ -49,7 +49,7 @@ type Options struct {
 	Policy *policy.Policy
 	// Inventory is the datacenter's bare-metal hosts (default platform.DefaultInventory).
 	Inventory []platform.InventoryHost
-	Log    io.Writer
+	Log       io.Writer
 }
 
 // Default fixture paths. The tenant uses the private-nodes shape with the
