@@ -45,7 +45,7 @@ func BenchmarkWriteBundle1000Specs(b *testing.B) {
 
 func BenchmarkLoad1000Specs(b *testing.B) {
 	path := b.TempDir() + "/report.json"
-	if err := writeFileAtomic(path, func(w io.Writer) error { return encodeJSONReport(w, synthetic(1000)) }); err != nil {
+	if err := WriteFileAtomic(path, func(w io.Writer) error { return encodeJSONReport(w, synthetic(1000)) }); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()

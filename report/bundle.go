@@ -73,14 +73,14 @@ func WriteBundle(dir string, r types.Report) error {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(dir, JSONName)); errors.Is(err, os.ErrNotExist) {
-		if err := writeFileAtomic(filepath.Join(dir, JSONName), func(w io.Writer) error { return encodeJSONReport(w, r) }); err != nil {
+		if err := WriteFileAtomic(filepath.Join(dir, JSONName), func(w io.Writer) error { return encodeJSONReport(w, r) }); err != nil {
 			return err
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, JUnitName), bytesWriter(junit.Bytes())); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, JUnitName), bytesWriter(junit.Bytes())); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, HTMLName), bytesWriter(page.Bytes())); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, HTMLName), bytesWriter(page.Bytes())); err != nil {
 		return err
 	}
 	if err := replaceEvidenceDir(dir, evidence); err != nil {
@@ -99,7 +99,7 @@ func WriteBundle(dir string, r types.Report) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, ManifestName), bytesWriter(append(b, '\n')))
+	return WriteFileAtomic(filepath.Join(dir, ManifestName), bytesWriter(append(b, '\n')))
 }
 
 // encodeJSONReport writes the report the way Ginkgo does (an array).
@@ -113,9 +113,12 @@ func bytesWriter(b []byte) func(io.Writer) error {
 	return func(w io.Writer) error { _, err := w.Write(b); return err }
 }
 
-// writeFileAtomic writes through a temporary file in the same directory and
+// WriteFileAtomic writes through a temporary file in the same directory and
 // renames it into place.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("write %s: it is a directory", path)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), tmpPrefix+filepath.Base(path)+"-*")
 	if err != nil {
 		return err

@@ -116,13 +116,13 @@ func Run(out io.Writer, o Options) error {
 		return usage("--from %s: %v", o.From, err)
 	}
 	if o.HTML != "" {
-		if err := writeFile(o.HTML, func(w io.Writer) error { return report.WriteHTML(w, r) }); err != nil {
+		if err := report.WriteFileAtomic(o.HTML, func(w io.Writer) error { return report.WriteHTML(w, r) }); err != nil {
 			return &exitError{ExitWrite, fmt.Sprintf("--html: %v", err)}
 		}
 		fmt.Fprintf(out, "wrote %s\n", o.HTML)
 	}
 	if o.JUnit != "" {
-		if err := writeFile(o.JUnit, func(w io.Writer) error { return report.WriteJUnit(w, r) }); err != nil {
+		if err := report.WriteFileAtomic(o.JUnit, func(w io.Writer) error { return report.WriteJUnit(w, r) }); err != nil {
 			return &exitError{ExitWrite, fmt.Sprintf("--junit: %v", err)}
 		}
 		fmt.Fprintf(out, "wrote %s\n", o.JUnit)
@@ -170,33 +170,6 @@ func sameFile(a, b string) (bool, error) {
 		return false, err
 	}
 	return os.SameFile(sa, sb), nil
-}
-
-// writeFile renders into a temporary file next to path and renames it, so
-// a failed render leaves an earlier file intact.
-func writeFile(path string, write func(io.Writer) error) error {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("%s is a directory", path)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".cctest-report-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 func counts(s report.Summary) string {
