@@ -12,31 +12,17 @@ import (
 
 	"github.com/cctest/cctest/attest/client"
 	"github.com/cctest/cctest/attest/device"
-	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/faults"
-	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/internal/testpolicy"
 	"github.com/cctest/cctest/probe"
 	"github.com/cctest/cctest/simulators/attestation"
 	"github.com/cctest/cctest/simulators/tee"
 )
 
-func platformPolicy(t testing.TB) *policy.Policy {
-	t.Helper()
-	b, err := fixtures.Read("policies/platform.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := policy.Load(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func service(t *testing.T, fs faults.Set) (*attestation.Service, *client.Client) {
 	t.Helper()
-	s, err := attestation.Start(attestation.Config{Policy: platformPolicy(t), Faults: fs})
+	s, err := attestation.Start(attestation.Config{Policy: testpolicy.Platform(t), Faults: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +72,7 @@ func reverify(t *testing.T, msg string, nonce []byte, podUID string) (probe.Resu
 		t.Fatalf("evidence: %v (omitted: %s)", err, r.EvidenceOmitted)
 	}
 	rd := verifier.BindReportData(nonce, probe.ContextFor(podUID))
-	return r, verifier.New(verifier.Options{}).Verify(ev, platformPolicy(t), rd[:])
+	return r, verifier.New(verifier.Options{}).Verify(ev, testpolicy.Platform(t), rd[:])
 }
 
 func TestAttestTDXAndSNPReverifiable(t *testing.T) {
@@ -205,7 +191,7 @@ func TestFetchEvidenceFallsBackToTheStoredVerdict(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd := verifier.BindReportData(nonce, probe.ContextFor("u"))
-	if v := verifier.New(verifier.Options{}).Verify(ev, platformPolicy(t), rd[:]); !v.Pass {
+	if v := verifier.New(verifier.Options{}).Verify(ev, testpolicy.Platform(t), rd[:]); !v.Pass {
 		t.Error(v.Reason)
 	}
 	if _, err := (probe.Result{Reason: "x"}).FetchEvidence(context.Background(), c); err == nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
-	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/internal/testpolicy"
 	"github.com/cctest/cctest/report"
 )
 
@@ -40,21 +40,8 @@ func TestResolveEnv(t *testing.T) {
 	}
 }
 
-func loadPolicyFixture(t *testing.T, name string) *policy.Policy {
-	t.Helper()
-	b, err := fixtures.Read("policies/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := policy.Load(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestHardwareNeedsVendorRoots(t *testing.T) {
-	if _, err := hardwareTEEs("tdx", loadPolicyFixture(t, "tdx-simulated.yaml")); err == nil || !strings.Contains(err.Error(), "vendor roots only") {
+	if _, err := hardwareTEEs("tdx", testpolicy.Load(t, "tdx-simulated.yaml")); err == nil || !strings.Contains(err.Error(), "vendor roots only") {
 		t.Errorf("a simulated-roots policy was accepted for a hardware run: %v", err)
 	}
 	if _, err := hardwareTEEs("tdx", nil); err == nil || !strings.Contains(err.Error(), "--tee needs --policy") {
@@ -63,7 +50,7 @@ func TestHardwareNeedsVendorRoots(t *testing.T) {
 	if _, err := hardwareTEEs("sgx", nil); err == nil || !strings.Contains(err.Error(), `--tee "sgx"`) {
 		t.Errorf("unknown TEE: %v", err)
 	}
-	tees, err := hardwareTEEs("snp", loadPolicyFixture(t, "snp-hardware.yaml"))
+	tees, err := hardwareTEEs("snp", testpolicy.Load(t, "snp-hardware.yaml"))
 	if err != nil || len(tees) != 1 || tees[0] != policy.TEESNP {
 		t.Errorf("snp with the vendor-roots policy: %v, %v", tees, err)
 	}

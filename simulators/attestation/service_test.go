@@ -13,30 +13,16 @@ import (
 
 	"github.com/cctest/cctest/attest/client"
 	"github.com/cctest/cctest/attest/device"
-	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/faults"
-	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/internal/testpolicy"
 	"github.com/cctest/cctest/simulators/tee"
 )
-
-func platformPolicy(t testing.TB) *policy.Policy {
-	t.Helper()
-	b, err := fixtures.Read("policies/platform.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := policy.Load(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func startService(t testing.TB, cfg Config) (*Service, *client.Client) {
 	t.Helper()
 	if cfg.Policy == nil {
-		cfg.Policy = platformPolicy(t)
+		cfg.Policy = testpolicy.Platform(t)
 	}
 	s, err := Start(cfg)
 	if err != nil {
@@ -116,7 +102,7 @@ func TestAttestPassesTDXAndSNPAndStoresTheVerdict(t *testing.T) {
 			}
 			// The caller can verify the stored evidence itself.
 			rd := verifier.BindReportData(n, "pod:1234")
-			if v := verifier.New(verifier.Options{}).Verify(*got.Evidence, platformPolicy(t), rd[:]); !v.Pass {
+			if v := verifier.New(verifier.Options{}).Verify(*got.Evidence, testpolicy.Platform(t), rd[:]); !v.Pass {
 				t.Errorf("re-verification of the stored evidence failed: %s", v.Reason)
 			}
 		})
@@ -208,7 +194,7 @@ func TestAcceptsAllFault(t *testing.T) {
 	}
 	// A caller verifying the evidence itself notices.
 	rd := verifier.BindReportData([]byte{1, 2, 3}, "pod:x")
-	if v := verifier.New(verifier.Options{}).Verify(garbage, platformPolicy(t), rd[:]); v.Pass {
+	if v := verifier.New(verifier.Options{}).Verify(garbage, testpolicy.Platform(t), rd[:]); v.Pass {
 		t.Error("garbage evidence verified")
 	}
 }

@@ -12,11 +12,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cctest/cctest/attest/client"
-	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/config"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/internal/testpolicy"
 	"github.com/cctest/cctest/netpol"
 	"github.com/cctest/cctest/probe"
 	"github.com/cctest/cctest/simulators/attestation"
@@ -181,16 +181,6 @@ func serviceClient(t *testing.T, c kubernetes.Interface) *client.Client {
 	return cl
 }
 
-func platformPolicy(t *testing.T) *policy.Policy {
-	t.Helper()
-	b, _ := fixtures.Read(DefaultPolicy)
-	p, err := policy.Load(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // attestedVerdict reads the verdict named in a pod's Attested event (or
 // failure message) from the service and verifies its evidence again, as
 // a spec would: against the nonce the service issued and the pod's UID.
@@ -210,7 +200,7 @@ func attestedVerdict(t *testing.T, c kubernetes.Interface, svc *client.Client, p
 	}
 	nonce, _ := client.Challenge{Nonce: rec.Nonce}.NonceBytes()
 	rd := verifier.BindReportData(nonce, rec.Context)
-	return rec, verifier.New(verifier.Options{}).Verify(*rec.Evidence, platformPolicy(t), rd[:])
+	return rec, verifier.New(verifier.Options{}).Verify(*rec.Evidence, testpolicy.Platform(t), rd[:])
 }
 
 func attestedEvent(t *testing.T, c kubernetes.Interface, ns, name string) string {
@@ -299,7 +289,7 @@ func TestAttestationServiceAndProbes(t *testing.T) {
 	} else {
 		nonce, _ := ch.NonceBytes()
 		rd := verifier.BindReportData(nonce, probe.ContextFor(string(pod.UID)))
-		if v := verifier.New(verifier.Options{}).Verify(ev, platformPolicy(t), rd[:]); !v.Pass {
+		if v := verifier.New(verifier.Options{}).Verify(ev, testpolicy.Platform(t), rd[:]); !v.Pass {
 			t.Errorf("spec's verification of the probe's evidence: %s", v.Reason)
 		}
 	}
@@ -400,7 +390,7 @@ func TestAttestationFaults(t *testing.T) {
 		}
 		nonce, _ := ch.NonceBytes()
 		rd := verifier.BindReportData(nonce, probe.ContextFor(string(pod.UID)))
-		v := verifier.New(verifier.Options{}).Verify(ev, platformPolicy(t), rd[:])
+		v := verifier.New(verifier.Options{}).Verify(ev, testpolicy.Platform(t), rd[:])
 		if c, _ := v.Check("nonce"); v.Pass || c.Pass {
 			t.Errorf("the spec's verification passed replayed evidence: %+v", v)
 		}

@@ -20,11 +20,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
-	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/internal/testenv"
+	"github.com/cctest/cctest/internal/testpolicy"
 	"github.com/cctest/cctest/simulators/tee"
 )
 
@@ -269,23 +269,10 @@ func TestGateRefusalKeepsMachineOut(t *testing.T) {
 	}
 }
 
-func platformPolicy(t *testing.T) *policy.Policy {
-	t.Helper()
-	b, err := fixtures.Read("policies/platform.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := policy.Load(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // TestVerifierGate runs the real gate on simulated machines: good ones pass,
 // and each TEE fault is refused with the verifier's reason.
 func TestVerifierGate(t *testing.T) {
-	g := VerifierGate{Policy: platformPolicy(t), Verifier: verifier.New(verifier.Options{})}
+	g := VerifierGate{Policy: testpolicy.Platform(t), Verifier: verifier.New(verifier.Options{})}
 	cases := []struct {
 		tee    string
 		faults []tee.Fault
