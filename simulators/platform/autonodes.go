@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -208,7 +209,14 @@ func (p *Platform) provision(ctx context.Context, v *view, pool Pool, pod *corev
 	if err != nil {
 		return []string{err.Error()}, err
 	}
-	reqs := append(append([]mgmt.Requirement{}, p.effective(pool.Requirements)...), podReqs...)
+	reqs := append([]mgmt.Requirement{}, p.effective(pool.Requirements)...)
+	for _, r := range podReqs {
+		// A pod asking what the pool already requires adds nothing (and
+		// would name the same requirement twice in a rejection reason).
+		if !slices.ContainsFunc(reqs, func(have mgmt.Requirement) bool { return have.String() == r.String() }) {
+			reqs = append(reqs, r)
+		}
+	}
 	chosen, rejections := p.choose(types, reqs)
 	if chosen == nil {
 		var reasons []string
