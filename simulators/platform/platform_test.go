@@ -148,6 +148,9 @@ func pendingPod(t *testing.T, c kubernetes.Interface, ns, name string, sel map[s
 	if _, err := c.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Every platform sees every tenant pod: a pod left pending would make
+	// the next test's platform provision for it.
+	t.Cleanup(func() { c.CoreV1().Pods(ns).Delete(context.Background(), name, *metav1.NewDeleteOptions(0)) })
 }
 
 func waitFor(t *testing.T, what string, cond func(ctx context.Context) (bool, error)) {
@@ -244,15 +247,16 @@ func TestGateRefusalKeepsMachineOut(t *testing.T) {
 		t.Run(fmt.Sprintf("fault=%v", fault), func(t *testing.T) {
 			j, host, tenant := startPlatform(t, name, []Pool{tdxPool}, nameGate{deny: deny}, fs)
 			pendingPod(t, tenant, name, "w", map[string]string{"confidential-compute": "tdx"})
+			var c mgmt.NodeClaim
 			waitFor(t, "a decided claim", func(ctx context.Context) (bool, error) {
-				for _, c := range claims(t, host, name) {
-					if c.Status.Phase == mgmt.PhaseFailed || c.Status.Phase == mgmt.PhaseAvailable {
+				for _, cl := range claims(t, host, name) {
+					if cl.Status.Phase == mgmt.PhaseFailed || cl.Status.Phase == mgmt.PhaseAvailable {
+						c = cl
 						return true, nil
 					}
 				}
 				return false, nil
 			})
-			c := claims(t, host, name)[0]
 			if !fault {
 				if c.Status.Phase != mgmt.PhaseFailed || !strings.Contains(c.Status.Message, "DEBUG bit set") {
 					t.Errorf("claim %s: phase %s message %q, want Failed with the verifier's reason", c.Name, c.Status.Phase, c.Status.Message)

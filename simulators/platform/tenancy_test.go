@@ -94,4 +94,5 @@ func bigPod(t *testing.T, c kubernetes.Interface, ns, name string, sel map[strin
 	if _, err := c.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.CoreV1().Pods(ns).Delete(context.Background(), name, *metav1.NewDeleteOptions(0)) })
 }
