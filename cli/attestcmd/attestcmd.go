@@ -19,6 +19,7 @@ import (
 	"github.com/cctest/cctest/attest/device"
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/cli/exitcode"
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/simulators/tee"
 	sevtrust "github.com/google/go-sev-guest/verify/trust"
@@ -32,16 +33,8 @@ const (
 	ExitUsage    = 3 // bad flags, unreadable policy or evidence
 )
 
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-func (e *exitError) ExitCode() int { return e.code }
-
 func usage(format string, args ...any) error {
-	return &exitError{ExitUsage, fmt.Sprintf(format, args...)}
+	return exitcode.New(ExitUsage, fmt.Sprintf(format, args...))
 }
 
 // detect is the device detection used by the commands (tests replace it).
@@ -85,9 +78,9 @@ func (s *source) device() (device.Device, error) {
 		if err != nil {
 			var nd *device.NoDeviceError
 			if errors.As(err, &nd) {
-				return nil, &exitError{ExitNoDevice, err.Error()}
+				return nil, exitcode.New(ExitNoDevice, err.Error())
 			}
-			return nil, &exitError{ExitNoDevice, "TEE device: " + err.Error()}
+			return nil, exitcode.New(ExitNoDevice, "TEE device: "+err.Error())
 		}
 		return d, nil
 	}
@@ -204,7 +197,7 @@ func failed(vd verifier.Verdict) error {
 	if vd.Pass {
 		return nil
 	}
-	return &exitError{ExitFailed, "attestation failed: " + vd.Reason}
+	return exitcode.New(ExitFailed, "attestation failed: "+vd.Reason)
 }
 
 // attestLocal is what attest and gate share: find the device (real or
@@ -226,7 +219,7 @@ func attestLocal(src source, coll collateral, policyPath, context string) (verif
 	rd := verifier.BindReportData(nonce, context)
 	ev, err := d.Evidence(rd)
 	if err != nil {
-		return ev, verifier.Verdict{}, &exitError{ExitFailed, fmt.Sprintf("fetching evidence from %s: %v", d.Describe(), err)}
+		return ev, verifier.Verdict{}, exitcode.New(ExitFailed, fmt.Sprintf("fetching evidence from %s: %v", d.Describe(), err))
 	}
 	return ev, verifier.New(coll.options(src.simulated())).Verify(ev, p, rd[:]), nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cctest/cctest/cli/exitcode"
 )
 
 // NewGate returns the gate command: the bootstrap gate before kubeadm join.
@@ -39,9 +41,9 @@ Exit status: the join command's status when it ran; 1 when the evidence failed
 				return err
 			}
 			_, vd, err := attestLocal(src, coll, policyPath, "cctest gate")
-			var ee *exitError
-			if errors.As(err, &ee) && ee.code == ExitFailed {
-				return &exitError{ExitFailed, fmt.Sprintf("gate: %s; not running %s", ee.msg, args[0])}
+			var ee *exitcode.Error
+			if errors.As(err, &ee) && ee.Code == ExitFailed {
+				return exitcode.New(ExitFailed, fmt.Sprintf("gate: %s; not running %s", ee.Msg, args[0]))
 			}
 			if err != nil {
 				return err
@@ -50,16 +52,16 @@ Exit status: the join command's status when it ran; 1 when the evidence failed
 				return err
 			}
 			if !vd.Pass {
-				return &exitError{ExitFailed, fmt.Sprintf("gate: attestation failed (%s); not running %s", vd.Reason, args[0])}
+				return exitcode.New(ExitFailed, fmt.Sprintf("gate: attestation failed (%s); not running %s", vd.Reason, args[0]))
 			}
 			join := exec.CommandContext(cmd.Context(), args[0], args[1:]...)
 			join.Stdin, join.Stdout, join.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if err := join.Run(); err != nil {
 				var ee *exec.ExitError
 				if errors.As(err, &ee) {
-					return &exitError{ee.ExitCode(), fmt.Sprintf("gate: %s exited with status %d", args[0], ee.ExitCode())}
+					return exitcode.New(ee.ExitCode(), fmt.Sprintf("gate: %s exited with status %d", args[0], ee.ExitCode()))
 				}
-				return &exitError{ExitFailed, fmt.Sprintf("gate: running %s: %v", args[0], err)}
+				return exitcode.New(ExitFailed, fmt.Sprintf("gate: running %s: %v", args[0], err))
 			}
 			return nil
 		},

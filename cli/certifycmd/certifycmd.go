@@ -10,16 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cctest/cctest/certify"
+	"github.com/cctest/cctest/cli/exitcode"
 )
-
-// exitError carries the exit status of a failed certification.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-func (e *exitError) ExitCode() int { return e.code }
 
 // Exit codes.
 const (
@@ -71,11 +63,11 @@ Checks:
 		SilenceErrors: true, // the root prints the returned error once
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
-				return &exitError{ExitUsage, fmt.Sprintf("-o %q: want table or json", output)}
+				return exitcode.New(ExitUsage, fmt.Sprintf("-o %q: want table or json", output))
 			}
 			rep, err := certify.Run(in)
 			if err != nil {
-				return &exitError{ExitUsage, err.Error()}
+				return exitcode.New(ExitUsage, err.Error())
 			}
 			out := cmd.OutOrStdout()
 			if output == "json" {
@@ -88,11 +80,11 @@ Checks:
 			}
 			if junit != "" {
 				if err := writeFile(junit, rep.WriteJUnit); err != nil {
-					return &exitError{ExitUsage, fmt.Sprintf("--junit: %v", err)}
+					return exitcode.New(ExitUsage, fmt.Sprintf("--junit: %v", err))
 				}
 			}
 			if rep.Errors > 0 {
-				return &exitError{ExitFindings, fmt.Sprintf("certification failed: %d error(s)", rep.Errors)}
+				return exitcode.New(ExitFindings, fmt.Sprintf("certification failed: %d error(s)", rep.Errors))
 			}
 			return nil
 		},

@@ -1,39 +1,24 @@
 package certifycmd
 
 import (
-	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cctest/cctest/internal/clitest"
 )
 
 const fx = "../../fixtures/"
 
 func execute(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := New()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	return clitest.Execute(t, New(), args...)
 }
 
-func exitCode(err error) int {
-	var c interface{ ExitCode() int }
-	if err == nil {
-		return 0
-	}
-	if errors.As(err, &c) {
-		return c.ExitCode()
-	}
-	return -1
-}
+var exitCode = clitest.ExitCode
 
 func referenceArgs(vcluster string) []string {
 	return []string{

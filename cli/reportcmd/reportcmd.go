@@ -13,6 +13,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/spf13/cobra"
 
+	"github.com/cctest/cctest/cli/exitcode"
 	"github.com/cctest/cctest/report"
 )
 
@@ -22,17 +23,8 @@ const (
 	ExitUsage = 2 // bad flags, missing or unusable input
 )
 
-// exitError carries the exit status.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-func (e *exitError) ExitCode() int { return e.code }
-
 func usage(format string, a ...any) error {
-	return &exitError{ExitUsage, fmt.Sprintf(format, a...)}
+	return exitcode.New(ExitUsage, fmt.Sprintf(format, a...))
 }
 
 // Options are the flags of `cctest report`.
@@ -117,19 +109,19 @@ func Run(out io.Writer, o Options) error {
 	}
 	if o.HTML != "" {
 		if err := report.WriteFileAtomic(o.HTML, func(w io.Writer) error { return report.WriteHTML(w, r) }); err != nil {
-			return &exitError{ExitWrite, fmt.Sprintf("--html: %v", err)}
+			return exitcode.New(ExitWrite, fmt.Sprintf("--html: %v", err))
 		}
 		fmt.Fprintf(out, "wrote %s\n", o.HTML)
 	}
 	if o.JUnit != "" {
 		if err := report.WriteFileAtomic(o.JUnit, func(w io.Writer) error { return report.WriteJUnit(w, r) }); err != nil {
-			return &exitError{ExitWrite, fmt.Sprintf("--junit: %v", err)}
+			return exitcode.New(ExitWrite, fmt.Sprintf("--junit: %v", err))
 		}
 		fmt.Fprintf(out, "wrote %s\n", o.JUnit)
 	}
 	if o.Bundle != "" {
 		if err := writeBundle(out, o.Bundle, o.From, src, r); err != nil {
-			return &exitError{ExitWrite, fmt.Sprintf("--bundle: %v", err)}
+			return exitcode.New(ExitWrite, fmt.Sprintf("--bundle: %v", err))
 		}
 		fmt.Fprintf(out, "wrote the evidence bundle in %s (%d evidence files, manifest %s)\n",
 			o.Bundle, len(report.EvidenceRecords(r)), filepath.Join(o.Bundle, report.ManifestName))

@@ -3,12 +3,12 @@ package reportcmd
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cctest/cctest/internal/clitest"
 	"github.com/cctest/cctest/report"
 )
 
@@ -16,25 +16,10 @@ const testdata = "../../report/testdata/"
 
 func execute(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := New()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	return clitest.Execute(t, New(), args...)
 }
 
-func exitCode(err error) int {
-	var c interface{ ExitCode() int }
-	if err == nil {
-		return 0
-	}
-	if errors.As(err, &c) {
-		return c.ExitCode()
-	}
-	return -1
-}
+var exitCode = clitest.ExitCode
 
 func TestRendersThePageAndJUnit(t *testing.T) {
 	dir := t.TempDir()

@@ -12,6 +12,7 @@ import (
 	"github.com/cctest/cctest/cli/attestcmd"
 	"github.com/cctest/cctest/cli/certifycmd"
 	"github.com/cctest/cctest/cli/envcmd"
+	"github.com/cctest/cctest/cli/exitcode"
 	"github.com/cctest/cctest/cli/faultscmd"
 	"github.com/cctest/cctest/cli/probecmd"
 	"github.com/cctest/cctest/cli/reportcmd"
@@ -46,9 +47,8 @@ func newRoot() *cobra.Command {
 // exitCode lets a command choose its exit status by returning an error that
 // carries one (e.g. 2 = no TEE device); anything else exits 1.
 func exitCode(err error) int {
-	var c interface{ ExitCode() int }
-	if asExit(err, &c) {
-		return c.ExitCode()
+	if code, ok := exitcode.Of(err); ok {
+		return code
 	}
 	return 1
 }
