@@ -7,7 +7,6 @@ import "github.com/cctest/cctest/probe"
 var (
 	runTEEs    = []string{"tdx", "sev-snp"}
 	probeImage = probe.Image + ":latest"
-	hardware   bool
 )
 
 // SetTEEs limits the run to these TEEs (`--tee`); the embedded platform
@@ -26,10 +25,3 @@ func SetProbeImage(image string) {
 
 // ProbeImage is the image probe pods run.
 func ProbeImage() string { return probeImage }
-
-// SetHardware marks a hardware qualification run (`--tee`): evidence must
-// come from real TEEs, chained to vendor roots.
-func SetHardware(on bool) { hardware = on }
-
-// Hardware reports whether this is a hardware qualification run.
-func Hardware() bool { return hardware }

@@ -4,7 +4,6 @@ package runcmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/cli/exitcode"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/framework"
@@ -47,11 +47,8 @@ type Options struct {
 	TEE                        string // hardware mode: tdx or snp
 }
 
-// RunError carries the run's verdict as the exit code (1 = specs failed).
-type RunError struct{ msg string }
-
-func (e *RunError) Error() string { return e.msg }
-func (e *RunError) ExitCode() int { return 1 }
+// ExitFailed is the status of a run whose verdict is fail.
+const ExitFailed = 1
 
 // New returns the run command.
 func New() *cobra.Command {
@@ -111,9 +108,6 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	if len(fs) > 0 && o.Kubeconfig != "" {
-		return errors.New("--fault applies to the embedded platform only; drop --kubeconfig or the fault")
-	}
 	env, err := resolveEnv(o)
 	if err != nil {
 		return err
@@ -138,7 +132,6 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 			return err
 		}
 		framework.SetTEEs(hwTEEs)
-		framework.SetHardware(true)
 		o.LabelFilter = teeLabelFilter(o.LabelFilter, hwTEEs)
 		fmt.Fprintf(out, "Hardware qualification (%s): vendor roots only, label filter %s\n", strings.Join(hwTEEs, ","), o.LabelFilter)
 	}
@@ -200,14 +193,14 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		if verdict != nil {
 			msg = verdict.Error() + "; " + msg
 		}
-		verdict = &RunError{msg: msg}
+		verdict = exitcode.New(ExitFailed, msg)
 	}
 	// After RunSpecs: Ginkgo writes report.json as it ends, and the
 	// bundle's manifest must hash the final file.
 	if err := report.WriteBundle(reportDir, r); err != nil {
 		fmt.Fprintf(out, "warning: the report bundle is incomplete: %v\n", err)
 		if verdict == nil {
-			verdict = &RunError{msg: "write the report bundle: " + err.Error()}
+			verdict = exitcode.New(ExitFailed, "write the report bundle: "+err.Error())
 		}
 	}
 	summary(out, r, verdict, reportDir)
@@ -331,7 +324,7 @@ func check(r types.Report, passed bool) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return &RunError{msg: "run failed: " + strings.Join(problems, "; ")}
+	return exitcode.New(ExitFailed, "run failed: "+strings.Join(problems, "; "))
 }
 
 func summary(out io.Writer, r types.Report, verdict error, dir string) {
