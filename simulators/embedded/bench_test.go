@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/internal/benchsize"
 	"github.com/cctest/cctest/internal/testbin"
 	"github.com/cctest/cctest/simulators/platform"
 )
@@ -50,16 +49,10 @@ const benchVCluster = `privateNodes:
 // gate (must equal N). On 2 cores the tenant control plane (API server,
 // etcd, scheduler, controllers in one process) is CPU-bound here.
 func BenchmarkAttestedAutoNodes(b *testing.B) {
-	sizes := os.Getenv("CCTEST_BENCH_AUTONODES")
-	if sizes == "" {
-		sizes = "100x1000"
-	}
-	for _, s := range strings.Split(sizes, ",") {
-		n, m, ok := strings.Cut(strings.TrimSpace(s), "x")
-		nodes, err1 := strconv.Atoi(n)
-		pods, err2 := strconv.Atoi(m)
-		if !ok || err1 != nil || err2 != nil || nodes <= 0 || pods < nodes {
-			b.Fatalf("CCTEST_BENCH_AUTONODES: %q: want NODESxPODS with PODS >= NODES", s)
+	for _, sz := range benchsize.Parse(b, "CCTEST_BENCH_AUTONODES", "100x1000") {
+		nodes, pods := sz.Nodes, sz.Pods
+		if nodes <= 0 || pods < nodes {
+			b.Fatalf("CCTEST_BENCH_AUTONODES: %dx%d: want NODESxPODS with PODS >= NODES > 0", nodes, pods)
 		}
 		b.Run(fmt.Sprintf("nodes=%d/pods=%d", nodes, pods), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {

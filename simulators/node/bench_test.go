@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/cctest/cctest/internal/benchsize"
 	"github.com/cctest/cctest/internal/testenv"
 )
 
@@ -31,17 +32,8 @@ import (
 // the node lifecycle controller saw NotReady (heartbeats falling behind),
 // status patches and event writes per pod (from the API server's metrics).
 func BenchmarkFleet(b *testing.B) {
-	sizes := os.Getenv("CCTEST_BENCH_SIZES")
-	if sizes == "" {
-		sizes = "10x100,100x1000"
-	}
-	for _, s := range strings.Split(sizes, ",") {
-		n, m, ok := strings.Cut(strings.TrimSpace(s), "x")
-		nodes, err1 := strconv.Atoi(n)
-		pods, err2 := strconv.Atoi(m)
-		if !ok || err1 != nil || err2 != nil {
-			b.Fatalf("CCTEST_BENCH_SIZES: %q: want NODESxPODS", s)
-		}
+	for _, sz := range benchsize.Parse(b, "CCTEST_BENCH_SIZES", "10x100,100x1000") {
+		nodes, pods := sz.Nodes, sz.Pods
 		for _, creds := range []string{"node-certs", "admin-creds"} {
 			b.Run(fmt.Sprintf("nodes=%d/pods=%d/%s", nodes, pods, creds), func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
