@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -101,7 +102,8 @@ func (p *Platform) reconcile(ctx context.Context, pods podLister) error {
 	p.removeEmptyNodes(ctx, all)
 	if v.loaded {
 		// Publish what this pass claimed.
-		return p.refreshCapacity(ctx, v.hosts)
+		_, err := p.refreshCapacity(ctx, v.hosts)
+		return err
 	}
 	return nil
 }
@@ -299,7 +301,7 @@ func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeTy
 		p.trigger()
 		return
 	}
-	labels := mgmt.NodeLabels(nt.Name, nt.Spec.Properties, cs.pool.NodeLabels)
+	labels := maps.Clone(cs.labels) // what packing matched pods against
 	if p.cfg.Faults.Has(faults.PropertiesNotLabelled) {
 		for k := range nt.Spec.Properties {
 			delete(labels, k)
@@ -400,20 +402,8 @@ func (p *Platform) load(ctx context.Context, v *view) error {
 	if err != nil {
 		return err
 	}
-	if err := p.refreshCapacity(ctx, hosts); err != nil {
+	if v.types, err = p.refreshCapacity(ctx, hosts); err != nil {
 		return err
-	}
-	list, err := p.dyn.Resource(mgmt.NodeTypeResource).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	v.types = v.types[:0]
-	for i := range list.Items {
-		t, err := mgmt.NodeTypeFrom(&list.Items[i])
-		if err != nil {
-			return err
-		}
-		v.types = append(v.types, *t)
 	}
 	sort.Slice(v.types, func(i, j int) bool { return v.types[i].Name < v.types[j].Name })
 	v.hosts, v.loaded = hosts, true
@@ -435,17 +425,19 @@ func (p *Platform) hostSelector(nodeType string) labels.Selector {
 }
 
 // refreshCapacity writes each NodeType's capacity: matching usable hosts
-// (total) and hosts claimed by a node.
-func (p *Platform) refreshCapacity(ctx context.Context, hosts []mgmt.BareMetalHost) error {
+// (total) and hosts claimed by a node. It returns the node types it read.
+func (p *Platform) refreshCapacity(ctx context.Context, hosts []mgmt.BareMetalHost) ([]mgmt.NodeType, error) {
 	list, err := p.dyn.Resource(mgmt.NodeTypeResource).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	types := make([]mgmt.NodeType, 0, len(list.Items))
 	for i := range list.Items {
 		t, err := mgmt.NodeTypeFrom(&list.Items[i])
 		if err != nil {
-			return err
+			return nil, err
 		}
+		types = append(types, *t)
 		capa := p.capacity(hosts, t.Name)
 		total, claimed := capa.Total, capa.Claimed
 		want := mgmt.NodeTypeStatus{Phase: mgmt.PhaseAvailable, Capacity: capa}
@@ -462,15 +454,16 @@ func (p *Platform) refreshCapacity(ctx context.Context, hosts []mgmt.BareMetalHo
 		}
 		// Keep transition times stable when the status is the same.
 		t.Status = want
+		types[len(types)-1].Status = want
 		u, err := mgmt.ToUnstructured(t)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := p.dyn.Resource(mgmt.NodeTypeResource).UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return types, nil
 }
 
 // capacity of a metal3 node type: usable matching hosts, and those claimed.

@@ -236,7 +236,8 @@ func (p *Platform) Setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return p.refreshCapacity(ctx, hosts)
+	_, err = p.refreshCapacity(ctx, hosts)
+	return err
 }
 
 func (p *Platform) installCRDs(ctx context.Context) error {
