@@ -39,6 +39,7 @@ const (
 	AttestationServiceDown    = "attestation-service-down"
 	AttestationServiceAccepts = "attestation-service-accepts-all"
 	ProbeEvidenceReplayed     = "probe-evidence-replayed"
+	PodVerdictReused          = "pod-verdict-reused"
 )
 
 var catalogue = []Fault{
@@ -62,6 +63,7 @@ var catalogue = []Fault{
 	{AttestationServiceDown, "attestation", "the attestation service does not answer"},
 	{AttestationServiceAccepts, "attestation", "the attestation service returns a passing verdict for any evidence"},
 	{ProbeEvidenceReplayed, "tee", "devices return evidence minted for an earlier nonce (replay)"},
+	{PodVerdictReused, "attestation", "the Kata runtime starts every pod on the first passing verdict it got, not on one bound to that pod"},
 }
 
 // All returns the catalogue, sorted by name.

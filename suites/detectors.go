@@ -34,6 +34,7 @@ var _ = declare(map[string][]string{
 	faults.AttestationServiceDown:    needsKata,
 	faults.AttestationServiceAccepts: {specReattest},
 	faults.ProbeEvidenceReplayed:     needsKata,
+	faults.PodVerdictReused:          {specKataTDX, specKataSNP},         // the verdict is bound to another pod
 	faults.SyncIgnoresSelector:       {specSyncSelects, specSyncRemoves}, // a relabelled class still "matches"
 	faults.SyncKeepsUnmatched:        {specSyncRemoves},
 	faults.SyncDeletesControlledBy:   {specSyncTenantLocal},
@@ -42,6 +43,10 @@ var _ = declare(map[string][]string{
 // A machine the faulty gate let in has an unapproved measurement, so Kata
 // pods the scheduler happens to place on it fail their own attestation.
 var _ = collateral(faults.GateAdmitsUnattested, specKataTDX, specSideBySide, specEgressAllowed)
+
+// A runtime that reuses a verdict never asks the service again, so under
+// default-deny egress its pod starts instead of failing to attest.
+var _ = collateral(faults.PodVerdictReused, specEgressDenied)
 
 func declare(m map[string][]string) bool {
 	for f, specs := range m {
