@@ -11,14 +11,14 @@ import (
 
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/internal/buildinfo"
-	"github.com/cctest/cctest/report"
+	"github.com/cctest/cctest/reports"
 )
 
 // RecordEnvironment attaches where the run happened to the report: the
 // environment, versions, the TEEs the tenant's nodes advertise, the policy
 // and faults. Call it from a BeforeSuite.
 func RecordEnvironment(ctx context.Context, c *Clients) {
-	e := report.Environment{Kind: Env().Name(), CctestVersion: buildinfo.Version, Faults: Faults()}
+	e := reports.Environment{Kind: Env().Name(), CctestVersion: buildinfo.Version, Faults: Faults()}
 	if t := Env().Tenant(); t != nil {
 		e.Tenant = t.Host
 	}
@@ -54,5 +54,5 @@ func RecordEnvironment(ctx context.Context, c *Clients) {
 		}
 	}
 	sort.Strings(e.TEETypes)
-	ginkgo.AddReportEntry(report.EnvironmentEntry, e)
+	ginkgo.AddReportEntry(reports.EnvironmentEntry, e)
 }

@@ -13,7 +13,7 @@ import (
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/framework"
-	"github.com/cctest/cctest/report"
+	"github.com/cctest/cctest/reports"
 )
 
 var getOpts = metav1.GetOptions{}
@@ -149,7 +149,7 @@ func verifyPodEvidence(ctx context.Context, pod *corev1.Pod, nodeType, tee, even
 	}
 	rd := verifier.BindReportData(nonce, rec.Context)
 	v := verifier.New(verifier.Options{}).Verify(*rec.Evidence, pol, rd[:])
-	AddReportEntry(report.EvidenceEntry, report.Evidence{Subject: pod.Namespace + "/" + pod.Name, Kind: "pod", NodeType: nodeType,
+	AddReportEntry(reports.EvidenceEntry, reports.Evidence{Subject: pod.Namespace + "/" + pod.Name, Kind: "pod", NodeType: nodeType,
 		TEE: tee, Nonce: rec.Nonce, Raw: rec.Evidence.Raw, Verdict: v})
 	if !v.Pass {
 		Fail(fmt.Sprintf("pod %s started on evidence the spec's own verification rejects: %s", pod.Name, v.Reason))

@@ -16,7 +16,7 @@ import (
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/probe"
-	"github.com/cctest/cctest/report"
+	"github.com/cctest/cctest/reports"
 )
 
 var specReattest = spec("every confidential node is re-attested by a probe with the spec's own nonce")
@@ -85,7 +85,7 @@ var _ = Describe("Attestation of running nodes", framework.Label("attestation", 
 			case !r.Pass:
 				bad = append(bad, fmt.Sprintf("node %s: the attestation service rejected evidence the spec verified: %s", n.Name, r.Reason))
 			}
-			AddReportEntry(report.EvidenceEntry, report.Evidence{Subject: n.Name, Kind: "node", NodeType: n.Labels[mgmt.PropertyNodeType],
+			AddReportEntry(reports.EvidenceEntry, reports.Evidence{Subject: n.Name, Kind: "node", NodeType: n.Labels[mgmt.PropertyNodeType],
 				TEE: tee, Nonce: hex.EncodeToString(nonce), Raw: ev.Raw, Verdict: v})
 		}
 		if probed == 0 {

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cctest/cctest/cli/exitcode"
-	"github.com/cctest/cctest/report"
+	"github.com/cctest/cctest/reports"
 )
 
 // Exit codes.
@@ -103,18 +103,18 @@ func Run(out io.Writer, o Options) error {
 		}
 		return usage("--from: %v", err)
 	}
-	r, err := report.Decode(bytes.NewReader(src))
+	r, err := reports.Decode(bytes.NewReader(src))
 	if err != nil {
 		return usage("--from %s: %v", o.From, err)
 	}
 	if o.HTML != "" {
-		if err := report.WriteFileAtomic(o.HTML, func(w io.Writer) error { return report.WriteHTML(w, r) }); err != nil {
+		if err := reports.WriteFileAtomic(o.HTML, func(w io.Writer) error { return reports.WriteHTML(w, r) }); err != nil {
 			return exitcode.New(ExitWrite, fmt.Sprintf("--html: %v", err))
 		}
 		fmt.Fprintf(out, "wrote %s\n", o.HTML)
 	}
 	if o.JUnit != "" {
-		if err := report.WriteFileAtomic(o.JUnit, func(w io.Writer) error { return report.WriteJUnit(w, r) }); err != nil {
+		if err := reports.WriteFileAtomic(o.JUnit, func(w io.Writer) error { return reports.WriteJUnit(w, r) }); err != nil {
 			return exitcode.New(ExitWrite, fmt.Sprintf("--junit: %v", err))
 		}
 		fmt.Fprintf(out, "wrote %s\n", o.JUnit)
@@ -124,9 +124,9 @@ func Run(out io.Writer, o Options) error {
 			return exitcode.New(ExitWrite, fmt.Sprintf("--bundle: %v", err))
 		}
 		fmt.Fprintf(out, "wrote the evidence bundle in %s (%d evidence files, manifest %s)\n",
-			o.Bundle, len(report.EvidenceRecords(r)), filepath.Join(o.Bundle, report.ManifestName))
+			o.Bundle, len(reports.EvidenceRecords(r)), filepath.Join(o.Bundle, reports.ManifestName))
 	}
-	s := report.Summarize(r)
+	s := reports.Summarize(r)
 	verdict := "PASS"
 	if !s.Pass {
 		verdict = "FAIL"
@@ -141,7 +141,7 @@ func writeBundle(out io.Writer, dir, from string, src []byte, r types.Report) er
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	dst := filepath.Join(dir, report.JSONName)
+	dst := filepath.Join(dir, reports.JSONName)
 	if _, err := os.Stat(dst); errors.Is(err, os.ErrNotExist) {
 		if err := os.WriteFile(dst, src, 0o644); err != nil {
 			return err
@@ -149,7 +149,7 @@ func writeBundle(out io.Writer, dir, from string, src []byte, r types.Report) er
 	} else if same, _ := sameFile(from, dst); !same {
 		fmt.Fprintf(out, "note: %s already exists and is kept; the pages come from %s\n", dst, from)
 	}
-	return report.WriteBundle(dir, r)
+	return reports.WriteBundle(dir, r)
 }
 
 func sameFile(a, b string) (bool, error) {
@@ -164,7 +164,7 @@ func sameFile(a, b string) (bool, error) {
 	return os.SameFile(sa, sb), nil
 }
 
-func counts(s report.Summary) string {
+func counts(s reports.Summary) string {
 	out := ""
 	for i, c := range s.Counts {
 		if i > 0 {

@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/cctest/cctest/internal/clitest"
-	"github.com/cctest/cctest/report"
+	"github.com/cctest/cctest/reports"
 )
 
-const testdata = "../../report/testdata/"
+const testdata = "../../reports/testdata/"
 
 func execute(t *testing.T, args ...string) (string, error) {
 	t.Helper()
@@ -61,7 +61,7 @@ func TestBundleCopiesTheSourceReport(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(dir, "report.json")); !bytes.Equal(got, src) {
 		t.Error("report.json in the bundle is not the source file")
 	}
-	if p, err := report.CheckManifest(dir); err != nil || len(p) != 0 {
+	if p, err := reports.CheckManifest(dir); err != nil || len(p) != 0 {
 		t.Errorf("manifest: %v %q", err, p)
 	}
 	// Re-bundling in place keeps the existing report.json.

@@ -19,7 +19,7 @@ import (
 	"github.com/cctest/cctest/environments/kubeconfig"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/probe/image"
-	"github.com/cctest/cctest/report"
+	"github.com/cctest/cctest/reports"
 	"github.com/cctest/cctest/simulators/controlplane"
 )
 
@@ -129,7 +129,7 @@ func hardwareProblems(r types.Report, tees []string) []string {
 			}
 		}
 	}
-	for _, e := range report.EvidenceRecords(r) {
+	for _, e := range reports.EvidenceRecords(r) {
 		if e.Evidence.Verdict.Simulated {
 			out = append(out, fmt.Sprintf("evidence of %s %s chains to a test root (%s)", e.Evidence.Kind, e.Evidence.Subject, e.Evidence.Verdict.TrustRoot))
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/internal/testpolicy"
-	"github.com/cctest/cctest/report"
+	"github.com/cctest/cctest/reports"
 )
 
 func TestResolveEnv(t *testing.T) {
@@ -73,7 +73,7 @@ func TestHardwareProblems(t *testing.T) {
 	skipped := types.SpecReport{LeafNodeType: types.NodeTypeIt, State: types.SpecStateSkipped, LeafNodeText: "re-attest",
 		LeafNodeLabels: []string{"attestation", "tee:tdx"}}
 	passed := types.SpecReport{LeafNodeType: types.NodeTypeIt, State: types.SpecStatePassed, LeafNodeText: "reattest",
-		ReportEntries: types.ReportEntries{{Name: report.EvidenceEntry, Value: types.WrapEntryValue(report.Evidence{
+		ReportEntries: types.ReportEntries{{Name: reports.EvidenceEntry, Value: types.WrapEntryValue(reports.Evidence{
 			Subject: "node-1", Kind: "node", TEE: "tdx", Verdict: verifier.Verdict{Pass: true, Simulated: true, TrustRoot: "cctest simulated Intel SGX Root CA (TEST ONLY)"}})}}}
 	probs := hardwareProblems(types.Report{SpecReports: types.SpecReports{skipped, passed}}, []string{"tdx"})
 	joined := strings.Join(probs, "\n")

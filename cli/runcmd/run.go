@@ -25,7 +25,7 @@ import (
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/framework"
-	"github.com/cctest/cctest/report"
+	"github.com/cctest/cctest/reports"
 	"github.com/cctest/cctest/simulators/controlplane"
 	"github.com/cctest/cctest/simulators/embedded"
 	_ "github.com/cctest/cctest/suites" // registers the specs
@@ -197,7 +197,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	// After RunSpecs: Ginkgo writes report.json as it ends, and the
 	// bundle's manifest must hash the final file.
-	if err := report.WriteBundle(reportDir, r); err != nil {
+	if err := reports.WriteBundle(reportDir, r); err != nil {
 		fmt.Fprintf(out, "warning: the report bundle is incomplete: %v\n", err)
 		if verdict == nil {
 			verdict = exitcode.New(ExitFailed, "write the report bundle: "+err.Error())

@@ -7,7 +7,7 @@ package main
 import (
 	"os"
 
-	"github.com/cctest/cctest/cli/probecmd"
+	probecmd "github.com/cctest/cctest/probe/command"
 )
 
 func main() { os.Exit(probecmd.Main(os.Args[1:])) }

@@ -14,10 +14,10 @@ import (
 	"github.com/cctest/cctest/cli/envcmd"
 	"github.com/cctest/cctest/cli/exitcode"
 	"github.com/cctest/cctest/cli/faultscmd"
-	"github.com/cctest/cctest/cli/probecmd"
 	"github.com/cctest/cctest/cli/reportcmd"
 	"github.com/cctest/cctest/cli/runcmd"
 	"github.com/cctest/cctest/cli/versioncmd"
+	probecmd "github.com/cctest/cctest/probe/command"
 )
 
 func main() {

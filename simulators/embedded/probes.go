@@ -11,13 +11,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cctest/cctest/attest/device"
-	"github.com/cctest/cctest/cli/probecmd"
 	"github.com/cctest/cctest/probe"
+	probecmd "github.com/cctest/cctest/probe/command"
 	"github.com/cctest/cctest/simulators/node"
 )
 
 // RunProbe runs a `cctest probe ...` container the way its image would on
-// a real node — the same probe code (cli/probecmd) — inside this node's
+// a real node — the same probe code (probe/command) — inside this node's
 // simulation: the TEE device its sandbox sees, the pod network with the
 // tenant's NetworkPolicies, the container's environment (downward API and
 // ConfigMap/Secret references resolved as the kubelet does) and the

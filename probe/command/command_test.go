@@ -1,4 +1,4 @@
-package probecmd
+package command
 
 import (
 	"bytes"

@@ -1,10 +1,10 @@
-// Package probecmd is `cctest probe attest|egress|runtime` (also the whole
+// Package command is `cctest probe attest|egress|runtime` (also the whole
 // of the small cctest-probe binary): checks that must run on a node, inside
 // a pod. The outcome is the exit code (0 pass, 1 fail, 2 usage) and a
 // one-line JSON termination message (package probe's Result). The
 // simulated kubelet runs the same commands through Run with the node's
 // simulated device and pod network.
-package probecmd
+package command
 
 import (
 	"context"

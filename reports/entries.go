@@ -1,11 +1,11 @@
-// Package report renders a cctest run from its Ginkgo report (the source of
+// Package reports renders a cctest run from its Ginkgo report (the source of
 // truth): JUnit XML for CI, one self-contained HTML page for people, and an
 // evidence bundle with a sha256 manifest.
 //
 // Specs attach what the report shows with ginkgo.AddReportEntry: an
 // Environment once from a BeforeSuite (EnvironmentEntry) and one Evidence per
 // attested node or pod (EvidenceEntry).
-package report
+package reports
 
 import (
 	"encoding/json"
