@@ -1,86 +1,81 @@
 // Package faults is the catalogue of named faults the simulated platform can
 // be started with. A fault is a switch inside a simulator, never a branch in
 // a spec: it makes the platform misbehave the way a broken real platform
-// would, so the suites can prove that each check can fail.
+// would, so the suites can prove that each check can fail. Each simulator
+// declares its own faults (Declare) next to the code they break; the
+// catalogue is built from those declarations, so it cannot name the wrong
+// component.
 package faults
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Fault is one named misbehaviour.
 type Fault struct {
 	Name        string
-	Component   string // the simulator that implements it
+	Component   string // the package that declares and implements it
 	Description string
 }
 
-// Names of every fault, for the simulators' switches.
-const (
-	SyncIgnoresSelector       = "sync-ignores-selector"
-	SyncKeepsUnmatched        = "sync-keeps-unmatched"
-	SyncDeletesControlledBy   = "sync-deletes-controlled-by"
-	GateAdmitsUnattested      = "gate-admits-unattested"
-	TamperedQuote             = "tampered-quote"
-	DebugTD                   = "debug-td"
-	SNPDebugPolicy            = "snp-debug-policy"
-	WrongMeasurement          = "wrong-measurement"
-	AutoNodesWrongType        = "autonodes-wrong-type"
-	AutoNodesIgnoresOperator  = "autonodes-ignores-operator"
-	PropertiesNotLabelled     = "properties-not-labelled"
-	NodeSharedAcrossTenants   = "node-shared-across-tenants"
-	KataHandlerMissing        = "kata-handler-missing"
-	VNodeHandlerMissing       = "vnode-handler-missing"
-	VNodeKataConflict         = "vnode-kata-conflict"
-	PodAttestationSkipped     = "pod-attestation-skipped"
-	EgressDenied              = "egress-denied"
-	AttestationServiceDown    = "attestation-service-down"
-	AttestationServiceAccepts = "attestation-service-accepts-all"
-	ProbeEvidenceReplayed     = "probe-evidence-replayed"
-	PodVerdictReused          = "pod-verdict-reused"
+var (
+	mu        sync.Mutex
+	catalogue = map[string]Fault{}
 )
 
-var catalogue = []Fault{
-	{SyncIgnoresSelector, "vcluster", "RuntimeClass sync copies every host class, ignoring sync.fromHost.runtimeClasses.selector"},
-	{SyncKeepsUnmatched, "vcluster", "RuntimeClass sync keeps tenant copies whose host class was deleted or no longer matches"},
-	{SyncDeletesControlledBy, "vcluster", "RuntimeClass sync deletes tenant classes labelled vcluster.loft.sh/controlled-by"},
-	{GateAdmitsUnattested, "platform", "the node-join gate joins machines whose evidence fails verification (or that have none)"},
-	{TamperedQuote, "tee", "every TEE machine's evidence has a flipped byte in its signed body"},
-	{DebugTD, "tee", "TDX machines boot as debug TDs (TD attributes DEBUG bit set)"},
-	{SNPDebugPolicy, "tee", "SEV-SNP machines boot with the guest policy DEBUG bit set"},
-	{WrongMeasurement, "tee", "TEE machines report a measurement (MRTD / MEASUREMENT) outside the policy's allowlist"},
-	{AutoNodesWrongType, "platform", "auto nodes provisions the most expensive matching node type instead of the cheapest"},
-	{AutoNodesIgnoresOperator, "platform", "auto nodes treats every nodeTypeSelector operator as In"},
-	{PropertiesNotLabelled, "platform", "joined nodes do not carry their node type's properties as labels"},
-	{NodeSharedAcrossTenants, "platform", "a machine already joined to one tenant is joined to another tenant too"},
-	{KataHandlerMissing, "node", "node images lack the Kata TEE runtime handlers (kata-qemu-tdx, kata-qemu-snp)"},
-	{VNodeHandlerMissing, "node", "node images lack the vnode runtime handler"},
-	{VNodeKataConflict, "node", "the vnode and Kata handlers cannot run pods side by side on one node"},
-	{PodAttestationSkipped, "node", "Kata TEE pods start without producing or verifying evidence"},
-	{EgressDenied, "node", "pods on confidential nodes cannot reach the attestation service whatever the NetworkPolicies say"},
-	{AttestationServiceDown, "attestation", "the attestation service does not answer"},
-	{AttestationServiceAccepts, "attestation", "the attestation service returns a passing verdict for any evidence"},
-	{ProbeEvidenceReplayed, "tee", "devices return evidence minted for an earlier nonce (replay)"},
-	{PodVerdictReused, "attestation", "the Kata runtime starts every pod on the first passing verdict it got, not on one bound to that pod"},
+const module = "github.com/cctest/cctest/"
+
+// Declare adds a fault to the catalogue and returns its name, for the
+// declaring simulator's switch. The component is the calling package. A
+// name declared twice panics (the binary fails at start, naming both).
+func Declare(name, description string) string {
+	component := "?"
+	if pc, _, _, ok := runtime.Caller(1); ok {
+		component = callerPackage(runtime.FuncForPC(pc).Name())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if prev, dup := catalogue[name]; dup {
+		panic(fmt.Sprintf("faults: %q declared twice (in %s and %s)", name, prev.Component, component))
+	}
+	catalogue[name] = Fault{Name: name, Component: component, Description: description}
+	return name
 }
 
-// All returns the catalogue, sorted by name.
+// callerPackage turns "github.com/cctest/cctest/simulators/tee.init" into
+// "simulators/tee".
+func callerPackage(fn string) string {
+	fn = strings.TrimPrefix(fn, module)
+	slash := strings.LastIndex(fn, "/")
+	if dot := strings.Index(fn[slash+1:], "."); dot >= 0 {
+		fn = fn[:slash+1+dot]
+	}
+	return fn
+}
+
+// All returns the catalogue, sorted by name: the faults of every simulator
+// linked into this binary.
 func All() []Fault {
-	out := append([]Fault(nil), catalogue...)
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]Fault, 0, len(catalogue))
+	for _, f := range catalogue {
+		out = append(out, f)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
 // Lookup returns the fault with that name.
 func Lookup(name string) (Fault, bool) {
-	for _, f := range catalogue {
-		if f.Name == name {
-			return f, true
-		}
-	}
-	return Fault{}, false
+	mu.Lock()
+	defer mu.Unlock()
+	f, ok := catalogue[name]
+	return f, ok
 }
 
 // Set is the faults a platform was started with. The zero value has none.
@@ -95,7 +90,7 @@ func Parse(names ...string) (Set, error) {
 			continue
 		}
 		if _, ok := Lookup(n); !ok {
-			known := make([]string, 0, len(catalogue))
+			var known []string
 			for _, f := range All() {
 				known = append(known, f.Name)
 			}

@@ -5,36 +5,47 @@ import (
 	"testing"
 )
 
+var (
+	testDebug  = Declare("test-debug", "a fault for this test")
+	testEgress = Declare("test-egress", "another fault for this test")
+)
+
 func TestParse(t *testing.T) {
-	s, err := Parse(DebugTD, " ", EgressDenied)
+	s, err := Parse(testDebug, " ", testEgress)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Has(DebugTD) || !s.Has(EgressDenied) || s.Has(TamperedQuote) {
+	if !s.Has(testDebug) || !s.Has(testEgress) || s.Has("tampered-quote") {
 		t.Fatalf("set = %v", s)
 	}
-	if got := strings.Join(s.Names(), ","); got != "debug-td,egress-denied" {
+	if got := strings.Join(s.Names(), ","); got != "test-debug,test-egress" {
 		t.Fatalf("names = %s", got)
 	}
-	_, err = Parse("debug-tdx")
-	if err == nil || !strings.Contains(err.Error(), `unknown fault "debug-tdx"`) || !strings.Contains(err.Error(), DebugTD) {
+	_, err = Parse("test-debugx")
+	if err == nil || !strings.Contains(err.Error(), `unknown fault "test-debugx"`) || !strings.Contains(err.Error(), testDebug) {
 		t.Fatalf("err = %v", err)
 	}
 	var none Set
-	if none.Has(DebugTD) {
+	if none.Has(testDebug) {
 		t.Fatal("nil set has a fault")
 	}
 }
 
-func TestCatalogueIsUniqueAndDescribed(t *testing.T) {
-	seen := map[string]bool{}
-	for _, f := range All() {
-		if seen[f.Name] || f.Description == "" || f.Component == "" {
-			t.Errorf("fault %+v duplicated or undocumented", f)
+func TestComponentIsTheDeclaringPackage(t *testing.T) {
+	f, ok := Lookup(testDebug)
+	if !ok || f.Component != "faults" {
+		t.Fatalf("fault = %+v", f)
+	}
+	if got := callerPackage("github.com/cctest/cctest/simulators/tee.init.func1"); got != "simulators/tee" {
+		t.Fatalf("callerPackage = %q", got)
+	}
+}
+
+func TestDeclaringTwicePanics(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), `"test-debug" declared twice`) {
+			t.Fatalf("panic = %v", r)
 		}
-		seen[f.Name] = true
-	}
-	if len(seen) < 20 {
-		t.Errorf("catalogue has %d faults, want the 20 the platform and node issues name", len(seen))
-	}
+	}()
+	Declare(testDebug, "again")
 }

@@ -5,13 +5,10 @@ package framework
 
 import (
 	"errors"
-	"time"
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-
-	"github.com/cctest/cctest/attest/policy"
 )
 
 // Environment is a platform under test: the embedded simulated one, a kind
@@ -29,19 +26,6 @@ type Environment interface {
 	// TimeoutScale stretches every wait (1 for the embedded platform, more
 	// for real clusters where nodes boot for minutes).
 	TimeoutScale() float64
-}
-
-var current Environment
-
-// SetEnvironment is called once by the runner before the specs run.
-func SetEnvironment(e Environment) { current = e }
-
-// Env returns the environment under test.
-func Env() Environment {
-	if current == nil {
-		panic("framework: no environment set (the runner calls framework.SetEnvironment)")
-	}
-	return current
 }
 
 // Static is an Environment from fixed kubeconfig-derived configs.
@@ -75,10 +59,9 @@ type Clients struct {
 	Shared     kubernetes.Interface // nil without a shared-nodes tenant
 }
 
-// NewClients builds clients for the current environment.
-func NewClients() (*Clients, error) {
-	e := Env()
-	if e.Tenant() == nil {
+// NewClients builds clients for an environment.
+func NewClients(e Environment) (*Clients, error) {
+	if e == nil || e.Tenant() == nil {
 		return nil, errors.New("framework: the environment has no tenant config")
 	}
 	c := &Clients{TenantRest: e.Tenant()}
@@ -104,26 +87,3 @@ func NewClients() (*Clients, error) {
 	}
 	return c, nil
 }
-
-// Timeout scales a base timeout by the environment's factor.
-func Timeout(base time.Duration) time.Duration {
-	return time.Duration(float64(base) * Env().TimeoutScale())
-}
-
-var attestationPolicy *policy.Policy
-
-// SetPolicy sets the attestation policy specs verify evidence against
-// (`cctest run --policy`).
-func SetPolicy(p *policy.Policy) { attestationPolicy = p }
-
-// Policy is the attestation policy of the run, nil if none was given.
-func Policy() *policy.Policy { return attestationPolicy }
-
-var runFaults []string
-
-// SetFaults records the faults the platform was started with (`cctest run
-// --fault`), for the report's environment section.
-func SetFaults(names []string) { runFaults = names }
-
-// Faults are the faults of the run, if any.
-func Faults() []string { return runFaults }

@@ -17,12 +17,12 @@ import (
 // RecordEnvironment attaches where the run happened to the report: the
 // environment, versions, the TEEs the tenant's nodes advertise, the policy
 // and faults. Call it from a BeforeSuite.
-func RecordEnvironment(ctx context.Context, c *Clients) {
-	e := reports.Environment{Kind: Env().Name(), CctestVersion: buildinfo.Version, Faults: Faults()}
-	if t := Env().Tenant(); t != nil {
+func RecordEnvironment(ctx context.Context, r *Run, c *Clients) {
+	e := reports.Environment{Kind: r.Env.Name(), CctestVersion: buildinfo.Version, Faults: r.Faults}
+	if t := r.Env.Tenant(); t != nil {
 		e.Tenant = t.Host
 	}
-	if h := Env().Host(); h != nil {
+	if h := r.Env.Host(); h != nil {
 		e.Host = h.Host
 	}
 	if c != nil && c.Tenant != nil {
@@ -39,7 +39,7 @@ func RecordEnvironment(ctx context.Context, c *Clients) {
 			}
 		}
 	}
-	if p := Policy(); p != nil {
+	if p := r.Policy; p != nil {
 		e.PolicyName = p.Name
 		if b, err := yaml.Marshal(p); err == nil {
 			e.PolicyYAML = string(b)

@@ -24,15 +24,32 @@ func TestUnknownLabelFailsTheSuiteBuild(t *testing.T) {
 }
 
 func TestDuplicateSpecNameFailsTheSuiteBuild(t *testing.T) {
-	Spec("unique spec for the registry test", "a.go")
-	mustPanic(t, `duplicate spec name "unique spec for the registry test"`, func() { Spec("unique spec for the registry test", "b.go") })
+	Declare(Spec{Name: "unique spec for the registry test", Checklist: ChecklistAutoNodes})
+	mustPanic(t, `duplicate spec name "unique spec for the registry test"`, func() {
+		Declare(Spec{Name: "unique spec for the registry test", Checklist: ChecklistAutoNodes})
+	})
+	mustPanic(t, `unknown label "tee:sgx"`, func() {
+		Declare(Spec{Name: "a spec with a bad label", Labels: []string{"tee:sgx"}, Checklist: ChecklistAutoNodes})
+	})
+	mustPanic(t, "names no seed checklist item", func() { Declare(Spec{Name: "a spec without a checklist item"}) })
 }
 
-func TestDetectors(t *testing.T) {
-	Detects("spec b", "fault-x")
-	Detects("spec a", "fault-x", "fault-y")
+func TestDetectorsAndUncovered(t *testing.T) {
+	Declare(Spec{Name: "spec b", Checklist: ChecklistAutoNodes, BrokenBy: []string{"fault-x"}})
+	Declare(Spec{Name: "spec a", Checklist: ChecklistAutoNodes, BrokenBy: []string{"fault-x", "fault-y"}, MayAlsoFailUnder: []string{"fault-z"}})
+	Declare(Spec{Name: "spec c", Checklist: ChecklistAutoNodes})
 	d := Detectors()
 	if strings.Join(d["fault-x"], ",") != "spec a,spec b" || len(d["fault-y"]) != 1 {
 		t.Fatalf("detectors = %v", d)
+	}
+	if c := Collateral(); len(c["fault-z"]) != 1 {
+		t.Fatalf("collateral = %v", c)
+	}
+	var un []string
+	for _, s := range Uncovered() {
+		un = append(un, s.Name)
+	}
+	if !strings.Contains(strings.Join(un, ","), "spec c") || strings.Contains(strings.Join(un, ","), "spec a") {
+		t.Fatalf("uncovered = %v", un)
 	}
 }

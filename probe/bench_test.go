@@ -3,7 +3,8 @@ package probe_test
 import (
 	"testing"
 
-	"github.com/cctest/cctest/attest/device"
+	"github.com/cctest/cctest/simulators/tee/simdevice"
+
 	"github.com/cctest/cctest/probe"
 	"github.com/cctest/cctest/simulators/tee"
 )
@@ -11,7 +12,7 @@ import (
 // BenchmarkEncodeEvidenceTDX: packing a quote for the termination message
 // (DEFLATE with the certificate dictionary).
 func BenchmarkEncodeEvidenceTDX(b *testing.B) {
-	ev, err := device.FromMachine(tee.NewTDXMachine(tee.TDXOptions{Name: "bench"})).Evidence([64]byte{7})
+	ev, err := simdevice.New(tee.NewTDXMachine(tee.TDXOptions{Name: "bench"})).Evidence([64]byte{7})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cctest/cctest/simulators/tee/simdevice"
+
 	"github.com/cctest/cctest/attest/client"
 	"github.com/cctest/cctest/attest/device"
 	"github.com/cctest/cctest/attest/verifier"
@@ -36,7 +38,7 @@ func service(t *testing.T, fs faults.Set) (*attestation.Service, *client.Client)
 
 func simEnv(m tee.Machine, ca []byte) *probe.Env {
 	return &probe.Env{
-		Device: func() (device.Device, error) { return device.FromMachine(m), nil },
+		Device: func() (device.Device, error) { return simdevice.New(m), nil },
 		Getenv: func(k string) string {
 			if k == probe.EnvCA {
 				return string(ca)
@@ -72,7 +74,7 @@ func reverify(t *testing.T, msg string, nonce []byte, podUID string) (probe.Resu
 		t.Fatalf("evidence: %v (omitted: %s)", err, r.EvidenceOmitted)
 	}
 	rd := verifier.BindReportData(nonce, probe.ContextFor(podUID))
-	return r, verifier.New(verifier.Options{}).Verify(ev, testpolicy.Platform(t), rd[:])
+	return r, verifier.New(verifier.Options{TestRoots: tee.TestRoots()}).Verify(ev, testpolicy.Platform(t), rd[:])
 }
 
 func TestAttestTDXAndSNPReverifiable(t *testing.T) {
@@ -191,7 +193,7 @@ func TestFetchEvidenceFallsBackToTheStoredVerdict(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd := verifier.BindReportData(nonce, probe.ContextFor("u"))
-	if v := verifier.New(verifier.Options{}).Verify(ev, testpolicy.Platform(t), rd[:]); !v.Pass {
+	if v := verifier.New(verifier.Options{TestRoots: tee.TestRoots()}).Verify(ev, testpolicy.Platform(t), rd[:]); !v.Pass {
 		t.Error(v.Reason)
 	}
 	if _, err := (probe.Result{Reason: "x"}).FetchEvidence(context.Background(), c); err == nil {
@@ -325,7 +327,7 @@ func TestRuntime(t *testing.T) {
 			return nil, os.ErrNotExist
 		},
 		Device: func() (device.Device, error) {
-			return device.FromMachine(tee.NewTDXMachine(tee.TDXOptions{Name: "g"})), nil
+			return simdevice.New(tee.NewTDXMachine(tee.TDXOptions{Name: "g"})), nil
 		},
 	}
 	r = probe.Runtime(real, probe.RuntimeOptions{ExpectSandbox: "vm", ExpectTEE: "tdx"})

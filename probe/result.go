@@ -4,22 +4,19 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"crypto/x509"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 
 	sevabi "github.com/google/go-sev-guest/abi"
 
 	"github.com/cctest/cctest/attest/client"
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
-	"github.com/cctest/cctest/simulators/tee/testpki"
 )
 
 // Image is the probe image repository (cmd/cctest-probe on an empty base).
@@ -154,7 +151,7 @@ func EncodeEvidence(ev verifier.Evidence) (string, error) {
 		payload = append(append([]byte{}, ev.Raw[:snpReportSize]...), vcek...)
 	}
 	var b bytes.Buffer
-	w, err := flate.NewWriterDict(&b, flate.BestCompression, dictionary())
+	w, err := flate.NewWriterDict(&b, flate.BestCompression, dictionary)
 	if err != nil {
 		return "", err
 	}
@@ -165,18 +162,16 @@ func EncodeEvidence(ev verifier.Evidence) (string, error) {
 	return base64.StdEncoding.EncodeToString(b.Bytes()), nil
 }
 
-// dictionary primes DEFLATE with the certificates quotes carry that every
-// cctest build knows (the simulated Intel PCK Platform CA and root): a TDX
-// quote's certification data holds them in PEM, and they then cost a few
-// bytes instead of ~1.5 KB, which lets the evidence fit the termination
-// message. Changing it breaks decoding of older messages: append only.
-var dictionary = sync.OnceValue(func() []byte {
-	var d []byte
-	for _, c := range []*x509.Certificate{testpki.IntelPCKPlatformCA(), testpki.IntelRoot()} {
-		d = append(d, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	return d
-})
+// dictionary primes DEFLATE with the certificates quotes from cctest's
+// simulated TDX machines carry (the test Intel PCK Platform CA and root, in
+// PEM): a TDX quote's certification data holds them, and they then cost a
+// few bytes instead of ~1.5 KB, which lets the evidence fit the termination
+// message. They are public certificates, kept here as bytes so the probe
+// links nothing of the simulators; a test holds them equal to the test PKI.
+// Changing it breaks decoding of older messages: append only.
+//
+//go:embed dictionary.pem
+var dictionary []byte
 
 func snpVCEK(ev verifier.Evidence) ([]byte, error) {
 	if len(ev.Raw) < snpReportSize {
@@ -208,7 +203,7 @@ func DecodeEvidence(tee, s string) (verifier.Evidence, error) {
 	if err != nil {
 		return verifier.Evidence{}, fmt.Errorf("probe evidence: not base64: %v", err)
 	}
-	zr := flate.NewReaderDict(bytes.NewReader(packed), dictionary())
+	zr := flate.NewReaderDict(bytes.NewReader(packed), dictionary)
 	payload, err := io.ReadAll(io.LimitReader(zr, 1<<20))
 	if err != nil {
 		return verifier.Evidence{}, fmt.Errorf("probe evidence: not cctest's DEFLATE encoding: %v", err)

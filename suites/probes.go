@@ -6,23 +6,22 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/probe"
 )
 
 // probePod builds a pod that runs one probe and terminates; its verdict is
 // the exit code and the termination message, as on any real cluster.
-func probePod(name, runtimeClass string, selector, labels map[string]string, args ...string) *corev1.Pod {
+func (s *suite) probePod(name, runtimeClass string, selector, labels map[string]string, args ...string) *corev1.Pod {
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
 			NodeSelector:  selector,
-			Containers: []corev1.Container{{Name: "probe", Image: framework.ProbeImage(), ImagePullPolicy: corev1.PullIfNotPresent, Args: append([]string{"probe"}, args...),
+			Containers: []corev1.Container{{Name: "probe", Image: s.ProbeImage, ImagePullPolicy: corev1.PullIfNotPresent, Args: append([]string{"probe"}, args...),
 				Env: []corev1.EnvVar{
 					{Name: probe.EnvPodUID, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.uid"}}},
 					{Name: probe.EnvNodeName, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
@@ -38,44 +37,33 @@ func probePod(name, runtimeClass string, selector, labels map[string]string, arg
 // runProbe creates a probe pod and returns the pod and its parsed result
 // once it terminated. A pod that never terminates fails the spec with the
 // reason it is stuck.
-func runProbe(ctx context.Context, ns string, pod *corev1.Pod) (*corev1.Pod, probe.Result) {
+func (s *suite) runProbe(ctx context.Context, ns string, pod *corev1.Pod) (*corev1.Pod, probe.Result) {
 	GinkgoHelper()
-	created, err := c.Tenant.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
-	if err != nil {
-		Fail(fmt.Sprintf("create probe pod %s/%s: %v", ns, pod.Name, err))
-	}
+	created, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred(), "create probe pod %s/%s", ns, pod.Name)
 	var last *corev1.Pod
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, framework.Timeout(45*time.Second), true, func(ctx context.Context) (bool, error) {
-		p, err := c.Tenant.CoreV1().Pods(ns).Get(ctx, created.Name, metav1.GetOptions{})
+	terminated := func(ctx context.Context) error {
+		p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, created.Name, metav1.GetOptions{})
 		if err != nil {
-			return false, nil
+			return err
 		}
 		last = p
-		if p.Status.Phase == corev1.PodFailed && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].State.Terminated == nil {
-			return false, fmt.Errorf("pod failed before the probe ran: %s: %s", p.Status.Reason, p.Status.Message)
-		}
 		for _, cs := range p.Status.ContainerStatuses {
 			if cs.State.Terminated != nil {
-				return true, nil
+				return nil
 			}
 		}
 		if p.Status.Phase == corev1.PodFailed {
-			return false, fmt.Errorf("pod failed before the probe ran: %s: %s", p.Status.Reason, p.Status.Message)
+			return StopTrying(fmt.Sprintf("probe %s/%s did not run: the pod failed before the probe ran: %s: %s", ns, pod.Name, p.Status.Reason, p.Status.Message))
 		}
-		for _, e := range events(ctx, ns, created.Name, "") {
-			if e.Type == corev1.EventTypeWarning && terminalReasons[e.Reason] {
-				return false, fmt.Errorf("%s: %s", e.Reason, e.Message)
-			}
+		if e := s.terminalEvent(ctx, ns, created.Name); e != nil {
+			return StopTrying(fmt.Sprintf("probe %s/%s did not run: %s: %s (%s)", ns, pod.Name, e.Reason, e.Message, s.whyNotRunning(ctx, ns, p)))
 		}
-		return false, nil
-	})
-	if err != nil {
-		Fail(fmt.Sprintf("probe %s/%s did not run: %s", ns, pod.Name, whyNotRunning(ctx, ns, last, err)))
+		return fmt.Errorf("probe %s/%s did not run within %s: %s", ns, pod.Name, s.Timeout(45*time.Second), s.whyNotRunning(ctx, ns, p))
 	}
+	Eventually(ctx, terminated).WithTimeout(s.Timeout(45 * time.Second)).WithPolling(100 * time.Millisecond).Should(Succeed())
 	term := last.Status.ContainerStatuses[0].State.Terminated
 	r, perr := probe.ParseMessage(term.Message)
-	if perr != nil {
-		Fail(fmt.Sprintf("probe %s/%s exited %d with an unreadable result %q: %v", ns, pod.Name, term.ExitCode, term.Message, perr))
-	}
+	Expect(perr).NotTo(HaveOccurred(), "probe %s/%s exited %d with an unreadable result %q", ns, pod.Name, term.ExitCode, term.Message)
 	return last, r
 }

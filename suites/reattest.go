@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
@@ -19,99 +21,89 @@ import (
 	"github.com/cctest/cctest/reports"
 )
 
-var specReattest = spec("every confidential node is re-attested by a probe with the spec's own nonce")
+var specReattest = framework.Declare(framework.Spec{
+	Name:      "every confidential node is re-attested by a probe with the spec's own nonce",
+	Checklist: framework.ChecklistValidateInside,
+	BrokenBy:  framework.Faults(tdxNodeFaults, snpNodeFaults, kataFaults, []string{"gate-admits-unattested", "attestation-service-accepts-all"}),
+})
 
 // kataClass is the Kata runtime of each TEE: on the pod-level path only the
 // Kata guest sees the TEE device.
 var kataClass = map[string]string{mgmt.TechnologyTDX: "kata-qemu-tdx", mgmt.TechnologySEVSNP: "kata-qemu-snp"}
 
-var _ = Describe("Attestation of running nodes", framework.Label("attestation", "tee:tdx", "tee:snp"), func() {
-	var ns string
-	BeforeEach(func(ctx SpecContext) { ns = framework.CreateNamespace(ctx, c.Tenant, "reattest") })
-	JustAfterEach(func(ctx SpecContext) { framework.Diagnose(ctx, c, ns) })
+var _ = describe(func(s *suite) {
+	Describe("Attestation of running nodes", framework.Label("attestation", "tee:tdx", "tee:snp"), func() {
+		var ns string
+		BeforeEach(func(ctx SpecContext) { ns = s.CreateNamespace(ctx, s.c.Tenant, "reattest") })
+		JustAfterEach(func(ctx SpecContext) { framework.Diagnose(ctx, s.c, ns) })
 
-	It(specReattest, func(ctx SpecContext) {
-		pol := framework.Policy()
-		if pol == nil {
-			Fail("no attestation policy for this run: give cctest run --policy")
-		}
-		// Make sure each TEE has a node, then probe every confidential node.
-		for _, tee := range framework.TEEs() {
-			createPod(ctx, ns, podSpec{name: "demand-" + tee, selector: map[string]string{"confidential-compute": tee}})
-			waitRunning(ctx, ns, "demand-"+tee, 30e9)
-		}
-		svc := attestationService(ctx)
-		defer svc.Close()
-		nodes, err := c.Tenant.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			Fail(err.Error())
-		}
-		var bad []string
-		probed := 0
-		for _, n := range nodes.Items {
-			tee := n.Labels[mgmt.PropertyConfidentialCompute]
-			class, ok := kataClass[tee]
-			if !ok || !slices.Contains(framework.TEEs(), tee) || n.Spec.Unschedulable {
-				continue
+		specReattest.It(func(ctx SpecContext) {
+			pol := s.Policy
+			Expect(pol).NotTo(BeNil(), "no attestation policy for this run: give cctest run --policy")
+			// Make sure each TEE has a node, then probe every confidential node.
+			for _, tee := range s.TEEs {
+				s.createPod(ctx, ns, podSpec{name: "demand-" + tee, selector: map[string]string{"confidential-compute": tee}})
+				s.waitRunning(ctx, ns, "demand-"+tee, 30*time.Second)
 			}
-			probed++
-			// A fresh nonce the spec asks for itself: evidence minted
-			// earlier cannot match it, and the spec checks the binding.
-			ch, err := svc.Challenge(ctx, "")
-			if err != nil {
-				Fail("attestation service challenge: " + err.Error())
+			svc := s.attestationService(ctx)
+			defer svc.Close()
+			nodes, err := s.c.Tenant.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			var bad []string
+			probed := 0
+			for _, n := range nodes.Items {
+				tee := n.Labels[mgmt.PropertyConfidentialCompute]
+				class, ok := kataClass[tee]
+				if !ok || !slices.Contains(s.TEEs, tee) || n.Spec.Unschedulable {
+					continue
+				}
+				probed++
+				// A fresh nonce the spec asks for itself: evidence minted
+				// earlier cannot match it, and the spec checks the binding.
+				ch, err := svc.Challenge(ctx, "")
+				Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
+				nonce, err := ch.NonceBytes()
+				Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
+				name := "attest-" + n.Name
+				pod, r := s.runProbe(ctx, ns, s.probePod(name, class, map[string]string{"kubernetes.io/hostname": n.Name}, nil,
+					"attest", "--discover", "--nonce", hex.EncodeToString(nonce)))
+				ev, err := r.FetchEvidence(ctx, svc)
+				if err != nil {
+					bad = append(bad, fmt.Sprintf("node %s: no evidence from the probe (%s): %v", n.Name, r.Reason, err))
+					continue
+				}
+				rd := verifier.BindReportData(nonce, probe.ContextFor(string(pod.UID)))
+				v := s.Verifier.Verify(ev, pol, rd[:])
+				switch {
+				case !v.Pass:
+					bad = append(bad, fmt.Sprintf("node %s (%s): evidence fails the spec's own verification: %s", n.Name, tee, v.Reason))
+				case v.TEE != tee:
+					bad = append(bad, fmt.Sprintf("node %s advertises %s but its evidence is %s", n.Name, tee, v.TEE))
+				case r.Verdict == nil || r.Verdict.Checks == 0:
+					bad = append(bad, fmt.Sprintf("node %s: the attestation service passed the evidence without running any check", n.Name))
+				case !r.Pass:
+					bad = append(bad, fmt.Sprintf("node %s: the attestation service rejected evidence the spec verified: %s", n.Name, r.Reason))
+				}
+				AddReportEntry(reports.EvidenceEntry, reports.Evidence{Subject: n.Name, Kind: "node", NodeType: n.Labels[mgmt.PropertyNodeType],
+					TEE: tee, Nonce: hex.EncodeToString(nonce), Raw: ev.Raw, Verdict: v})
 			}
-			nonce, err := ch.NonceBytes()
-			if err != nil {
-				Fail("attestation service challenge: " + err.Error())
-			}
-			name := "attest-" + n.Name
-			pod, r := runProbe(ctx, ns, probePod(name, class, map[string]string{"kubernetes.io/hostname": n.Name}, nil,
-				"attest", "--discover", "--nonce", hex.EncodeToString(nonce)))
-			ev, err := r.FetchEvidence(ctx, svc)
-			if err != nil {
-				bad = append(bad, fmt.Sprintf("node %s: no evidence from the probe (%s): %v", n.Name, r.Reason, err))
-				continue
-			}
-			rd := verifier.BindReportData(nonce, probe.ContextFor(string(pod.UID)))
-			v := verifier.New(verifier.Options{}).Verify(ev, pol, rd[:])
-			switch {
-			case !v.Pass:
-				bad = append(bad, fmt.Sprintf("node %s (%s): evidence fails the spec's own verification: %s", n.Name, tee, v.Reason))
-			case v.TEE != tee:
-				bad = append(bad, fmt.Sprintf("node %s advertises %s but its evidence is %s", n.Name, tee, v.TEE))
-			case r.Verdict == nil || r.Verdict.Checks == 0:
-				bad = append(bad, fmt.Sprintf("node %s: the attestation service passed the evidence without running any check", n.Name))
-			case !r.Pass:
-				bad = append(bad, fmt.Sprintf("node %s: the attestation service rejected evidence the spec verified: %s", n.Name, r.Reason))
-			}
-			AddReportEntry(reports.EvidenceEntry, reports.Evidence{Subject: n.Name, Kind: "node", NodeType: n.Labels[mgmt.PropertyNodeType],
-				TEE: tee, Nonce: hex.EncodeToString(nonce), Raw: ev.Raw, Verdict: v})
-		}
-		if probed == 0 {
-			Fail("no confidential node to re-attest")
-		}
-		if len(bad) > 0 {
-			Fail(strings.Join(bad, "; "))
-		}
+			Expect(probed).To(BeNumerically(">", 0), "no confidential node to re-attest")
+			Expect(bad).To(BeEmpty(), strings.Join(bad, "; "))
+		})
 	})
 })
 
 // attestationService connects to the tenant's attestation service the way
 // a client outside the cluster finds it (its discovery ConfigMap).
-func attestationService(ctx context.Context) *client.Client {
+func (s *suite) attestationService(ctx context.Context) *client.Client {
 	GinkgoHelper()
-	d, err := discovery.Discover(ctx, c.Tenant)
-	if err != nil {
-		Fail(err.Error())
-	}
+	d, err := discovery.Discover(ctx, s.c.Tenant)
+	Expect(err).NotTo(HaveOccurred(), "find the attestation service")
 	url := d.ExternalURL
 	if url == "" {
 		url = d.URL
 	}
 	svc, err := client.New(url, client.Options{CAPEM: d.CAPEM})
-	if err != nil {
-		Fail("attestation service client: " + err.Error())
-	}
+	Expect(err).NotTo(HaveOccurred(), "attestation service client")
 	return svc
 }

@@ -1,36 +1,69 @@
 // Package suites holds the Ginkgo specs for the confidential-compute
 // reference architecture, one file per behaviour. They use only the
 // framework (Kubernetes APIs and evidence), so the same specs gate the
-// embedded platform and qualify real clusters.
+// embedded platform and qualify real clusters. Each spec is declared once
+// (framework.Declare) with its labels, checklist item and the faults that
+// must break it; Define builds them all for one run.
 package suites
 
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/cctest/cctest/framework"
 )
 
-var c *framework.Clients
+// suite is what every spec body gets: the run's configuration and the
+// clients built from it before the first spec.
+type suite struct {
+	*framework.Run
+	c *framework.Clients
+}
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	var err error
-	c, err = framework.NewClients()
-	if err != nil {
-		Fail("connect to the environment: " + err.Error())
+var describes []func(*suite)
+
+// describe adds a top-level container, built by Define.
+func describe(f func(s *suite)) bool {
+	describes = append(describes, f)
+	return true
+}
+
+// Define declares every spec against one run. The runner calls it once,
+// before RunSpecs.
+func Define(r *framework.Run) error {
+	if err := r.Check(); err != nil {
+		return err
 	}
-	framework.RecordEnvironment(ctx, c)
-})
+	RegisterFailHandler(Fail)
+	s := &suite{Run: r}
+	BeforeSuite(func(ctx SpecContext) {
+		var err error
+		s.c, err = framework.NewClients(r.Env)
+		Expect(err).NotTo(HaveOccurred(), "connect to the environment")
+		framework.RecordEnvironment(ctx, r, s.c)
+	})
+	for _, d := range describes {
+		d(s)
+	}
+	return nil
+}
+
+// Faults that keep a TEE's nodes out of the tenant (or give them the wrong
+// labels) break every spec that needs such a node; faults in the pod-level
+// runtime break every spec that starts a Kata pod.
+var (
+	tdxNodeFaults = []string{"debug-td", "tampered-quote", "wrong-measurement", "properties-not-labelled"}
+	snpNodeFaults = []string{"snp-debug-policy", "tampered-quote", "wrong-measurement", "properties-not-labelled"}
+	kataFaults    = []string{"kata-handler-missing", "egress-denied", "attestation-service-down", "probe-evidence-replayed"}
+)
 
 // podSpec describes a workload a spec creates.
 type podSpec struct {
@@ -41,12 +74,10 @@ type podSpec struct {
 	labels       map[string]string
 }
 
-func createPod(ctx context.Context, ns string, p podSpec) *corev1.Pod {
+func (s *suite) createPod(ctx context.Context, ns string, p podSpec) *corev1.Pod {
 	GinkgoHelper()
-	created, err := c.Tenant.CoreV1().Pods(ns).Create(ctx, buildPod(p), metav1.CreateOptions{})
-	if err != nil {
-		Fail(fmt.Sprintf("create pod %s/%s: %v", ns, p.name, err))
-	}
+	created, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, buildPod(p), metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred(), "create pod %s/%s", ns, p.name)
 	return created
 }
 
@@ -75,34 +106,30 @@ func buildPod(p podSpec) *corev1.Pod {
 	return pod
 }
 
-// waitRunning waits for a pod to run and returns it. On timeout the failure
-// says where the pod is stuck, from its status and events.
-func waitRunning(ctx context.Context, ns, name string, base time.Duration) *corev1.Pod {
+// waitRunning waits for a pod to run and returns it. It gives up at once on
+// what does not heal by waiting (a failed pod, a terminal event), and the
+// failure says where the pod is stuck, from its status and events.
+func (s *suite) waitRunning(ctx context.Context, ns, name string, base time.Duration) *corev1.Pod {
 	GinkgoHelper()
 	var pod *corev1.Pod
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, framework.Timeout(base), true, func(ctx context.Context) (bool, error) {
-		p, err := c.Tenant.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	running := func(ctx context.Context) error {
+		p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return false, nil
+			return err
 		}
 		pod = p
-		if p.Status.Phase == corev1.PodFailed {
-			return false, fmt.Errorf("pod failed: %s: %s", p.Status.Reason, p.Status.Message)
+		switch {
+		case p.Status.Phase == corev1.PodRunning:
+			return nil
+		case p.Status.Phase == corev1.PodFailed:
+			return StopTrying(fmt.Sprintf("pod %s/%s failed: %s: %s", ns, name, p.Status.Reason, p.Status.Message))
 		}
-		if p.Status.Phase == corev1.PodRunning {
-			return true, nil
+		if e := s.terminalEvent(ctx, ns, name); e != nil {
+			return StopTrying(fmt.Sprintf("pod %s/%s will not run: %s: %s (%s)", ns, name, e.Reason, e.Message, s.whyNotRunning(ctx, ns, pod)))
 		}
-		// Give up early on what does not heal by waiting.
-		for _, e := range events(ctx, ns, name, "") {
-			if e.Type == corev1.EventTypeWarning && terminalReasons[e.Reason] {
-				return false, fmt.Errorf("%s: %s", e.Reason, e.Message)
-			}
-		}
-		return false, nil
-	})
-	if err != nil {
-		Fail(fmt.Sprintf("pod %s/%s is not Running after %s: %s", ns, name, framework.Timeout(base), whyNotRunning(ctx, ns, pod, err)))
+		return fmt.Errorf("pod %s/%s is not Running after %s: %s", ns, name, s.Timeout(base), s.whyNotRunning(ctx, ns, pod))
 	}
+	Eventually(ctx, running).WithTimeout(s.Timeout(base)).WithPolling(100 * time.Millisecond).Should(Succeed())
 	return pod
 }
 
@@ -110,9 +137,18 @@ func waitRunning(ctx context.Context, ns, name string, base time.Duration) *core
 // a missing runtime handler, no node type at all, failed attestation.
 var terminalReasons = map[string]bool{"FailedCreatePodSandBox": true, "NoMatchingNodeType": true, "AttestationFailed": true, "CreateContainerError": true}
 
-func whyNotRunning(ctx context.Context, ns string, pod *corev1.Pod, err error) string {
+func (s *suite) terminalEvent(ctx context.Context, ns, name string) *corev1.Event {
+	for _, e := range s.events(ctx, ns, name, "") {
+		if e.Type == corev1.EventTypeWarning && terminalReasons[e.Reason] {
+			return &e
+		}
+	}
+	return nil
+}
+
+func (s *suite) whyNotRunning(ctx context.Context, ns string, pod *corev1.Pod) string {
 	if pod == nil {
-		return err.Error()
+		return "no such pod"
 	}
 	parts := []string{fmt.Sprintf("phase %s", pod.Status.Phase)}
 	if pod.Status.Message != "" {
@@ -123,7 +159,7 @@ func whyNotRunning(ctx context.Context, ns string, pod *corev1.Pod, err error) s
 	} else {
 		parts = append(parts, "on node "+pod.Spec.NodeName)
 	}
-	for _, e := range events(ctx, ns, pod.Name, "") {
+	for _, e := range s.events(ctx, ns, pod.Name, "") {
 		if e.Type == corev1.EventTypeWarning {
 			parts = append(parts, fmt.Sprintf("event %s: %s", e.Reason, e.Message))
 		}
@@ -132,46 +168,42 @@ func whyNotRunning(ctx context.Context, ns string, pod *corev1.Pod, err error) s
 }
 
 // events lists the events of one object (reason "" = all).
-func events(ctx context.Context, ns, name, reason string) []corev1.Event {
+func (s *suite) events(ctx context.Context, ns, name, reason string) []corev1.Event {
 	sel := "involvedObject.name=" + name
 	if reason != "" {
 		sel += ",reason=" + reason
 	}
-	evs, err := c.Tenant.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: sel})
+	evs, err := s.c.Tenant.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: sel})
 	if err != nil {
 		return nil
 	}
 	return evs.Items
 }
 
-// waitEvent waits for an event on an object and returns its message.
-func waitEvent(ctx context.Context, ns, name, reason string, base time.Duration) string {
+// waitEvent waits for an event on an object and returns its message; a
+// different terminal event ends the wait at once, naming it.
+func (s *suite) waitEvent(ctx context.Context, ns, name, reason string, base time.Duration) string {
 	GinkgoHelper()
 	var msg string
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, framework.Timeout(base), true, func(ctx context.Context) (bool, error) {
-		for _, e := range events(ctx, ns, name, "") {
+	Eventually(ctx, func(ctx context.Context) error {
+		for _, e := range s.events(ctx, ns, name, "") {
 			if e.Reason == reason {
 				msg = e.Message
-				return true, nil
+				return nil
 			}
 			if e.Type == corev1.EventTypeWarning && terminalReasons[e.Reason] {
-				return false, fmt.Errorf("%s instead: %s", e.Reason, e.Message)
+				return StopTrying(fmt.Sprintf("no %s event for %s/%s: %s instead: %s", reason, ns, name, e.Reason, e.Message))
 			}
 		}
-		return false, nil
-	})
-	if err != nil {
-		Fail(fmt.Sprintf("no %s event for %s/%s: %v", reason, ns, name, err))
-	}
+		return fmt.Errorf("no %s event for %s/%s after %s", reason, ns, name, s.Timeout(base))
+	}).WithTimeout(s.Timeout(base)).WithPolling(100 * time.Millisecond).Should(Succeed())
 	return msg
 }
 
-func node(ctx context.Context, name string) *corev1.Node {
+func (s *suite) node(ctx context.Context, name string) *corev1.Node {
 	GinkgoHelper()
-	n, err := c.Tenant.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		Fail(fmt.Sprintf("get node %s: %v", name, err))
-	}
+	n, err := s.c.Tenant.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred(), "get node %s", name)
 	return n
 }
 
@@ -184,14 +216,5 @@ func expectLabels(n *corev1.Node, want map[string]string) {
 			bad = append(bad, fmt.Sprintf("%s=%q (want %q)", k, got, v))
 		}
 	}
-	if len(bad) > 0 {
-		Fail(fmt.Sprintf("node %s labels wrong: %s", n.Name, strings.Join(bad, ", ")))
-	}
-}
-
-// spec registers a spec name with the file:line that declares it, so a
-// duplicate name fails the suite build naming both places.
-func spec(name string) string {
-	_, file, line, _ := runtime.Caller(1)
-	return framework.Spec(name, fmt.Sprintf("%s:%d", filepath.Base(file), line))
+	Expect(bad).To(BeEmpty(), "node %s labels wrong: %s", n.Name, strings.Join(bad, ", "))
 }

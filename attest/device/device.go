@@ -1,6 +1,6 @@
 // Package device finds the TEE guest device of the machine it runs on and
-// fetches evidence from it, and makes a simulated machine (simulators/tee)
-// look exactly the same. Finding a device is never evidence: callers always
+// fetches evidence from it (simulated machines implement the same Device
+// interface in simulators/tee/simdevice). Finding a device is never evidence: callers always
 // fetch a quote and verify it.
 package device
 
@@ -14,7 +14,6 @@ import (
 	"github.com/cctest/cctest/attest/internal/quietlog"
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
-	"github.com/cctest/cctest/simulators/tee"
 	"github.com/google/go-configfs-tsm/configfs/linuxtsm"
 	"github.com/google/go-configfs-tsm/report"
 	sevclient "github.com/google/go-sev-guest/client"
@@ -170,33 +169,4 @@ func (d *sevIoctlDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
 		return verifier.Evidence{}, fmt.Errorf("%s: %w", d.path, err)
 	}
 	return verifier.Evidence{TEE: policy.TEESNP, Raw: report, CertTable: certs, Nonce: rd[:], Source: d.path}, nil
-}
-
-// FromMachine wraps a simulated machine: it fetches through the libraries'
-// QuoteProvider interfaces, as a real device would.
-func FromMachine(m tee.Machine) Device { return &simDevice{m: m} }
-
-type simDevice struct{ m tee.Machine }
-
-func (d *simDevice) TEE() string { return d.m.TEE() }
-
-func (d *simDevice) Describe() string {
-	return fmt.Sprintf("simulated %s machine %s", d.m.TEE(), d.m.Name())
-}
-
-func (d *simDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
-	var raw []byte
-	var err error
-	switch m := d.m.(type) {
-	case *tee.TDXMachine:
-		raw, err = tdxclient.GetRawQuote(tee.TDXQuoteProvider{Machine: m}, rd)
-	case *tee.SNPMachine:
-		raw, err = tee.SNPQuoteProvider{Machine: m}.GetRawQuote(rd)
-	default:
-		raw, err = d.m.RawEvidence(rd)
-	}
-	if err != nil {
-		return verifier.Evidence{}, err
-	}
-	return verifier.Evidence{TEE: d.m.TEE(), Raw: raw, Nonce: rd[:], Source: "simulated:" + d.m.Name()}, nil
 }

@@ -29,7 +29,7 @@ func benchVerify(b *testing.B, tdx, cached bool) {
 	} else {
 		p = offlinePolicy(b, "snp-simulated.yaml")
 	}
-	v := New(Options{DisableCache: !cached})
+	v := New(Options{DisableCache: !cached, TestRoots: tee.TestRoots()})
 	if vd := v.Verify(evs[0], p, rds[0][:]); !vd.Pass {
 		b.Fatal(vd.Reason)
 	}
@@ -69,7 +69,7 @@ func fuzzVerify(f *testing.F, tdx bool) {
 	f.Add(good.Raw[:len(good.Raw)/2])
 	f.Add([]byte{4, 0, 2, 0, 0x81, 0, 0, 0})
 	f.Add([]byte(`{"tee":"tdx","raw":"BAACAIEAAAA="}`))
-	v := New(Options{})
+	v := New(Options{TestRoots: tee.TestRoots()})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := ParseEvidence(data)
 		if err != nil {

@@ -5,12 +5,13 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/cctest/cctest/attest/policy"
-	"github.com/cctest/cctest/simulators/tee/testpki"
+	"github.com/cctest/cctest/attest/trust"
 	sevabi "github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
@@ -18,14 +19,6 @@ import (
 	sevverify "github.com/google/go-sev-guest/verify"
 	sevtrust "github.com/google/go-sev-guest/verify/trust"
 )
-
-const (
-	amdVendorRootName = "AMD ARK (vendor)"
-	amdTestRootName   = "cctest simulated AMD ARK/ASK (TEST ONLY)"
-)
-
-// vendorProductLines are the product lines with embedded AMD roots.
-var vendorProductLines = []string{"Milan", "Genoa", "Turin"}
 
 func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expected []byte) {
 	type parsed struct {
@@ -155,30 +148,31 @@ type amdRootSet struct {
 	simulated bool
 	roots     map[string][]*sevtrust.AMDRootCerts
 	certs     []*x509.Certificate
+	getter    sevtrust.HTTPSGetter
 }
 
 // snpRootSets returns the root sets the policy trusts, simulated first.
 // The AMDRootCerts are fresh per call: go-sev-guest caches CRLs in them.
-func snpRootSets(p *policy.Policy) []amdRootSet {
+func (v *Verifier) snpRootSets(p *policy.Policy) []amdRootSet {
 	var out []amdRootSet
-	if p.UsesTestRoots() {
-		s := amdRootSet{name: amdTestRootName, simulated: true, roots: map[string][]*sevtrust.AMDRootCerts{}}
-		for _, l := range testpki.ProductLines {
+	if t := v.opts.TestRoots; p.UsesTestRoots() && t != nil {
+		s := amdRootSet{name: v.testRootName(policy.TEESNP), simulated: true, roots: map[string][]*sevtrust.AMDRootCerts{}, getter: t.SNPGetter}
+		for l, pc := range t.AMD {
 			r := sevtrust.AMDRootCertsProduct(l)
-			r.ProductCerts = &sevtrust.ProductCerts{Ark: testpki.ARK(l), Ask: testpki.ASK(l)}
+			r.ProductCerts = &sevtrust.ProductCerts{Ark: pc.Ark, Ask: pc.Ask}
 			s.roots[l] = []*sevtrust.AMDRootCerts{r}
-			s.certs = append(s.certs, testpki.ARK(l), testpki.ASK(l))
+			s.certs = append(s.certs, pc.Ark, pc.Ask)
 		}
 		out = append(out, s)
 	}
 	if p.UsesVendorRoots() {
-		s := amdRootSet{name: amdVendorRootName, roots: map[string][]*sevtrust.AMDRootCerts{}}
-		for _, l := range vendorProductLines {
-			if r, err := sevtrust.GetDefaultRootCerts(l); err == nil {
+		s := amdRootSet{name: trust.AMDVendorRootName, roots: map[string][]*sevtrust.AMDRootCerts{}, getter: v.opts.SNPGetter}
+		for _, l := range trust.VendorProductLines {
+			if pc, ok := trust.VendorAMD(l); ok {
 				fresh := sevtrust.AMDRootCertsProduct(l)
-				fresh.ProductCerts = r.ProductCerts
+				fresh.ProductCerts = pc
 				s.roots[l] = []*sevtrust.AMDRootCerts{fresh}
-				s.certs = append(s.certs, r.ProductCerts.Ark, r.ProductCerts.Ask)
+				s.certs = append(s.certs, pc.Ark, pc.Ask)
 			}
 		}
 		out = append(out, s)
@@ -190,7 +184,7 @@ func snpRootSets(p *policy.Policy) []amdRootSet {
 // report signature with the cached VCEK (go-sev-guest's SnpReportSignature).
 func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p *policy.Policy) {
 	now := v.now()
-	c := Check{Name: "verify", Expected: "report signature, VCEK chain to " + strings.Join(rootNames(p, policy.TEESNP), " or ")}
+	c := Check{Name: "verify", Expected: "report signature, VCEK chain to " + strings.Join(v.rootNames(p, policy.TEESNP), " or ")}
 	if p.Collateral.CheckRevocations {
 		c.Expected += ", ARK CRL"
 	}
@@ -208,15 +202,19 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 		vd.add(c)
 		return
 	}
-	getter := v.snpGetter(p)
-	fetch := len(chain.GetVcekCert()) == 0 && (getter != nil || p.Collateral.Verify)
-	if len(chain.GetVcekCert()) == 0 && !fetch {
-		c.Detail = "the report carries no VCEK certificate: supply the certificate table or the VCEK, or enable collateral to fetch it from the KDS"
+	if p.UsesTestRoots() && !p.UsesVendorRoots() && v.opts.TestRoots == nil {
+		c.Detail = noTestRoots(p)
 		vd.add(c)
 		return
 	}
 	var lastErr error
-	for _, set := range snpRootSets(p) {
+	for _, set := range v.snpRootSets(p) {
+		getter := set.getter
+		fetch := len(chain.GetVcekCert()) == 0 && (getter != nil || p.Collateral.Verify)
+		if len(chain.GetVcekCert()) == 0 && !fetch {
+			lastErr = errors.New("the report carries no VCEK certificate: supply the certificate table or the VCEK, or enable collateral to fetch it from the KDS")
+			continue
+		}
 		opts := &sevverify.Options{
 			TrustedRoots: set.roots, Now: now, DisableCertFetching: !fetch,
 			CheckRevocations: p.Collateral.CheckRevocations, Getter: getter,
@@ -246,7 +244,7 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 			presented = append(presented, cert)
 		}
 	}
-	c.Detail += testRootHint(p, presented...)
+	c.Detail += v.testRootHint(p, presented...)
 	c.Measured = "not verified"
 	vd.add(c)
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/cctest/cctest/attest/policy"
-	"github.com/cctest/cctest/simulators/tee/testpki"
+	"github.com/cctest/cctest/attest/trust"
 	tdxabi "github.com/google/go-tdx-guest/abi"
 	"github.com/google/go-tdx-guest/pcs"
 	pb "github.com/google/go-tdx-guest/proto/tdx"
@@ -34,11 +34,6 @@ const (
 const (
 	tdxSignedMessageEnd = 0x278
 	tdxSignatureStart   = tdxSignedMessageEnd + 4
-)
-
-const (
-	intelVendorRootName = "Intel SGX Root CA (vendor)"
-	intelTestRootName   = "cctest simulated Intel SGX Root CA (TEST ONLY)"
 )
 
 func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expected []byte) {
@@ -90,7 +85,7 @@ func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 // quote signature with the attestation key the cached chain vouched for.
 func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *pb.QuoteV4, p *policy.Policy) {
 	now := v.now()
-	c := Check{Name: "verify", Expected: "quote signature, QE report, PCK chain to " + strings.Join(rootNames(p, policy.TEETDX), " or ")}
+	c := Check{Name: "verify", Expected: "quote signature, QE report, PCK chain to " + strings.Join(v.rootNames(p, policy.TEETDX), " or ")}
 	if p.Collateral.Verify {
 		c.Expected += ", PCS TCB info and QE identity"
 	}
@@ -125,15 +120,24 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *pb.QuoteV4, p *policy.P
 	if exts, err := pcs.PckCertificateExtensions(chain[0]); err == nil {
 		vd.FMSPC, vd.PPID = exts.FMSPC, exts.PPID
 	}
-	name, simulated, pool := tdxRoots(p, chain[2])
+	name, simulated, pool := v.tdxRoots(p, chain[2])
 	vd.TrustRoot, vd.Simulated = name, simulated
+	if simulated && v.opts.TestRoots == nil {
+		c.Detail = noTestRoots(p)
+		vd.add(c)
+		return
+	}
+	getter := v.opts.TDXGetter
+	if simulated {
+		getter = v.opts.TestRoots.TDXGetter
+	}
 	opts := &tdxverify.Options{
 		TrustedRoots: pool, Now: now,
 		GetCollateral: p.Collateral.Verify, CheckRevocations: p.Collateral.CheckRevocations,
-		Getter: v.tdxGetter(p),
+		Getter: getter,
 	}
 	if err := safeErr("go-tdx-guest verify", func() error { return tdxverify.TdxQuote(q, opts) }); err != nil {
-		c.Detail = err.Error() + testRootHint(p, chain...)
+		c.Detail = err.Error() + v.testRootHint(p, chain...)
 		c.Measured = "chain presented: " + chain[2].Subject.String()
 		vd.add(c)
 		return
@@ -189,35 +193,49 @@ func quoteChain(q *pb.QuoteV4) ([]*x509.Certificate, error) {
 // tdxRoots picks the root pool: the test root only when the policy names
 // it and the quote presents it; otherwise Intel's (nil = go-tdx-guest's
 // embedded Intel SGX Root CA).
-func tdxRoots(p *policy.Policy, presented *x509.Certificate) (string, bool, *x509.CertPool) {
-	useTest := p.UsesTestRoots() && (testpki.IsTestCert(presented) || !p.UsesVendorRoots())
+func (v *Verifier) tdxRoots(p *policy.Policy, presented *x509.Certificate) (string, bool, *x509.CertPool) {
+	test := v.opts.TestRoots
+	useTest := p.UsesTestRoots() && (test.IsCA(presented) || !p.UsesVendorRoots())
 	if useTest {
-		return intelTestRootName, true, testpki.IntelRootPool()
+		return v.testRootName(policy.TEETDX), true, test.IntelPool()
 	}
-	return intelVendorRootName, false, nil
+	return trust.IntelVendorRootName, false, nil
+}
+
+// testRootName is how verdicts name the injected test roots.
+func (v *Verifier) testRootName(tee string) string {
+	if t := v.opts.TestRoots; t != nil {
+		if tee == policy.TEETDX && t.IntelName != "" {
+			return t.IntelName
+		}
+		if tee == policy.TEESNP && t.AMDName != "" {
+			return t.AMDName
+		}
+	}
+	return "simulated roots"
 }
 
 // testRootHint explains a chain failure a person would otherwise misread:
 // simulated evidence presented to a policy that trusts only vendor roots.
-func testRootHint(p *policy.Policy, presented ...*x509.Certificate) string {
-	if p.UsesTestRoots() {
+func (v *Verifier) testRootHint(p *policy.Policy, presented ...*x509.Certificate) string {
+	if p.UsesTestRoots() || v.opts.TestRoots == nil {
 		return ""
 	}
 	for _, c := range presented {
-		if testpki.IssuedByTestCA(c) {
+		if v.opts.TestRoots.Issued(c) {
 			return "; the evidence chains to the cctest TEST root (simulated hardware) and the policy trusts only vendor roots (trustRoots: [vendor])"
 		}
 	}
 	return ""
 }
 
-func rootNames(p *policy.Policy, tee string) []string {
+func (v *Verifier) rootNames(p *policy.Policy, tee string) []string {
 	var out []string
 	if p.UsesTestRoots() {
-		out = append(out, map[string]string{policy.TEETDX: intelTestRootName, policy.TEESNP: amdTestRootName}[tee])
+		out = append(out, v.testRootName(tee))
 	}
 	if p.UsesVendorRoots() {
-		out = append(out, map[string]string{policy.TEETDX: intelVendorRootName, policy.TEESNP: amdVendorRootName}[tee])
+		out = append(out, map[string]string{policy.TEETDX: trust.IntelVendorRootName, policy.TEESNP: trust.AMDVendorRootName}[tee])
 	}
 	return out
 }

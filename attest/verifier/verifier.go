@@ -17,7 +17,7 @@ import (
 
 	"github.com/cctest/cctest/attest/internal/quietlog"
 	"github.com/cctest/cctest/attest/policy"
-	"github.com/cctest/cctest/simulators/tee"
+	"github.com/cctest/cctest/attest/trust"
 	sevtrust "github.com/google/go-sev-guest/verify/trust"
 	tdxtrust "github.com/google/go-tdx-guest/verify/trust"
 )
@@ -29,12 +29,18 @@ var _ = quietlog.Enabled()
 type Options struct {
 	// Now is the verification time (default time.Now).
 	Now func() time.Time
-	// TDXGetter fetches Intel PCS collateral (default: the network; for a
-	// policy trusting only the simulated roots, the in-process fake PCS).
+	// TDXGetter fetches Intel PCS collateral for evidence chaining to Intel's
+	// root (default: the network).
 	TDXGetter tdxtrust.HTTPSGetter
-	// SNPGetter fetches AMD KDS certificates and CRLs (default: the network;
-	// for a policy trusting only the simulated roots, the in-process fake KDS).
+	// SNPGetter fetches AMD KDS certificates and CRLs for evidence chaining
+	// to AMD's roots (default: the network).
 	SNPGetter sevtrust.HTTPSGetter
+	// TestRoots are roots other than the vendors' (cctest's test PKI) with
+	// the collateral service for their evidence. They are trusted only when
+	// a policy names the simulated roots; otherwise they only explain why
+	// such evidence fails. A policy naming the simulated roots with none
+	// given fails verification, saying so.
+	TestRoots *trust.Roots
 	// DisableCache verifies every chain in full.
 	DisableCache bool
 	// CollateralTTL bounds how long a chain verified with collateral /
@@ -75,28 +81,11 @@ func Verify(ev Evidence, p *policy.Policy, expectedReportData []byte) Verdict {
 	return defaultVerifier.Verify(ev, p, expectedReportData)
 }
 
-// fakes serve collateral for evidence that chains to the test PKI: nothing
-// else can, so a simulated-only policy with no getter configured uses them
-// instead of trying Intel's and AMD's servers.
-var (
-	fakePCS = tee.NewPCS()
-	fakeKDS = tee.NewKDS()
-)
-
-func simulatedOnly(p *policy.Policy) bool { return p.UsesTestRoots() && !p.UsesVendorRoots() }
-
-func (v *Verifier) tdxGetter(p *policy.Policy) tdxtrust.HTTPSGetter {
-	if v.opts.TDXGetter == nil && simulatedOnly(p) {
-		return tee.TDXGetter{Handler: fakePCS}
-	}
-	return v.opts.TDXGetter
-}
-
-func (v *Verifier) snpGetter(p *policy.Policy) sevtrust.HTTPSGetter {
-	if v.opts.SNPGetter == nil && simulatedOnly(p) {
-		return tee.SNPGetter{Handler: fakeKDS}
-	}
-	return v.opts.SNPGetter
+// noTestRoots explains a policy that trusts roots nobody handed over.
+func noTestRoots(p *policy.Policy) string {
+	return fmt.Sprintf("policy %q trusts the simulated (test) roots, but this verifier was given none: "+
+		"they exist only inside cctest's embedded platform and tests (verifier.Options.TestRoots); "+
+		"use trustRoots: [vendor] for real hardware", p.Name)
 }
 
 func (v *Verifier) now() time.Time {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/attest/trust"
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/simulators/tee"
 	"github.com/google/go-sev-guest/kds"
@@ -67,7 +68,19 @@ func newTestVerifier(pcs *tee.PCS, k *tee.KDS) *Verifier {
 	if k == nil {
 		k = tee.NewKDS()
 	}
-	return New(Options{TDXGetter: tee.TDXGetter{Handler: pcs}, SNPGetter: tee.SNPGetter{Handler: k}})
+	roots := tee.TestRoots()
+	roots.TDXGetter, roots.SNPGetter = tee.TDXGetter{Handler: pcs}, tee.SNPGetter{Handler: k}
+	return New(Options{TestRoots: roots})
+}
+
+// A policy that trusts the simulated roots fails, saying why, when the
+// caller handed the verifier no test roots: the library never finds them
+// by itself.
+func TestSimulatedRootsMustBeInjected(t *testing.T) {
+	tdx := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "no-roots"}), testNonce)
+	requireFail(t, New(Options{}).Verify(tdx, fixturePolicy(t, "tdx-simulated.yaml"), testNonce[:]), "verify", "was given none")
+	snp := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "no-roots"}), testNonce)
+	requireFail(t, New(Options{}).Verify(snp, fixturePolicy(t, "snp-simulated.yaml"), testNonce[:]), "verify", "was given none")
 }
 
 var testNonce = BindReportData([]byte("nonce-1"), "test")
@@ -115,7 +128,7 @@ func TestSimulatedTDXPasses(t *testing.T) {
 	ev := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "pass-tdx"}), testNonce)
 	vd := v.Verify(ev, p, testNonce[:])
 	requirePass(t, vd)
-	if !vd.Simulated || vd.TrustRoot != intelTestRootName || vd.MatchedImage != "cctest-sim-td-v1" || vd.FMSPC != "50806f000000" || vd.PPID == "" {
+	if !vd.Simulated || vd.TrustRoot != tee.IntelTestRootName || vd.MatchedImage != "cctest-sim-td-v1" || vd.FMSPC != "50806f000000" || vd.PPID == "" {
 		t.Errorf("identity fields: %+v", vd)
 	}
 	for _, c := range vd.Checks {
@@ -161,14 +174,16 @@ func TestSNPReportWithoutCertTable(t *testing.T) {
 	both := editedPolicy(t, "snp-simulated.yaml", func(s string) string {
 		return strings.Replace(noCollateral(s), "[simulated]", "[simulated, vendor]", 1)
 	})
-	requireFail(t, New(Options{}).Verify(ev, both, testNonce[:]), "verify", "carries no VCEK")
+	noKDS := tee.TestRoots()
+	noKDS.SNPGetter = nil
+	requireFail(t, New(Options{TestRoots: noKDS}).Verify(ev, both, testNonce[:]), "verify", "carries no VCEK")
 	// A simulated-only policy gets the VCEK from the in-process fake KDS.
-	requirePass(t, New(Options{}).Verify(ev, p, testNonce[:]))
+	requirePass(t, New(Options{TestRoots: tee.TestRoots()}).Verify(ev, p, testNonce[:]))
 	// With the VCEK supplied.
 	vcek, _ := m.VCEK()
 	ev2 := ev
 	ev2.VCEK = vcek
-	requirePass(t, New(Options{}).Verify(ev2, p, testNonce[:]))
+	requirePass(t, New(Options{TestRoots: tee.TestRoots()}).Verify(ev2, p, testNonce[:]))
 	// Fetched from the (fake) KDS.
 	requirePass(t, newTestVerifier(nil, nil).Verify(ev, p, testNonce[:]))
 }
@@ -335,7 +350,7 @@ func TestSNPRejections(t *testing.T) {
 			bare := good.Raw[:snpReportSize]
 			ev.Raw = bare
 			ev.VCEK = vcek
-			return New(Options{}).Verify(ev, p, testNonce[:])
+			return New(Options{TestRoots: tee.TestRoots()}).Verify(ev, p, testNonce[:])
 		}},
 		{"product line not allowed", "product-line", "\"Genoa\" is not allowed", run(snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "genoa", ProductLine: tee.Genoa}), testNonce),
 			editedPolicy(t, "snp-simulated.yaml", func(s string) string { return strings.Replace(noCollateral(s), "[Milan, Genoa]", "[Milan]", 1) }), nil)},
@@ -423,12 +438,13 @@ tdx:
 	}
 	vd := v.Verify(ev, p, rd)
 	requirePass(t, vd)
-	if vd.Simulated || vd.TrustRoot != intelVendorRootName || vd.FMSPC == "" {
+	if vd.Simulated || vd.TrustRoot != trust.IntelVendorRootName || vd.FMSPC == "" {
 		t.Errorf("identity: %+v", vd)
 	}
 	// Real evidence never passes a policy trusting only the test roots.
 	sim := fixturePolicy(t, "tdx-simulated.yaml")
-	requireFail(t, v.Verify(ev, sim, rd), "verify", "unknown authority")
+	withTest := New(Options{Now: func() time.Time { return at }, TestRoots: tee.TestRoots()})
+	requireFail(t, withTest.Verify(ev, sim, rd), "verify", "unknown authority")
 	// Outside the samples' validity the chain is expired.
 	late := New(Options{Now: func() time.Time { return time.Date(2053, 1, 1, 0, 0, 0, 0, time.UTC) }})
 	requireFail(t, late.Verify(ev, p, rd), "verify", "expired")
@@ -503,15 +519,21 @@ func TestCollateralRecordAndReplay(t *testing.T) {
 	ev := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "rec"}), testNonce)
 	sev := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "rec"}), testNonce)
 	online := &CollateralDir{Dir: dir, TDX: tee.TDXGetter{Handler: tee.NewPCS()}, SNP: tee.SNPGetter{Handler: tee.NewKDS()}}
-	v := New(Options{TDXGetter: online.TDXGetter(), SNPGetter: online.SNPGetter(), DisableCache: true})
+	// The test roots' collateral goes through the recording getters.
+	through := func(d *CollateralDir) *trust.Roots {
+		r := tee.TestRoots()
+		r.TDXGetter, r.SNPGetter = d.TDXGetter(), d.SNPGetter()
+		return r
+	}
+	v := New(Options{TestRoots: through(online), DisableCache: true})
 	requirePass(t, v.Verify(ev, p, testNonce[:]))
 	requirePass(t, v.Verify(sev, ps, testNonce[:]))
 	offline := &CollateralDir{Dir: dir}
-	v = New(Options{TDXGetter: offline.TDXGetter(), SNPGetter: offline.SNPGetter(), DisableCache: true})
+	v = New(Options{TestRoots: through(offline), DisableCache: true})
 	requirePass(t, v.Verify(ev, p, testNonce[:]))
 	requirePass(t, v.Verify(sev, ps, testNonce[:]))
 	empty := &CollateralDir{Dir: t.TempDir()}
-	v = New(Options{TDXGetter: empty.TDXGetter(), DisableCache: true})
+	v = New(Options{TestRoots: through(empty), DisableCache: true})
 	requireFail(t, v.Verify(ev, p, testNonce[:]), "verify", "is not recorded in")
 }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cctest/cctest/simulators/tee/simdevice"
+
 	"github.com/spf13/cobra"
 
 	"github.com/cctest/cctest/attest/device"
@@ -97,13 +99,13 @@ func (s *source) device() (device.Device, error) {
 		faults = append(faults, f)
 	}
 	if teeName == tee.TDX {
-		return device.FromMachine(tee.NewTDXMachine(tee.TDXOptions{Name: s.machine, Faults: faults})), nil
+		return simdevice.New(tee.NewTDXMachine(tee.TDXOptions{Name: s.machine, Faults: faults})), nil
 	}
 	m, err := tee.NewSNPMachine(tee.SNPOptions{Name: s.machine, ProductLine: s.productLine, ReportVersion: s.reportVersion, Faults: faults})
 	if err != nil {
 		return nil, usage("%v", err)
 	}
-	return device.FromMachine(m), nil
+	return simdevice.New(m), nil
 }
 
 // loadPolicy reads --policy; with --simulate and no --policy it uses the
@@ -142,27 +144,27 @@ func (c *collateral) addFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&c.offline, "offline", false, "never fetch collateral from the network (with --collateral-dir: replay only)")
 }
 
-// options builds verifier options. Simulated evidence gets its collateral
-// from the in-process fake PCS/KDS; real evidence from Intel/AMD.
-func (c *collateral) options(fake bool) verifier.Options {
+// options builds verifier options: vendor collateral from Intel / AMD (or
+// recorded), and cctest's test roots with their in-process collateral
+// service, which the verifier trusts only when a policy names the
+// simulated roots.
+func (c *collateral) options() verifier.Options {
 	var tdx tdxtrust.HTTPSGetter
 	var snp sevtrust.HTTPSGetter
-	switch {
-	case fake:
-		tdx, snp = tee.TDXGetter{Handler: tee.NewPCS()}, tee.SNPGetter{Handler: tee.NewKDS()}
-	case c.offline:
-		// nil getters below make a missing entry an error
-	default:
+	if !c.offline {
 		tdx, snp = tdxtrust.DefaultHTTPSGetter(), sevtrust.DefaultHTTPSGetter()
 	}
-	if c.dir != "" {
+	o := verifier.Options{TDXGetter: tdx, SNPGetter: snp, TestRoots: tee.TestRoots()}
+	switch {
+	case c.dir != "":
 		d := &verifier.CollateralDir{Dir: c.dir, TDX: tdx, SNP: snp}
-		return verifier.Options{TDXGetter: d.TDXGetter(), SNPGetter: d.SNPGetter()}
+		o.TDXGetter, o.SNPGetter = d.TDXGetter(), d.SNPGetter()
+		sim := &verifier.CollateralDir{Dir: c.dir, TDX: o.TestRoots.TDXGetter, SNP: o.TestRoots.SNPGetter}
+		o.TestRoots.TDXGetter, o.TestRoots.SNPGetter = sim.TDXGetter(), sim.SNPGetter()
+	case c.offline:
+		o.TDXGetter, o.SNPGetter = offlineTDX{}, offlineSNP{}
 	}
-	if c.offline && !fake {
-		return verifier.Options{TDXGetter: offlineTDX{}, SNPGetter: offlineSNP{}}
-	}
-	return verifier.Options{TDXGetter: tdx, SNPGetter: snp}
+	return o
 }
 
 type offlineTDX struct{}
@@ -221,7 +223,7 @@ func attestLocal(src source, coll collateral, policyPath, context string) (verif
 	if err != nil {
 		return ev, verifier.Verdict{}, exitcode.New(ExitFailed, fmt.Sprintf("fetching evidence from %s: %v", d.Describe(), err))
 	}
-	return ev, verifier.New(coll.options(src.simulated())).Verify(ev, p, rd[:]), nil
+	return ev, verifier.New(coll.options()).Verify(ev, p, rd[:]), nil
 }
 
 // freshNonce returns 32 random bytes.
@@ -370,7 +372,7 @@ nonce: required fails the nonce check.`,
 				return usage("--bind-context needs --nonce")
 			}
 			// Evidence chaining to the test PKI can only get collateral from the fakes.
-			opts := coll.options(p.UsesTestRoots() && !p.UsesVendorRoots())
+			opts := coll.options()
 			if at != "" {
 				t, err := time.Parse(time.RFC3339, at)
 				if err != nil {

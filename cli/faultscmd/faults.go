@@ -1,32 +1,86 @@
-// Package faultscmd is `cctest faults`: the catalogue of platform faults.
+// Package faultscmd is `cctest faults`: the catalogue of platform faults,
+// built from the simulators' own declarations, and which specs each breaks.
 package faultscmd
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cctest/cctest/faults"
+	"github.com/cctest/cctest/framework"
+	_ "github.com/cctest/cctest/simulators/embedded" // links every simulator, and so declares every fault
+	_ "github.com/cctest/cctest/suites"              // declares every spec
 )
 
 // New returns the faults command.
 func New() *cobra.Command {
-	return &cobra.Command{
-		Use:   "faults",
+	var uncovered, specs bool
+	cmd := &cobra.Command{
+		Use:   "faults [--specs | --uncovered]",
 		Short: "List the faults the embedded platform can be started with",
 		Long: `Each fault makes one simulator misbehave the way a broken real platform
-would. Start a platform with one to see a check fail:
+would; the component is the simulator package that declares it. Every spec
+declares the faults that must make it fail, and the mutation check holds it
+to that. Start a platform with one to see a check fail:
 
-  cctest env up --fault gate-admits-unattested`,
+  cctest env up --fault gate-admits-unattested
+  cctest run --fault debug-td`,
+		Example: `  cctest faults              # the catalogue
+  cctest faults --specs      # each fault with the specs that must fail under it
+  cctest faults --uncovered  # specs no fault breaks yet (checks not yet shown to fail)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "FAULT\tCOMPONENT\tDESCRIPTION")
-			for _, f := range faults.All() {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", f.Name, f.Component, f.Description)
+			switch {
+			case uncovered:
+				un := framework.Uncovered()
+				fmt.Fprintf(w, "%d of %d specs have no fault that must break them:\n", len(un), len(framework.Specs()))
+				fmt.Fprintln(w, "SPEC\tDECLARED IN")
+				for _, s := range un {
+					fmt.Fprintf(w, "%s\t%s\n", s.Name, s.Where())
+				}
+			case specs:
+				det := framework.Detectors()
+				fmt.Fprintln(w, "FAULT\tSPECS THAT MUST FAIL")
+				for _, f := range faults.All() {
+					fmt.Fprintf(w, "%s\t%s\n", f.Name, strings.Join(det[f.Name], "; "))
+				}
+			default:
+				fmt.Fprintln(w, "FAULT\tCOMPONENT\tDESCRIPTION")
+				for _, f := range faults.All() {
+					fmt.Fprintf(w, "%s\t%s\t%s\n", f.Name, f.Component, f.Description)
+				}
 			}
 			return w.Flush()
 		},
 	}
+	cmd.Flags().BoolVar(&uncovered, "uncovered", false, "list the specs no fault breaks yet")
+	cmd.Flags().BoolVar(&specs, "specs", false, "list each fault with the specs that must fail under it")
+	cmd.MarkFlagsMutuallyExclusive("uncovered", "specs")
+	return cmd
+}
+
+// Problems checks the declarations against each other: every fault breaks
+// at least one spec, and every fault a spec names exists.
+func Problems() []string {
+	var out []string
+	det := framework.Detectors()
+	for _, f := range faults.All() {
+		if len(det[f.Name]) == 0 {
+			out = append(out, fmt.Sprintf("fault %s (%s) breaks no spec: name it in the BrokenBy of the specs it must fail", f.Name, f.Component))
+		}
+	}
+	for _, s := range framework.Specs() {
+		for _, f := range append(append([]string{}, s.BrokenBy...), s.MayAlsoFailUnder...) {
+			if _, ok := faults.Lookup(f); !ok {
+				out = append(out, fmt.Sprintf("spec %q (%s) names fault %q, which no simulator declares", s.Name, s.Where(), f))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

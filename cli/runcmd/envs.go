@@ -89,7 +89,7 @@ func hardwareTEEs(tee string, p *policy.Policy) ([]string, error) {
 }
 
 // teeLabelFilter keeps the specs of the other TEE out of a one-TEE run
-// (specs labelled with both TEEs adapt to framework.TEEs()).
+// (specs labelled with both TEEs adapt to the run's TEEs).
 func teeLabelFilter(user string, tees []string) string {
 	var other []string
 	for _, t := range []string{policy.TEETDX, policy.TEESNP} {
@@ -171,29 +171,29 @@ func existing(ctx context.Context, tenant, host, shared string) (framework.Envir
 // startKind creates the kind environment: the probe image from the
 // cctest-probe binary beside cctest, then the cluster, vCluster and the
 // host RuntimeClasses. The returned close deletes the cluster (unless keep).
-func startKind(ctx context.Context, out io.Writer, o Options, reportDir string) (framework.Environment, func(), error) {
+func startKind(ctx context.Context, out io.Writer, o Options, reportDir string) (framework.Environment, string, func(), error) {
 	if err := kind.CheckEngine(); err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	bin, err := controlplane.Binary()
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	probeBin := filepath.Join(filepath.Dir(bin), "cctest-probe")
 	if _, err := os.Stat(probeBin); err != nil {
-		return nil, nil, fmt.Errorf("--env kind needs the probe binary beside cctest (%s): build it with `make probe`", probeBin)
+		return nil, "", nil, fmt.Errorf("--env kind needs the probe binary beside cctest (%s): build it with `make probe`", probeBin)
 	}
 	dir := filepath.Join(reportDir, "kind")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	tar := filepath.Join(dir, "probe-image.tar")
 	if err := image.Build(probeBin, "", tar); err != nil {
-		return nil, nil, fmt.Errorf("probe image: %w", err)
+		return nil, "", nil, fmt.Errorf("probe image: %w", err)
 	}
 	cl, err := kind.Create(ctx, kind.Options{Dir: dir, ProbeImageTar: tar, Keep: o.Keep, Log: out})
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	closeFn := func() { cl.Close(context.WithoutCancel(ctx)) }
 	for _, gap := range cl.Gaps {
@@ -202,10 +202,9 @@ func startKind(ctx context.Context, out io.Writer, o Options, reportDir string) 
 	env, err := existing(ctx, cl.TenantKubeconfig, cl.HostKubeconfig, cl.TenantKubeconfig)
 	if err != nil {
 		closeFn()
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	st := env.(framework.Static)
 	st.EnvName = EnvKind
-	framework.SetProbeImage(cl.ProbeImage)
-	return st, closeFn, nil
+	return st, cl.ProbeImage, closeFn, nil
 }

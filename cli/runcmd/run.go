@@ -14,6 +14,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/simulators/tee"
+
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/spf13/cobra"
@@ -28,7 +31,7 @@ import (
 	"github.com/cctest/cctest/reports"
 	"github.com/cctest/cctest/simulators/controlplane"
 	"github.com/cctest/cctest/simulators/embedded"
-	_ "github.com/cctest/cctest/suites" // registers the specs
+	"github.com/cctest/cctest/suites"
 )
 
 // Options are the flags of `cctest run`.
@@ -86,7 +89,7 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Env, "env", "", "where to run: embedded (default; the simulated platform), existing (--kubeconfig of a running tenant) or kind (a kind host cluster with vCluster; needs Docker or Podman, helm, and make probe)")
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "tenant kubeconfig of a running environment (implies --env existing)")
-	f.StringVar(&o.ProbeImage, "probe-image", "", "image of the probe pods on a real tenant (default "+framework.ProbeImage()+"; build it from bin/cctest-probe, see README)")
+	f.StringVar(&o.ProbeImage, "probe-image", "", "image of the probe pods on a real tenant (default "+framework.DefaultProbeImage+"; build it from bin/cctest-probe, see README)")
 	f.StringVar(&o.TEE, "tee", "", "hardware qualification with --env existing: tdx or snp. Needs a vendor-roots --policy; a skipped TEE spec or evidence chained to a test root fails the run")
 	f.StringVar(&o.HostKubeconfig, "host-kubeconfig", "", "host kubeconfig of that environment (NodeClaims, inventory)")
 	f.StringVar(&o.SharedKubeconfig, "shared-tenant-kubeconfig", "", "kubeconfig of a shared-nodes tenant with RuntimeClass sync (for the sync specs)")
@@ -124,14 +127,22 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	framework.SetPolicy(pol)
-	framework.SetProbeImage(o.ProbeImage)
+	// The one value the specs get. The test roots are trusted only where
+	// the policy names the simulated roots; elsewhere they explain why
+	// simulated evidence fails.
+	run := &framework.Run{
+		Policy:     pol,
+		Verifier:   verifier.New(verifier.Options{TestRoots: tee.TestRoots()}),
+		TEEs:       []string{policy.TEETDX, policy.TEESNP},
+		ProbeImage: o.ProbeImage,
+		Faults:     fs.Names(),
+	}
 	var hwTEEs []string
 	if o.TEE != "" {
 		if hwTEEs, err = hardwareTEEs(o.TEE, pol); err != nil {
 			return err
 		}
-		framework.SetTEEs(hwTEEs)
+		run.TEEs = hwTEEs
 		o.LabelFilter = teeLabelFilter(o.LabelFilter, hwTEEs)
 		fmt.Fprintf(out, "Hardware qualification (%s): vendor roots only, label filter %s\n", strings.Join(hwTEEs, ","), o.LabelFilter)
 	}
@@ -139,21 +150,21 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	var plat *embedded.Platform
 	switch {
 	case o.DryRun:
-		framework.SetEnvironment(framework.Static{EnvName: "dry-run"})
+		run.Env = framework.Static{EnvName: "dry-run"}
 	case env == EnvExisting:
 		e, err := existing(ctx, o.Kubeconfig, o.HostKubeconfig, o.SharedKubeconfig)
 		if err != nil {
 			return err
 		}
-		framework.SetEnvironment(e)
+		run.Env = e
 		fmt.Fprintf(out, "Environment: existing cluster (%s)\n", o.Kubeconfig)
 	case env == EnvKind:
-		e, closeKind, err := startKind(ctx, out, o, reportDir)
+		e, probeImage, closeKind, err := startKind(ctx, out, o, reportDir)
 		if err != nil {
 			return err
 		}
 		defer closeKind()
-		framework.SetEnvironment(e)
+		run.Env, run.ProbeImage = e, probeImage
 		if o.LabelFilter == "" {
 			o.LabelFilter = kindLabelFilter
 			fmt.Fprintf(out, "On kind only the %q specs apply (runc handlers, no auto nodes, no TEEs); give --label-filter to choose others\n", kindLabelFilter)
@@ -182,10 +193,12 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		host, _ := clientcmd.BuildConfigFromFlags("", plat.Pair.HostKubeconfig())
 		tenant, _ := clientcmd.BuildConfigFromFlags("", plat.Pair.TenantKubeconfig())
 		shared, _ := clientcmd.BuildConfigFromFlags("", plat.SharedTenantKubeconfig())
-		framework.SetEnvironment(framework.Static{EnvName: "embedded", TenantConfig: tune(tenant), HostConfig: tune(host), SharedConfig: tune(shared), Scale: 1})
+		run.Env = framework.Static{EnvName: "embedded", TenantConfig: tune(tenant), HostConfig: tune(host), SharedConfig: tune(shared), Scale: 1}
 	}
 
-	framework.SetFaults(fs.Names())
+	if err := suites.Define(run); err != nil {
+		return err
+	}
 	passed, r := runSpecs(out, o, reportDir)
 	verdict := check(r, passed)
 	if problems := hardwareProblems(r, hwTEEs); o.TEE != "" && len(problems) > 0 {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cctest/cctest/simulators/tee/simdevice"
+
 	"github.com/cctest/cctest/attest/device"
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/fixtures"
@@ -19,7 +21,7 @@ import (
 func simEnv(t *testing.T, env map[string]string) *probe.Env {
 	m := tee.NewTDXMachine(tee.TDXOptions{Name: "cmd-tdx"})
 	return &probe.Env{
-		Device:   func() (device.Device, error) { return device.FromMachine(m), nil },
+		Device:   func() (device.Device, error) { return simdevice.New(m), nil },
 		Getenv:   func(k string) string { return env[k] },
 		ReadFile: func(string) ([]byte, error) { return nil, os.ErrNotExist },
 		Runtime: func() probe.RuntimeInfo {

@@ -27,6 +27,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cctest/cctest/simulators/tee"
+
 	"github.com/cctest/cctest/attest/client"
 	"github.com/cctest/cctest/attest/discovery"
 	"github.com/cctest/cctest/attest/policy"
@@ -38,7 +40,7 @@ import (
 // Config configures the service. Policy is required.
 type Config struct {
 	Policy   *policy.Policy
-	Verifier *verifier.Verifier // default verifier.New(verifier.Options{})
+	Verifier *verifier.Verifier // default verifier.New(verifier.Options{TestRoots: tee.TestRoots()})
 	// CA issues the serving certificate (for 127.0.0.1, localhost and the
 	// in-cluster names of the Service). Nil: a throwaway CA, removed on Close.
 	CA *pki.CA
@@ -87,7 +89,7 @@ func Start(cfg Config) (*Service, error) {
 		return nil, errors.New("attestation service: a policy is required")
 	}
 	if cfg.Verifier == nil {
-		cfg.Verifier = verifier.New(verifier.Options{})
+		cfg.Verifier = verifier.New(verifier.Options{TestRoots: tee.TestRoots()})
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -136,7 +138,7 @@ func Start(cfg Config) (*Service, error) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if cfg.Faults.Has(faults.AttestationServiceDown) {
+		if cfg.Faults.Has(FaultServiceDown) {
 			resetAll(s.ln)
 			return
 		}
@@ -218,7 +220,7 @@ func (s *Service) Client() (*client.Client, error) {
 // Close stops serving; verdicts are lost.
 func (s *Service) Close() error {
 	var err error
-	if s.cfg.Faults.Has(faults.AttestationServiceDown) {
+	if s.cfg.Faults.Has(FaultServiceDown) {
 		err = s.ln.Close()
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -277,7 +279,7 @@ func (s *Service) attest(w http.ResponseWriter, r *http.Request) {
 	now := s.cfg.Now()
 	rec := client.Record{ID: newID(), Context: req.Context, Nonce: req.Nonce}
 	switch {
-	case s.cfg.Faults.Has(faults.AttestationServiceAccepts):
+	case s.cfg.Faults.Has(FaultAcceptsAll):
 		// The broken service: no challenge bookkeeping, no verification.
 		rec.Verdict = verifier.Verdict{TEE: req.Evidence.TEE, Pass: true, Policy: s.cfg.Policy.Name,
 			Source: req.Evidence.Source, Checks: []verifier.Check{}, VerifiedAt: now.UTC()}

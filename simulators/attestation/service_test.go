@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cctest/cctest/simulators/tee/simdevice"
+
 	"github.com/cctest/cctest/attest/client"
-	"github.com/cctest/cctest/attest/device"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/internal/testpolicy"
@@ -45,7 +46,7 @@ var (
 // evidenceFor fetches evidence from a machine bound to nonce and context.
 func evidenceFor(t testing.TB, m tee.Machine, nonce []byte, ctxID string) verifier.Evidence {
 	t.Helper()
-	ev, err := device.FromMachine(m).Evidence(verifier.BindReportData(nonce, ctxID))
+	ev, err := simdevice.New(m).Evidence(verifier.BindReportData(nonce, ctxID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestAttestPassesTDXAndSNPAndStoresTheVerdict(t *testing.T) {
 			}
 			// The caller can verify the stored evidence itself.
 			rd := verifier.BindReportData(n, "pod:1234")
-			if v := verifier.New(verifier.Options{}).Verify(*got.Evidence, testpolicy.Platform(t), rd[:]); !v.Pass {
+			if v := verifier.New(verifier.Options{TestRoots: tee.TestRoots()}).Verify(*got.Evidence, testpolicy.Platform(t), rd[:]); !v.Pass {
 				t.Errorf("re-verification of the stored evidence failed: %s", v.Reason)
 			}
 		})
@@ -183,7 +184,7 @@ func TestEvidenceBoundElsewhereFails(t *testing.T) {
 }
 
 func TestAcceptsAllFault(t *testing.T) {
-	_, c := startService(t, Config{Faults: faults.Set{faults.AttestationServiceAccepts: true}})
+	_, c := startService(t, Config{Faults: faults.Set{FaultAcceptsAll: true}})
 	garbage := verifier.Evidence{TEE: "tdx", Raw: []byte("not a quote")}
 	rec, err := c.Attest(context.Background(), []byte{1, 2, 3}, "pod:x", garbage)
 	if err != nil {
@@ -194,13 +195,13 @@ func TestAcceptsAllFault(t *testing.T) {
 	}
 	// A caller verifying the evidence itself notices.
 	rd := verifier.BindReportData([]byte{1, 2, 3}, "pod:x")
-	if v := verifier.New(verifier.Options{}).Verify(garbage, testpolicy.Platform(t), rd[:]); v.Pass {
+	if v := verifier.New(verifier.Options{TestRoots: tee.TestRoots()}).Verify(garbage, testpolicy.Platform(t), rd[:]); v.Pass {
 		t.Error("garbage evidence verified")
 	}
 }
 
 func TestServiceDownFault(t *testing.T) {
-	s, c := startService(t, Config{Faults: faults.Set{faults.AttestationServiceDown: true}})
+	s, c := startService(t, Config{Faults: faults.Set{FaultServiceDown: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := c.Challenge(ctx, "")

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cctest/cctest/simulators/tee"
+	"github.com/cctest/cctest/simulators/tee/simdevice"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -57,7 +60,7 @@ func startAttestation(ctx context.Context, tenant kubernetes.Interface, tenantPK
 	a := &attestationParts{svc: svc, tenant: tenant, machines: machines, faults: fs, devices: map[string]device.Device{}}
 	a.net = &podnet.Network{Tenant: tenant,
 		Backends: map[string]string{net.JoinHostPort(attestation.EndpointIP, fmt.Sprint(attestation.Port)): svc.Addr()}}
-	if fs.Has(faults.EgressDenied) {
+	if fs.Has(FaultEgressDenied) {
 		a.net.Blackhole = a.egressDenied
 	}
 	return a, nil
@@ -94,8 +97,8 @@ func (a *attestationParts) nodeDevice(nodeName string) device.Device {
 	if m == nil || m.Device == nil {
 		return nil
 	}
-	var d device.Device = device.FromMachine(m.Device)
-	if a.faults.Has(faults.ProbeEvidenceReplayed) {
+	var d device.Device = simdevice.New(m.Device)
+	if a.faults.Has(tee.FaultProbeEvidenceReplayed) {
 		d = &replayingDevice{Device: d}
 	}
 	a.devices[nodeName] = d
@@ -122,12 +125,12 @@ func (d *replayingDevice) Evidence([64]byte) (verifier.Evidence, error) {
 // probe-evidence-replayed acts on the devices pods use (nodeDevice), so
 // machines still pass the node-join gate and the probes can run.
 func platformFaults(fs faults.Set) faults.Set {
-	if !fs.Has(faults.ProbeEvidenceReplayed) {
+	if !fs.Has(tee.FaultProbeEvidenceReplayed) {
 		return fs
 	}
 	out := faults.Set{}
 	for n := range fs {
-		if n != faults.ProbeEvidenceReplayed {
+		if n != tee.FaultProbeEvidenceReplayed {
 			out[n] = true
 		}
 	}
@@ -143,7 +146,7 @@ const EgressDeniedPrefix = "egress to the attestation service was denied: "
 // attestation service, ask for a challenge, fetch evidence bound to it and
 // the pod UID from the node's TEE, and start only on a passing verdict.
 func (a *attestationParts) AttestPod(ctx context.Context, n node.NodeInfo, pod *corev1.Pod) node.AttestResult {
-	if a.faults.Has(faults.PodVerdictReused) {
+	if a.faults.Has(FaultPodVerdictReused) {
 		a.mu.Lock()
 		ref := a.reused
 		a.mu.Unlock()

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cctest/cctest/simulators/tee"
+
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -200,7 +202,7 @@ func attestedVerdict(t *testing.T, c kubernetes.Interface, svc *client.Client, p
 	}
 	nonce, _ := client.Challenge{Nonce: rec.Nonce}.NonceBytes()
 	rd := verifier.BindReportData(nonce, rec.Context)
-	return rec, verifier.New(verifier.Options{}).Verify(*rec.Evidence, testpolicy.Platform(t), rd[:])
+	return rec, verifier.New(verifier.Options{TestRoots: tee.TestRoots()}).Verify(*rec.Evidence, testpolicy.Platform(t), rd[:])
 }
 
 func attestedEvent(t *testing.T, c kubernetes.Interface, ns, name string) string {
@@ -289,7 +291,7 @@ func TestAttestationServiceAndProbes(t *testing.T) {
 	} else {
 		nonce, _ := ch.NonceBytes()
 		rd := verifier.BindReportData(nonce, probe.ContextFor(string(pod.UID)))
-		if v := verifier.New(verifier.Options{}).Verify(ev, testpolicy.Platform(t), rd[:]); !v.Pass {
+		if v := verifier.New(verifier.Options{TestRoots: tee.TestRoots()}).Verify(ev, testpolicy.Platform(t), rd[:]); !v.Pass {
 			t.Errorf("spec's verification of the probe's evidence: %s", v.Reason)
 		}
 	}
@@ -333,8 +335,8 @@ func TestAttestationServiceAndProbes(t *testing.T) {
 // TestAttestationFaults: each fault of the attestation path is visible
 // through the tenant API or the service, as a spec would see it.
 func TestAttestationFaults(t *testing.T) {
-	t.Run(faults.EgressDenied, func(t *testing.T) {
-		p := start(t, faults.Set{faults.EgressDenied: true})
+	t.Run(FaultEgressDenied, func(t *testing.T) {
+		p := start(t, faults.Set{FaultEgressDenied: true})
 		namespace(t, p.Tenant, "app")
 		create(t, p.Tenant, "app", seedPod(t))
 		pod := settled(t, p.Tenant, "app", "confidential-workload")
@@ -342,8 +344,8 @@ func TestAttestationFaults(t *testing.T) {
 			t.Errorf("%s %q", pod.Status.Phase, pod.Status.Message)
 		}
 	})
-	t.Run(faults.AttestationServiceDown, func(t *testing.T) {
-		p := start(t, faults.Set{faults.AttestationServiceDown: true})
+	t.Run(attestation.FaultServiceDown, func(t *testing.T) {
+		p := start(t, faults.Set{attestation.FaultServiceDown: true})
 		namespace(t, p.Tenant, "app")
 		create(t, p.Tenant, "app", seedPod(t))
 		pod := settled(t, p.Tenant, "app", "confidential-workload")
@@ -354,8 +356,8 @@ func TestAttestationFaults(t *testing.T) {
 			t.Error("the down service answered a spec")
 		}
 	})
-	t.Run(faults.ProbeEvidenceReplayed, func(t *testing.T) {
-		p := start(t, faults.Set{faults.ProbeEvidenceReplayed: true})
+	t.Run(tee.FaultProbeEvidenceReplayed, func(t *testing.T) {
+		p := start(t, faults.Set{tee.FaultProbeEvidenceReplayed: true})
 		namespace(t, p.Tenant, "app")
 		create(t, p.Tenant, "app", seedPod(t))
 		pod := settled(t, p.Tenant, "app", "confidential-workload")
@@ -370,8 +372,8 @@ func TestAttestationFaults(t *testing.T) {
 	})
 	// A service that accepts everything hides the replay; the spec's own
 	// verification of the probe's evidence does not.
-	t.Run(faults.AttestationServiceAccepts+"+"+faults.ProbeEvidenceReplayed, func(t *testing.T) {
-		p := start(t, faults.Set{faults.AttestationServiceAccepts: true, faults.ProbeEvidenceReplayed: true})
+	t.Run(attestation.FaultAcceptsAll+"+"+tee.FaultProbeEvidenceReplayed, func(t *testing.T) {
+		p := start(t, faults.Set{attestation.FaultAcceptsAll: true, tee.FaultProbeEvidenceReplayed: true})
 		c := p.Tenant
 		svc := serviceClient(t, c)
 		namespace(t, c, "app")
@@ -390,7 +392,7 @@ func TestAttestationFaults(t *testing.T) {
 		}
 		nonce, _ := ch.NonceBytes()
 		rd := verifier.BindReportData(nonce, probe.ContextFor(string(pod.UID)))
-		v := verifier.New(verifier.Options{}).Verify(ev, testpolicy.Platform(t), rd[:])
+		v := verifier.New(verifier.Options{TestRoots: tee.TestRoots()}).Verify(ev, testpolicy.Platform(t), rd[:])
 		if c, _ := v.Check("nonce"); v.Pass || c.Pass {
 			t.Errorf("the spec's verification passed replayed evidence: %+v", v)
 		}

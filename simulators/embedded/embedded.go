@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cctest/cctest/simulators/tee"
+
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -150,7 +152,7 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 		}
 	}
 
-	v := verifier.New(verifier.Options{})
+	v := verifier.New(verifier.Options{TestRoots: tee.TestRoots()})
 	machines := &machineIndex{byNode: map[string]*platform.Machine{}}
 	p.att, err = startAttestation(ctx, p.Tenant, filepath.Join(pair.Dir, "tenant", "pki"), pol, v, machines, o.Faults)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/internal/testbin"
+	"github.com/cctest/cctest/simulators/tee"
 )
 
 func start(t *testing.T, fs faults.Set) *Platform {
@@ -102,7 +103,7 @@ func TestSeedWorkloadRunsOnAttestedTDXNode(t *testing.T) {
 // TestDebugTDNeverJoins: with the debug-td fault every TDX machine fails the
 // gate, so no node joins and the pod stays Pending.
 func TestDebugTDNeverJoins(t *testing.T) {
-	p := start(t, faults.Set{faults.DebugTD: true})
+	p := start(t, faults.Set{tee.FaultDebugTD: true})
 	seedWorkload(t, p.Tenant, "app")
 	var msg string
 	waitFor(t, "a NodeClaim failed attestation (host event)", func(ctx context.Context) (bool, error) {

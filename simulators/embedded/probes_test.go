@@ -84,9 +84,9 @@ func TestSandboxDeviceOnlyInAKataTEEGuest(t *testing.T) {
 }
 
 func TestReplayFaultStaysOffTheGate(t *testing.T) {
-	fs := faults.Set{faults.ProbeEvidenceReplayed: true, faults.DebugTD: true}
+	fs := faults.Set{tee.FaultProbeEvidenceReplayed: true, tee.FaultDebugTD: true}
 	got := platformFaults(fs)
-	if got.Has(faults.ProbeEvidenceReplayed) || !got.Has(faults.DebugTD) || !fs.Has(faults.ProbeEvidenceReplayed) {
+	if got.Has(tee.FaultProbeEvidenceReplayed) || !got.Has(tee.FaultDebugTD) || !fs.Has(tee.FaultProbeEvidenceReplayed) {
 		t.Errorf("platform faults %v (from %v)", got.Names(), fs.Names())
 	}
 	a := fakeParts()

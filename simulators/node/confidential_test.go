@@ -187,10 +187,10 @@ func TestFaults(t *testing.T) {
 		})
 		waitPod(t, ns, p.Name, time.Second, "Pending", phaseIs(corev1.PodPending))
 	}
-	t.Run(faults.KataHandlerMissing, func(t *testing.T) {
+	t.Run(FaultKataHandlerMissing, func(t *testing.T) {
 		t.Parallel()
 		f := startFleet(t, func(c *Config) {
-			c.Faults = faults.Set{faults.KataHandlerMissing: true}
+			c.Faults = faults.Set{FaultKataHandlerMissing: true}
 			c.Attester = &testAttester{pass: true}
 		})
 		sandboxFails(t, f, HandlerKataTDX, `no runtime for "kata-qemu-tdx" is configured`)
@@ -199,15 +199,15 @@ func TestFaults(t *testing.T) {
 			t.Errorf("installed handlers %v", img.RuntimeHandlers)
 		}
 	})
-	t.Run(faults.VNodeHandlerMissing, func(t *testing.T) {
+	t.Run(FaultVNodeHandlerMissing, func(t *testing.T) {
 		t.Parallel()
-		f := startFleet(t, func(c *Config) { c.Faults = faults.Set{faults.VNodeHandlerMissing: true} })
+		f := startFleet(t, func(c *Config) { c.Faults = faults.Set{FaultVNodeHandlerMissing: true} })
 		sandboxFails(t, f, HandlerVNode, `no runtime for "vnode" is configured`)
 	})
-	t.Run(faults.VNodeKataConflict, func(t *testing.T) {
+	t.Run(FaultVNodeKataConflict, func(t *testing.T) {
 		t.Parallel()
 		f := startFleet(t, func(c *Config) {
-			c.Faults = faults.Set{faults.VNodeKataConflict: true}
+			c.Faults = faults.Set{FaultVNodeKataConflict: true}
 			c.Attester = &testAttester{pass: true}
 		})
 		spec := join(t, f, NodeSpec{Image: confidentialImage(), TEE: "tdx"})
@@ -228,11 +228,11 @@ func TestFaults(t *testing.T) {
 			return strings.Contains(e.Message, `runtime "vnode" conflicts with runtime "kata-qemu-tdx"`)
 		})
 	})
-	t.Run(faults.PodAttestationSkipped, func(t *testing.T) {
+	t.Run(FaultPodAttestationSkipped, func(t *testing.T) {
 		t.Parallel()
 		att := &testAttester{pass: false} // would fail the pod if it were asked
 		f := startFleet(t, func(c *Config) {
-			c.Faults = faults.Set{faults.PodAttestationSkipped: true}
+			c.Faults = faults.Set{FaultPodAttestationSkipped: true}
 			c.Attester = att
 		})
 		spec := join(t, f, NodeSpec{Image: confidentialImage(), TEE: "tdx"})

@@ -26,7 +26,6 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	kubeletapis "k8s.io/kubelet/pkg/apis"
 
-	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/simulators/controlplane/pki"
 )
 
@@ -77,10 +76,10 @@ func (f *Fleet) newSimNode(spec NodeSpec, idx int) (*simNode, error) {
 	img.RuntimeHandlers = nil
 	handlers := map[string]bool{}
 	for _, h := range spec.Image.RuntimeHandlers {
-		if f.cfg.Faults.Has(faults.KataHandlerMissing) && f.isKataTEE(h) {
+		if f.cfg.Faults.Has(FaultKataHandlerMissing) && f.isKataTEE(h) {
 			continue
 		}
-		if f.cfg.Faults.Has(faults.VNodeHandlerMissing) && h == HandlerVNode {
+		if f.cfg.Faults.Has(FaultVNodeHandlerMissing) && h == HandlerVNode {
 			continue
 		}
 		if !handlers[h] {

@@ -10,8 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/cctest/cctest/faults"
 )
 
 // Kubelet reasons used in pod status and events.
@@ -286,7 +284,7 @@ func (f *Fleet) step(ctx context.Context, pod *corev1.Pod, st *podState, now tim
 		} else {
 			st.podIP = n.allocIP()
 		}
-		if f.isKataTEE(handler) && !f.cfg.Faults.Has(faults.PodAttestationSkipped) {
+		if f.isKataTEE(handler) && !f.cfg.Faults.Has(FaultPodAttestationSkipped) {
 			st.attesting = true
 		}
 	}

@@ -14,8 +14,6 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/cctest/cctest/faults"
 )
 
 // Pod annotations that make a simulated (non-probe) container deterministic.
@@ -85,7 +83,7 @@ func (f *Fleet) createSandbox(n *simNode, pod *corev1.Pod, key, handler string) 
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if f.cfg.Faults.Has(faults.VNodeKataConflict) {
+	if f.cfg.Faults.Has(FaultVNodeKataConflict) {
 		for _, u := range n.inUse {
 			if (handler == HandlerVNode && isKata(u.handler)) || (isKata(handler) && u.handler == HandlerVNode) {
 				return grpcUnknown(fmt.Sprintf("failed to start sandbox: runtime %q conflicts with runtime %q already running pod %s on this node",

@@ -24,7 +24,6 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
-	"github.com/cctest/cctest/faults"
 )
 
 // Run provisions nodes until ctx is done. Call Setup first.
@@ -287,7 +286,7 @@ func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeTy
 		}
 		claim.Annotations["cctest.dev/attestation-verdict"] = string(adm.Verdict)
 	}
-	if !adm.Passed && !p.cfg.Faults.Has(faults.GateAdmitsUnattested) {
+	if !adm.Passed && !p.cfg.Faults.Has(FaultGateAdmitsUnattested) {
 		msg := fmt.Sprintf("machine %s failed attestation: %s", m.Name, adm.Reason)
 		claim.Status.Phase, claim.Status.Reason, claim.Status.Message = mgmt.PhaseFailed, "AttestationFailed", msg
 		claim.Status.Conditions = setCond(claim.Status.Conditions, cond(mgmt.ConditionJoined, corev1.ConditionFalse, mgmt.SeverityError, "AttestationFailed", msg))
@@ -302,7 +301,7 @@ func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeTy
 		return
 	}
 	labels := maps.Clone(cs.labels) // what packing matched pods against
-	if p.cfg.Faults.Has(faults.PropertiesNotLabelled) {
+	if p.cfg.Faults.Has(FaultPropertiesNotLabelled) {
 		for k := range nt.Spec.Properties {
 			delete(labels, k)
 		}
@@ -339,7 +338,7 @@ func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeTy
 // effective applies the autonodes-ignores-operator fault: every operator
 // is read as In (with the requirement's values).
 func (p *Platform) effective(reqs []mgmt.Requirement) []mgmt.Requirement {
-	if !p.cfg.Faults.Has(faults.AutoNodesIgnoresOperator) {
+	if !p.cfg.Faults.Has(FaultAutoNodesIgnoresOperator) {
 		return reqs
 	}
 	out := make([]mgmt.Requirement, len(reqs))
@@ -357,7 +356,7 @@ func (p *Platform) effective(reqs []mgmt.Requirement) []mgmt.Requirement {
 // autonodes-wrong-type fault picks the most expensive instead.
 func (p *Platform) choose(types []mgmt.NodeType, reqs []mgmt.Requirement) (*mgmt.NodeType, []mgmt.Rejection) {
 	chosen, rejections := mgmt.SelectCheapest(types, reqs, mgmt.HasFreeCapacity)
-	if chosen == nil || !p.cfg.Faults.Has(faults.AutoNodesWrongType) {
+	if chosen == nil || !p.cfg.Faults.Has(FaultAutoNodesWrongType) {
 		return chosen, rejections
 	}
 	for i := range types {
@@ -490,7 +489,7 @@ func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType) (s
 	}
 	hosts := v.hosts
 	free := freeHostsFor(hosts, p.hostSelector(nt.Name))
-	if p.cfg.Faults.Has(faults.NodeSharedAcrossTenants) {
+	if p.cfg.Faults.Has(FaultNodeSharedAcrossTenants) {
 		// The fault hands out a host that another claim already uses.
 		for _, h := range hosts {
 			if h.Spec.ConsumerRef != nil && h.Annotations[AnnotationQuarantine] == "" && p.hostSelector(nt.Name).Matches(labels.Set(h.Labels)) {
@@ -506,7 +505,7 @@ func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType) (s
 		}
 		// Another tenant's platform may have claimed it since this pass
 		// listed the inventory: never take a host with a consumer.
-		if cur, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "consumerRef"); found && cur != nil && !p.cfg.Faults.Has(faults.NodeSharedAcrossTenants) {
+		if cur, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "consumerRef"); found && cur != nil && !p.cfg.Faults.Has(FaultNodeSharedAcrossTenants) {
 			continue
 		}
 		ref := map[string]any{"apiVersion": mgmt.SchemeGroupVersion.String(), "kind": mgmt.KindNodeClaim, "namespace": p.cfg.ClaimNamespace(), "name": p.cfg.TenantName}

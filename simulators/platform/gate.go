@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/cctest/cctest/attest/device"
+	"github.com/cctest/cctest/simulators/tee"
+	"github.com/cctest/cctest/simulators/tee/simdevice"
+
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 )
@@ -31,13 +33,13 @@ func (g VerifierGate) Admit(_ context.Context, m *Machine) Admission {
 		return Admission{Reason: "gate: no randomness for a nonce: " + err.Error()}
 	}
 	rd := verifier.BindReportData(nonce, "node-join:"+m.Name)
-	ev, err := device.FromMachine(m.Device).Evidence(rd)
+	ev, err := simdevice.New(m.Device).Evidence(rd)
 	if err != nil {
 		return Admission{Reason: fmt.Sprintf("machine %s produced no evidence: %v", m.Name, err)}
 	}
 	v := g.Verifier
 	if v == nil {
-		v = verifier.New(verifier.Options{})
+		v = verifier.New(verifier.Options{TestRoots: tee.TestRoots()})
 	}
 	verdict := v.Verify(ev, g.Policy, rd[:])
 	raw, _ := json.Marshal(verdict)

@@ -190,19 +190,19 @@ func teeFaultsFor(s faults.Set) map[string][]tee.Fault {
 		out[tee.TDX] = append(out[tee.TDX], f)
 		out[tee.SNP] = append(out[tee.SNP], f)
 	}
-	if s.Has(faults.TamperedQuote) {
+	if s.Has(tee.FaultTamperedQuote) {
 		both(tee.FaultTampered)
 	}
-	if s.Has(faults.WrongMeasurement) {
+	if s.Has(tee.FaultWrongMeasurementAll) {
 		both(tee.FaultWrongMeasurement)
 	}
-	if s.Has(faults.ProbeEvidenceReplayed) {
+	if s.Has(tee.FaultProbeEvidenceReplayed) {
 		both(tee.FaultReplay)
 	}
-	if s.Has(faults.DebugTD) {
+	if s.Has(tee.FaultDebugTD) {
 		out[tee.TDX] = append(out[tee.TDX], tee.FaultDebug)
 	}
-	if s.Has(faults.SNPDebugPolicy) {
+	if s.Has(tee.FaultSNPDebugPolicy) {
 		out[tee.SNP] = append(out[tee.SNP], tee.FaultDebug)
 	}
 	return out

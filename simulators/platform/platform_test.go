@@ -241,7 +241,7 @@ func TestGateRefusalKeepsMachineOut(t *testing.T) {
 		name := "t-gate"
 		var fs faults.Set
 		if fault {
-			name, fs = "t-gatefault", faults.Set{faults.GateAdmitsUnattested: true}
+			name, fs = "t-gatefault", faults.Set{FaultGateAdmitsUnattested: true}
 			deny = denyTDX(name)
 		}
 		t.Run(fmt.Sprintf("fault=%v", fault), func(t *testing.T) {
@@ -276,7 +276,7 @@ func TestGateRefusalKeepsMachineOut(t *testing.T) {
 // TestVerifierGate runs the real gate on simulated machines: good ones pass,
 // and each TEE fault is refused with the verifier's reason.
 func TestVerifierGate(t *testing.T) {
-	g := VerifierGate{Policy: testpolicy.Platform(t), Verifier: verifier.New(verifier.Options{})}
+	g := VerifierGate{Policy: testpolicy.Platform(t), Verifier: verifier.New(verifier.Options{TestRoots: tee.TestRoots()})}
 	cases := []struct {
 		tee    string
 		faults []tee.Fault

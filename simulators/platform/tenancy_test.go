@@ -31,7 +31,7 @@ func TestMachineNeverJoinsTwoTenants(t *testing.T) {
 			}
 			var fsB faults.Set
 			if fault {
-				fsB = faults.Set{faults.NodeSharedAcrossTenants: true}
+				fsB = faults.Set{FaultNodeSharedAcrossTenants: true}
 			}
 			pool := func(tenant string) Pool {
 				return Pool{Name: "tdx-" + tenant, Provider: "bare-metal", NodeLabels: map[string]string{"cctest.dev/tenant": tenant},

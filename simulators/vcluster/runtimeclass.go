@@ -257,7 +257,7 @@ func getCached(l nodelisters.RuntimeClassLister, name string) (*nodev1.RuntimeCl
 }
 
 func (s *RuntimeClassSyncer) matches(host *nodev1.RuntimeClass) bool {
-	if s.cfg.Faults.Has(faults.SyncIgnoresSelector) {
+	if s.cfg.Faults.Has(FaultSyncIgnoresSelector) {
 		return true
 	}
 	return s.selector.Matches(labels.Set(host.Labels))
@@ -273,7 +273,7 @@ func excluded(rc *nodev1.RuntimeClass) bool {
 }
 
 func (s *RuntimeClassSyncer) excludedTenant(rc *nodev1.RuntimeClass) bool {
-	if s.cfg.Faults.Has(faults.SyncDeletesControlledBy) {
+	if s.cfg.Faults.Has(FaultSyncDeletesControlledBy) {
 		return false
 	}
 	return excluded(rc)
@@ -318,8 +318,8 @@ func (s *RuntimeClassSyncer) update(ctx context.Context, host, tenant *nodev1.Ru
 }
 
 func (s *RuntimeClassSyncer) deleteTenant(ctx context.Context, tenant *nodev1.RuntimeClass, reason string) error {
-	if s.cfg.Faults.Has(faults.SyncKeepsUnmatched) && s.isCopy(tenant.Name) {
-		s.logf("fault %s: keeping virtual runtime class %s although %s", faults.SyncKeepsUnmatched, tenant.Name, reason)
+	if s.cfg.Faults.Has(FaultSyncKeepsUnmatched) && s.isCopy(tenant.Name) {
+		s.logf("fault %s: keeping virtual runtime class %s although %s", FaultSyncKeepsUnmatched, tenant.Name, reason)
 		return nil
 	}
 	s.logf("delete virtual runtime class %s, because %s", tenant.Name, reason)

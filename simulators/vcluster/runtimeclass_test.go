@@ -409,7 +409,7 @@ func TestPodNamingUnsyncedClassIsRejected(t *testing.T) {
 
 func TestFaultSyncIgnoresSelector(t *testing.T) {
 	f := newFixture(t)
-	f.start(syncConfidential(faults.SyncIgnoresSelector))
+	f.start(syncConfidential(FaultSyncIgnoresSelector))
 	unlabelled := f.name("runc-plain")
 	f.createHost(rc(unlabelled, "runc", nil))
 	f.waitTenant(unlabelled, nil) // without the fault: never copied
@@ -417,7 +417,7 @@ func TestFaultSyncIgnoresSelector(t *testing.T) {
 
 func TestFaultSyncKeepsUnmatched(t *testing.T) {
 	f := newFixture(t)
-	f.start(syncConfidential(faults.SyncKeepsUnmatched))
+	f.start(syncConfidential(FaultSyncKeepsUnmatched))
 	deleted := f.name("deleted")
 	f.createHost(rc(deleted, "kata-qemu-tdx", confidentialLabels))
 	relabelled := f.name("relabelled")
@@ -437,7 +437,7 @@ func TestFaultSyncKeepsUnmatched(t *testing.T) {
 
 func TestFaultSyncDeletesControlledBy(t *testing.T) {
 	f := newFixture(t)
-	f.start(syncConfidential(faults.SyncDeletesControlledBy))
+	f.start(syncConfidential(FaultSyncDeletesControlledBy))
 	kept := f.name("kata-deploy")
 	f.createTenant(rc(kept, "kata-qemu-tdx", map[string]string{ControlledByLabel: "kata-deploy"}))
 	f.waitTenantGone(kept) // without the fault: kept

@@ -13,6 +13,8 @@ import (
 	"github.com/cctest/cctest/environments/e2eprov"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/internal/testbin"
+	"github.com/cctest/cctest/simulators/platform"
+	"github.com/cctest/cctest/simulators/tee"
 )
 
 // The example's assessments can fail: on platforms started with faults,
@@ -28,13 +30,13 @@ func TestExampleAssessmentsCatchFaults(t *testing.T) {
 	}{
 		// The TDX machines' quotes say debug: the gate refuses them, no TDX
 		// node joins and the workload never runs.
-		"gate refuses debug TDs": {faults: []string{faults.DebugTD}, checks: map[string]check{
+		"gate refuses debug TDs": {faults: []string{tee.FaultDebugTD}, checks: map[string]check{
 			"kata pod": {pod: confidentialPod, scheduleErr: "not running after 10s: phase Pending"},
 		}},
 		// The gate lets them join anyway. The Kata pod's own attestation
 		// still refuses to start it; a pod that only selects TDX nodes runs,
 		// and the attestation assessment notices.
-		"gate admits unattested": {faults: []string{faults.DebugTD, faults.GateAdmitsUnattested}, checks: map[string]check{
+		"gate admits unattested": {faults: []string{tee.FaultDebugTD, platform.FaultGateAdmitsUnattested}, checks: map[string]check{
 			"kata pod": {pod: confidentialPod, scheduleErr: "phase Failed"},
 			"runc pod": {pod: tdxSelectingPod, attestErr: "joined without a passing TDX attestation"},
 		}},

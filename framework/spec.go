@@ -1,0 +1,162 @@
+package framework
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/onsi/ginkgo/v2"
+)
+
+// Spec is one spec, declared once in its own file: what it checks, its
+// labels, the seed checklist item it covers and the faults that must make it
+// fail. The body is attached with It inside the spec's Describe.
+type Spec struct {
+	// Name is the spec's text; unique across the suites.
+	Name string
+	// Labels are the spec's own labels (its Describe adds the container's).
+	Labels []string
+	// Checklist is the seed checklist item the spec covers.
+	Checklist Checklist
+	// BrokenBy are the faults under which this spec must fail.
+	BrokenBy []string
+	// MayAlsoFailUnder are faults under which the spec can fail as a
+	// consequence, depending on where pods land (e.g. a Kata pod on a
+	// machine a faulty gate let in). The mutation check tolerates them.
+	MayAlsoFailUnder []string
+
+	where string
+}
+
+var (
+	specMu sync.Mutex
+	specs  = map[string]*Spec{}
+)
+
+// Declare registers a spec. An unknown label or a name declared twice
+// panics, so the suite fails to build naming the problem.
+func Declare(s Spec) *Spec {
+	_, file, line, _ := runtime.Caller(1)
+	s.where = fmt.Sprintf("%s:%d", filepath.Base(file), line)
+	if s.Name == "" {
+		panic("framework: a spec without a name at " + s.where)
+	}
+	if s.Checklist == "" {
+		panic(fmt.Sprintf("framework: spec %q (%s) names no seed checklist item", s.Name, s.where))
+	}
+	checkLabels(s.Labels)
+	specMu.Lock()
+	defer specMu.Unlock()
+	if prev, dup := specs[s.Name]; dup {
+		panic(fmt.Sprintf("framework: duplicate spec name %q (in %s and %s)", s.Name, prev.where, s.where))
+	}
+	specs[s.Name] = &s
+	return &s
+}
+
+// It adds the spec to the enclosing Describe.
+func (s *Spec) It(body func(ginkgo.SpecContext), decorators ...any) bool {
+	args := append([]any{ginkgo.Label(s.Labels...)}, decorators...)
+	return ginkgo.It(s.Name, append(args, body)...)
+}
+
+// Where is the file:line that declares the spec.
+func (s *Spec) Where() string { return s.where }
+
+// Specs lists every declared spec, sorted by name.
+func Specs() []Spec {
+	specMu.Lock()
+	defer specMu.Unlock()
+	out := make([]Spec, 0, len(specs))
+	for _, s := range specs {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// SpecNames lists every declared spec name, sorted.
+func SpecNames() []string {
+	var out []string
+	for _, s := range Specs() {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// Detectors returns fault -> the specs that must fail under it (sorted).
+func Detectors() map[string][]string {
+	out := map[string][]string{}
+	for _, s := range Specs() {
+		for _, f := range s.BrokenBy {
+			out[f] = append(out[f], s.Name)
+		}
+	}
+	return out
+}
+
+// Collateral returns fault -> the specs that may also fail under it.
+func Collateral() map[string][]string {
+	out := map[string][]string{}
+	for _, s := range Specs() {
+		for _, f := range s.MayAlsoFailUnder {
+			out[f] = append(out[f], s.Name)
+		}
+	}
+	return out
+}
+
+// Uncovered lists the specs no fault breaks yet: checks nothing has shown
+// can fail.
+func Uncovered() []Spec {
+	var out []Spec
+	for _, s := range Specs() {
+		if len(s.BrokenBy) == 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Faults joins fault lists without repeats, for BrokenBy.
+func Faults(lists ...[]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lists {
+		for _, f := range l {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// Checklist is an item of the seed's implementation checklist
+// (../shared/seed/confidential-compute.md).
+type Checklist string
+
+// The seed's implementation checklist.
+const (
+	ChecklistHardware       Checklist = "Select hardware or cloud instance types that support the target confidential compute technology"
+	ChecklistProviderVM     Checklist = "Configure provider-specific VM options, firmware, Shielded VM features and host OS images"
+	ChecklistCloudCVM       Checklist = "Cloud-provider VMs: enable Confidential VM features and configure bootstrap attestation"
+	ChecklistPodRuntime     Checklist = "Pod-level runtime: install Kata Containers, Confidential Containers, runtime classes and attestation services"
+	ChecklistRegister       Checklist = "Register the hardware in vMetal or another node provider"
+	ChecklistProperties     Checklist = "Add node type properties that describe the confidential compute capability"
+	ChecklistAutoNodes      Checklist = "Configure privateNodes.autoNodes to select those node types"
+	ChecklistVNode          Checklist = "Add vNode where tenant workloads need stronger runtime isolation"
+	ChecklistValidateInside Checklist = "Validate scheduling, attestation, and workload execution from inside the tenant cluster"
+)
+
+func checkLabels(labels []string) {
+	for _, l := range labels {
+		if _, ok := registry[l]; !ok {
+			panic(fmt.Sprintf("framework: unknown label %q (known: %s)", l, strings.Join(KnownLabels(), ", ")))
+		}
+	}
+}

@@ -1,0 +1,11 @@
+package node
+
+import "github.com/cctest/cctest/faults"
+
+// Faults of the simulated node images and kubelet runtimes.
+var (
+	FaultKataHandlerMissing    = faults.Declare("kata-handler-missing", "node images lack the Kata TEE runtime handlers (kata-qemu-tdx, kata-qemu-snp)")
+	FaultVNodeHandlerMissing   = faults.Declare("vnode-handler-missing", "node images lack the vnode runtime handler")
+	FaultVNodeKataConflict     = faults.Declare("vnode-kata-conflict", "the vnode and Kata handlers cannot run pods side by side on one node")
+	FaultPodAttestationSkipped = faults.Declare("pod-attestation-skipped", "Kata TEE pods start without producing or verifying evidence")
+)

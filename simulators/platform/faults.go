@@ -1,0 +1,12 @@
+package platform
+
+import "github.com/cctest/cctest/faults"
+
+// Faults of the auto-node platform and its join gate.
+var (
+	FaultGateAdmitsUnattested     = faults.Declare("gate-admits-unattested", "the node-join gate joins machines whose evidence fails verification (or that have none)")
+	FaultAutoNodesWrongType       = faults.Declare("autonodes-wrong-type", "auto nodes provisions the most expensive matching node type instead of the cheapest")
+	FaultAutoNodesIgnoresOperator = faults.Declare("autonodes-ignores-operator", "auto nodes treats every nodeTypeSelector operator as In")
+	FaultPropertiesNotLabelled    = faults.Declare("properties-not-labelled", "joined nodes do not carry their node type's properties as labels")
+	FaultNodeSharedAcrossTenants  = faults.Declare("node-shared-across-tenants", "a machine already joined to one tenant is joined to another tenant too")
+)
