@@ -16,6 +16,19 @@ import (
 	mgmt "github.com/cctest/cctest/api/management/v1"
 )
 
+// pendingClaim is the NodeClaim of a machine just claimed for a pool: its
+// node type is selected and its host claimed, the gate has not run yet.
+func (p *Platform) pendingClaim(name string, pool Pool, chosen *mgmt.NodeType, host string) *mgmt.NodeClaim {
+	claim := mgmt.NewNodeClaim(p.cfg.ClaimNamespace(), name)
+	claim.Spec = mgmt.NodeClaimSpec{ProviderRef: pool.Provider, TypeRef: chosen.Name, VClusterRef: p.cfg.TenantName, Requirements: pool.Requirements, Taints: pool.Taints}
+	claim.Labels = map[string]string{"cctest.dev/pool": pool.Name}
+	claim.Status = mgmt.NodeClaimStatus{Phase: mgmt.PhasePending, Conditions: []mgmt.Condition{
+		cond(mgmt.ConditionScheduled, corev1.ConditionTrue, mgmt.SeverityInfo, "NodeTypeSelected", "cheapest matching node type "+chosen.Name),
+		cond(mgmt.ConditionProvisioned, corev1.ConditionTrue, mgmt.SeverityInfo, "HostClaimed", "BareMetalHost "+p.cfg.InventoryNamespace+"/"+host),
+	}}
+	return claim
+}
+
 func (p *Platform) getClaim(ctx context.Context, name string) (*mgmt.NodeClaim, error) {
 	var out *mgmt.NodeClaim
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {

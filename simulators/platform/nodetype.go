@@ -6,10 +6,42 @@ package platform
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/faults"
 )
+
+// selectNodeType picks the node type for a pool and the pod's own
+// requirements (nil for a static pool). When none fits it returns the
+// reasons, one per rejected type, for the pod's NoMatchingNodeType Event.
+func (p *Platform) selectNodeType(ctx context.Context, v *view, pool Pool, podReqs []mgmt.Requirement) (*mgmt.NodeType, []string, error) {
+	types, err := p.nodeTypes(ctx, v, pool.Provider)
+	if err != nil {
+		return nil, []string{err.Error()}, err
+	}
+	reqs := append([]mgmt.Requirement{}, p.effective(pool.Requirements)...)
+	for _, r := range podReqs {
+		// A pod asking what the pool already requires adds nothing (and
+		// would name the same requirement twice in a rejection reason).
+		if !slices.ContainsFunc(reqs, func(have mgmt.Requirement) bool { return have.String() == r.String() }) {
+			reqs = append(reqs, r)
+		}
+	}
+	chosen, rejections := p.choose(types, reqs)
+	if chosen == nil {
+		var reasons []string
+		for _, r := range rejections {
+			reasons = append(reasons, r.String())
+		}
+		if len(types) == 0 {
+			reasons = append(reasons, "provider "+pool.Provider+" has no node types")
+		}
+		return nil, reasons, fmt.Errorf("no matching node type")
+	}
+	return chosen, nil, nil
+}
 
 // effective applies the autonodes-ignores-operator fault: every operator
 // is read as In (with the requirement's values).

@@ -13,7 +13,6 @@ package platform
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -112,28 +111,9 @@ func (p *Platform) reconcile(ctx context.Context, pods podLister) error {
 // provision selects a node type for the pool (and the pod's own
 // requirements), claims a machine, runs the gate and joins the node.
 func (p *Platform) provision(ctx context.Context, v *view, pool Pool, pod *corev1.Pod, podReqs []mgmt.Requirement) ([]string, error) {
-	types, err := p.nodeTypes(ctx, v, pool.Provider)
+	chosen, reasons, err := p.selectNodeType(ctx, v, pool, podReqs)
 	if err != nil {
-		return []string{err.Error()}, err
-	}
-	reqs := append([]mgmt.Requirement{}, p.effective(pool.Requirements)...)
-	for _, r := range podReqs {
-		// A pod asking what the pool already requires adds nothing (and
-		// would name the same requirement twice in a rejection reason).
-		if !slices.ContainsFunc(reqs, func(have mgmt.Requirement) bool { return have.String() == r.String() }) {
-			reqs = append(reqs, r)
-		}
-	}
-	chosen, rejections := p.choose(types, reqs)
-	if chosen == nil {
-		var reasons []string
-		for _, r := range rejections {
-			reasons = append(reasons, r.String())
-		}
-		if len(types) == 0 {
-			reasons = append(reasons, "provider "+pool.Provider+" has no node types")
-		}
-		return reasons, fmt.Errorf("no matching node type")
+		return reasons, err
 	}
 	host, err := p.claimHost(ctx, v, chosen)
 	if err != nil {
@@ -152,13 +132,7 @@ func (p *Platform) provision(ctx context.Context, v *view, pool Pool, pod *corev
 	p.claims[name] = cs
 	p.mu.Unlock()
 
-	claim := mgmt.NewNodeClaim(p.cfg.ClaimNamespace(), name)
-	claim.Spec = mgmt.NodeClaimSpec{ProviderRef: pool.Provider, TypeRef: chosen.Name, VClusterRef: p.cfg.TenantName, Requirements: pool.Requirements, Taints: pool.Taints}
-	claim.Labels = map[string]string{"cctest.dev/pool": pool.Name}
-	claim.Status = mgmt.NodeClaimStatus{Phase: mgmt.PhasePending, Conditions: []mgmt.Condition{
-		cond(mgmt.ConditionScheduled, corev1.ConditionTrue, mgmt.SeverityInfo, "NodeTypeSelected", "cheapest matching node type "+chosen.Name),
-		cond(mgmt.ConditionProvisioned, corev1.ConditionTrue, mgmt.SeverityInfo, "HostClaimed", "BareMetalHost "+p.cfg.InventoryNamespace+"/"+host),
-	}}
+	claim := p.pendingClaim(name, pool, chosen, host)
 	if err := p.writeClaim(ctx, claim); err != nil {
 		return []string{err.Error()}, err
 	}
