@@ -1,5 +1,6 @@
 // Reconcile loop of the simulated auto nodes, in the manner of kind's create
-// actions: this file only strings the steps together, each step has a file.
+// actions: this file only strings the steps together (reconcile for a pass,
+// provision for one claim), each step has a file.
 //   demand.go     what needs a node (static pools, unschedulable pods)
 //   nodetype.go   which node type serves it
 //   hostclaim.go  which BareMetalHost it runs on
