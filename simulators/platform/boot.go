@@ -16,12 +16,23 @@ import (
 	"github.com/cctest/cctest/faults"
 )
 
-// boot runs the attestation gate for the claimed machine and joins it.
+// boot runs the attestation gate for the claimed machine and joins it. It
+// runs in its own goroutine (provision starts it), so what goes wrong is
+// logged: nobody waits for an error.
 func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeType) {
+	if err := p.gateAndJoin(bg, ctx, cs, nt); err != nil {
+		p.cfg.Log("auto nodes: %s: %v", cs.name, err)
+	}
+}
+
+// gateAndJoin is boot's work. A NodeClaim write that fails does not stop
+// the steps after it (the host is still quarantined, the Event still
+// sent): it is returned at the end, since the claim in the host API then
+// no longer says what happened to the machine.
+func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeType) error {
 	claim, err := p.getClaim(ctx, cs.name)
 	if err != nil {
-		p.cfg.Log("auto nodes: %s: %v", cs.name, err)
-		return
+		return err
 	}
 	m := p.machines[cs.machine]
 	var adm Admission
@@ -48,12 +59,15 @@ func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeTy
 		p.mu.Lock()
 		cs.failed = true
 		p.mu.Unlock()
-		p.writeClaim(bg, claim)
+		werr := p.writeClaim(bg, claim)
 		p.quarantine(bg, m.Name, adm.Reason)
 		p.hostRec.Event(claimRef(claim), corev1.EventTypeWarning, "AttestationFailed", msg)
 		p.cfg.Log("auto nodes: %s", msg)
 		p.trigger()
-		return
+		if werr != nil {
+			return fmt.Errorf("attestation failure not recorded on the NodeClaim: %w", werr)
+		}
+		return nil
 	}
 	labels := maps.Clone(cs.labels) // what packing matched pods against
 	if p.cfg.Faults.Has(faults.PropertiesNotLabelled) {
@@ -71,8 +85,10 @@ func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeTy
 		p.mu.Lock()
 		cs.failed = true
 		p.mu.Unlock()
-		p.writeClaim(bg, claim)
-		return
+		if err := p.writeClaim(bg, claim); err != nil {
+			return fmt.Errorf("join failure not recorded on the NodeClaim (%s): %w", msg, err)
+		}
+		return nil
 	}
 	p.mu.Lock()
 	cs.node, cs.lastBusy, cs.joinedAt = cs.name, time.Now(), time.Now()
@@ -85,7 +101,11 @@ func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeTy
 	}
 	claim.Status.Phase, claim.Status.Reason, claim.Status.Message = mgmt.PhaseAvailable, reason, msg
 	claim.Status.Conditions = setCond(claim.Status.Conditions, cond(mgmt.ConditionJoined, corev1.ConditionTrue, mgmt.SeverityInfo, reason, msg))
-	p.writeClaim(bg, claim)
+	werr := p.writeClaim(bg, claim)
 	p.hostRec.Event(claimRef(claim), corev1.EventTypeNormal, "Joined", msg)
 	p.cfg.Log("auto nodes: %s", msg)
+	if werr != nil {
+		return fmt.Errorf("join not recorded on the NodeClaim: %w", werr)
+	}
+	return nil
 }
