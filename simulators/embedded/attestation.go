@@ -1,11 +1,14 @@
+// The attestation side of the simulated nodes: the platform's attestation
+// service, the pod network pods reach it through, and the nodes' TEE devices
+// as pods' guests see them (with the faults that act on them). The Kata guest
+// agent (kataguest.go) and the probe runner (probes.go) use these parts.
+
 package embedded
 
 import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
-	"strings"
 	"sync"
 
 	"github.com/cctest/cctest/simulators/tee"
@@ -14,20 +17,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/cctest/cctest/attest/client"
 	"github.com/cctest/cctest/attest/device"
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/simulators/attestation"
 	"github.com/cctest/cctest/simulators/controlplane/pki"
-	"github.com/cctest/cctest/simulators/node"
 	"github.com/cctest/cctest/simulators/podnet"
 )
 
 // attestationParts is the platform's attestation service and what the node
 // agent needs to reach it from pods: the simulated pod network, the nodes'
-// TEE devices as pods see them, the pod attester and the probe runner.
+// TEE devices as pods see them. It is the fleet's pod attester (AttestPod,
+// kataguest.go) and probe runner (RunProbe, probes.go).
 type attestationParts struct {
 	svc      *attestation.Service
 	net      *podnet.Network
@@ -135,96 +137,4 @@ func platformFaults(fs faults.Set) faults.Set {
 		}
 	}
 	return out
-}
-
-// EgressDeniedPrefix starts the status message of a pod whose attestation
-// could not reach the attestation service because egress was denied.
-const EgressDeniedPrefix = "egress to the attestation service was denied: "
-
-// AttestPod is the Kata TEE pod's guest attestation: from inside the pod's
-// network namespace, check the NetworkPolicies let it reach the
-// attestation service, ask for a challenge, fetch evidence bound to it and
-// the pod UID from the node's TEE, and start only on a passing verdict.
-func (a *attestationParts) AttestPod(ctx context.Context, n node.NodeInfo, pod *corev1.Pod) node.AttestResult {
-	if a.faults.Has(FaultPodVerdictReused) {
-		a.mu.Lock()
-		ref := a.reused
-		a.mu.Unlock()
-		if ref != "" {
-			return node.AttestResult{Passed: true, VerdictRef: ref}
-		}
-	}
-	dev := a.nodeDevice(n.Name)
-	if dev == nil {
-		return node.AttestResult{Reason: fmt.Sprintf("node %s has no TEE device: the Kata TEE runtime cannot produce evidence", n.Name)}
-	}
-	u, _ := url.Parse(attestation.InClusterURL)
-	d, err := a.net.Resolve(ctx, pod, u.Host)
-	if err != nil {
-		return node.AttestResult{Reason: "attestation service not found: " + err.Error()}
-	}
-	dec, err := a.net.Decide(ctx, pod, d)
-	if err != nil {
-		return node.AttestResult{Reason: "checking egress to the attestation service: " + err.Error()}
-	}
-	if !dec.Allowed {
-		return node.AttestResult{Reason: EgressDeniedPrefix + dec.Reason}
-	}
-	c, err := client.New(attestation.InClusterURL, client.Options{CAPEM: a.svc.CAPEM(), Dial: a.net.DialFunc(pod)})
-	if err != nil {
-		return node.AttestResult{Reason: err.Error()}
-	}
-	defer c.Close()
-	bindTo := "pod:" + string(pod.UID)
-	ch, err := c.Challenge(ctx, bindTo)
-	if err != nil {
-		return node.AttestResult{Reason: unreachable(err)}
-	}
-	nonce, _ := ch.NonceBytes()
-	ev, err := dev.Evidence(verifier.BindReportData(nonce, bindTo))
-	if err != nil {
-		return node.AttestResult{Reason: fmt.Sprintf("evidence from %s: %v", dev.Describe(), err)}
-	}
-	rec, err := c.Attest(ctx, nonce, bindTo, ev)
-	if err != nil {
-		return node.AttestResult{Reason: unreachable(err)}
-	}
-	ref := a.verdictRef(rec)
-	if !rec.Pass {
-		return node.AttestResult{Reason: "attestation failed: " + rec.Reason + " (verdict " + ref + ")"}
-	}
-	a.mu.Lock()
-	if a.reused == "" {
-		a.reused = ref
-	}
-	a.mu.Unlock()
-	return node.AttestResult{Passed: true, VerdictRef: ref}
-}
-
-// verdictRef names a verdict where a spec can read it: its ID and the URL
-// clients outside the cluster use.
-func (a *attestationParts) verdictRef(rec client.Record) string {
-	ref := fmt.Sprintf("%s %s%s%s", rec.ID, a.svc.URL(), client.PathVerdicts, rec.ID)
-	if rec.Pass {
-		ref += fmt.Sprintf(" (%s, measurement %s, %d checks)", rec.TEE, short(rec.Measurement), len(rec.Checks))
-	}
-	return ref
-}
-
-func unreachable(err error) string {
-	msg := err.Error()
-	if ex := podnet.Explain(err); ex != "" {
-		return EgressDeniedPrefix + msg + " (" + ex + ")"
-	}
-	if strings.Contains(msg, "i/o timeout") {
-		return EgressDeniedPrefix + msg + " (connection timed out)"
-	}
-	return "attestation service unreachable: " + msg
-}
-
-func short(s string) string {
-	if len(s) > 16 {
-		return s[:16] + "…"
-	}
-	return s
 }

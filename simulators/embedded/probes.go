@@ -1,8 +1,11 @@
+// The probe runner: runs a probe container's command inside the simulation
+// of the node it was scheduled to, with the sandbox (TEE device, runtime)
+// its RuntimeClass gives it (node.ProbeRunner).
+
 package embedded
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/cctest/cctest/attest/device"
 	"github.com/cctest/cctest/probe"
 	probecmd "github.com/cctest/cctest/probe/command"
+	"github.com/cctest/cctest/simulators/embedded/kubeletenv"
 	"github.com/cctest/cctest/simulators/node"
 )
 
@@ -20,10 +24,10 @@ import (
 // a real node — the same probe code (probe/command) — inside this node's
 // simulation: the TEE device its sandbox sees, the pod network with the
 // tenant's NetworkPolicies, the container's environment (downward API and
-// ConfigMap/Secret references resolved as the kubelet does) and the
-// service-account CA mounted in pods.
+// ConfigMap/Secret references resolved as the kubelet does, by kubeletenv)
+// and the service-account CA mounted in pods.
 func (a *attestationParts) RunProbe(ctx context.Context, n node.NodeInfo, pod *corev1.Pod, c corev1.Container) (int32, string) {
-	env, err := a.containerEnv(ctx, pod, c)
+	env, err := kubeletenv.Resolve(ctx, a.tenant, pod, c)
 	if err != nil {
 		// The kubelet would not start the container (CreateContainerConfigError).
 		return probecmd.ExitUsage, probe.Result{Probe: "probe", Node: n.Name, Reason: "container configuration: " + err.Error()}.Message()
@@ -112,115 +116,4 @@ func (a *attestationParts) podFile(ctx context.Context, pod *corev1.Pod, path st
 		return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrNotExist}
 	}
 	return []byte(cm.Data["ca.crt"]), nil
-}
-
-// containerEnv resolves the container's env as the kubelet does: values,
-// downward-API fields, ConfigMap and Secret keys (envFrom too).
-func (a *attestationParts) containerEnv(ctx context.Context, pod *corev1.Pod, c corev1.Container) (map[string]string, error) {
-	out := map[string]string{}
-	for _, ef := range c.EnvFrom {
-		var data map[string]string
-		switch {
-		case ef.ConfigMapRef != nil:
-			cm, err := a.tenant.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, ef.ConfigMapRef.Name, metav1.GetOptions{})
-			if err != nil {
-				if isOptional(ef.ConfigMapRef.Optional) {
-					continue
-				}
-				return nil, fmt.Errorf("configmap %q not found", ef.ConfigMapRef.Name)
-			}
-			data = cm.Data
-		case ef.SecretRef != nil:
-			s, err := a.tenant.CoreV1().Secrets(pod.Namespace).Get(ctx, ef.SecretRef.Name, metav1.GetOptions{})
-			if err != nil {
-				if isOptional(ef.SecretRef.Optional) {
-					continue
-				}
-				return nil, fmt.Errorf("secret %q not found", ef.SecretRef.Name)
-			}
-			data = map[string]string{}
-			for k, v := range s.Data {
-				data[k] = string(v)
-			}
-		}
-		for k, v := range data {
-			out[ef.Prefix+k] = v
-		}
-	}
-	for _, e := range c.Env {
-		if e.ValueFrom == nil {
-			out[e.Name] = e.Value
-			continue
-		}
-		v, err := a.envValue(ctx, pod, e.ValueFrom)
-		if err != nil {
-			return nil, fmt.Errorf("env %s: %w", e.Name, err)
-		}
-		out[e.Name] = v
-	}
-	return out, nil
-}
-
-func isOptional(b *bool) bool { return b != nil && *b }
-
-func (a *attestationParts) envValue(ctx context.Context, pod *corev1.Pod, from *corev1.EnvVarSource) (string, error) {
-	switch {
-	case from.FieldRef != nil:
-		return fieldValue(pod, from.FieldRef.FieldPath)
-	case from.ConfigMapKeyRef != nil:
-		r := from.ConfigMapKeyRef
-		cm, err := a.tenant.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
-		if err != nil {
-			if isOptional(r.Optional) {
-				return "", nil
-			}
-			return "", fmt.Errorf("configmap %q not found", r.Name)
-		}
-		v, ok := cm.Data[r.Key]
-		if !ok && !isOptional(r.Optional) {
-			return "", fmt.Errorf("couldn't find key %s in ConfigMap %s/%s", r.Key, pod.Namespace, r.Name)
-		}
-		return v, nil
-	case from.SecretKeyRef != nil:
-		r := from.SecretKeyRef
-		s, err := a.tenant.CoreV1().Secrets(pod.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
-		if err != nil {
-			if isOptional(r.Optional) {
-				return "", nil
-			}
-			return "", fmt.Errorf("secret %q not found", r.Name)
-		}
-		v, ok := s.Data[r.Key]
-		if !ok && !isOptional(r.Optional) {
-			return "", fmt.Errorf("couldn't find key %s in Secret %s/%s", r.Key, pod.Namespace, r.Name)
-		}
-		return string(v), nil
-	}
-	return "", nil // resourceFieldRef: not modelled
-}
-
-// fieldValue is the downward API's fieldRef.
-func fieldValue(pod *corev1.Pod, path string) (string, error) {
-	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
-	case "spec.nodeName":
-		return pod.Spec.NodeName, nil
-	case "spec.serviceAccountName":
-		return pod.Spec.ServiceAccountName, nil
-	case "status.podIP":
-		return pod.Status.PodIP, nil
-	case "status.hostIP":
-		return pod.Status.HostIP, nil
-	}
-	for prefix, m := range map[string]map[string]string{"metadata.labels": pod.Labels, "metadata.annotations": pod.Annotations} {
-		if strings.HasPrefix(path, prefix+"['") && strings.HasSuffix(path, "']") {
-			return m[strings.TrimSuffix(strings.TrimPrefix(path, prefix+"['"), "']")], nil
-		}
-	}
-	return "", fmt.Errorf("unsupported fieldRef %q", path)
 }

@@ -1,0 +1,110 @@
+// Boot: the attestation gate runs on the claimed machine; a machine that passes
+// joins the tenant as a node, one that fails is quarantined. The outcome is
+// written on the NodeClaim.
+
+package platform
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	mgmt "github.com/cctest/cctest/api/management/v1"
+)
+
+// boot runs the attestation gate for the claimed machine and joins it. It
+// runs in its own goroutine (provision starts it), so what goes wrong is
+// logged: nobody waits for an error.
+func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeType) {
+	if err := p.gateAndJoin(bg, ctx, cs, nt); err != nil {
+		p.cfg.Log("auto nodes: %s: %v", cs.name, err)
+	}
+}
+
+// gateAndJoin is boot's work. A NodeClaim write that fails does not stop
+// the steps after it (the host is still quarantined, the Event still
+// sent): it is returned at the end, since the claim in the host API then
+// no longer says what happened to the machine.
+func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeType) error {
+	claim, err := p.getClaim(ctx, cs.name)
+	if err != nil {
+		return err
+	}
+	m := p.machines[cs.machine]
+	var adm Admission
+	if m == nil {
+		// A host registered by someone else: no hardware we can boot.
+		m = &Machine{Name: cs.machine}
+		adm = Admission{Reason: "no simulated hardware behind BareMetalHost " + cs.machine}
+	} else if !mgmt.IsConfidential(nt.Spec.Properties) {
+		// Only confidential node types are gated; plain capacity joins as is.
+		adm = Admission{Passed: true, Reason: "not a confidential node type"}
+	} else {
+		adm = p.cfg.Gate.Admit(ctx, m)
+	}
+	if len(adm.Verdict) > 0 {
+		if claim.Annotations == nil {
+			claim.Annotations = map[string]string{}
+		}
+		claim.Annotations["cctest.dev/attestation-verdict"] = string(adm.Verdict)
+	}
+	if !adm.Passed && !p.cfg.Faults.Has(FaultGateAdmitsUnattested) {
+		msg := fmt.Sprintf("machine %s failed attestation: %s", m.Name, adm.Reason)
+		claim.Status.Phase, claim.Status.Reason, claim.Status.Message = mgmt.PhaseFailed, "AttestationFailed", msg
+		claim.Status.Conditions = setCond(claim.Status.Conditions, cond(mgmt.ConditionJoined, corev1.ConditionFalse, mgmt.SeverityError, "AttestationFailed", msg))
+		p.mu.Lock()
+		cs.failed = true
+		p.mu.Unlock()
+		werr := p.writeClaim(bg, claim)
+		p.quarantine(bg, m.Name, adm.Reason)
+		p.hostRec.Event(claimRef(claim), corev1.EventTypeWarning, "AttestationFailed", msg)
+		p.cfg.Log("auto nodes: %s", msg)
+		p.trigger()
+		if werr != nil {
+			return fmt.Errorf("attestation failure not recorded on the NodeClaim: %w", werr)
+		}
+		return nil
+	}
+	labels := maps.Clone(cs.labels) // what packing matched pods against
+	if p.cfg.Faults.Has(FaultPropertiesNotLabelled) {
+		for k := range nt.Spec.Properties {
+			delete(labels, k)
+		}
+	}
+	labels[LabelMachine] = m.Name
+	labels["vcluster.com/node-claim"] = cs.name
+	req := JoinRequest{NodeName: cs.name, Labels: labels, Taints: cs.pool.Taints, CPU: nt.Spec.Resources[corev1.ResourceCPU], Memory: nt.Spec.Resources[corev1.ResourceMemory], Machine: m}
+	if err := p.cfg.Joiner.Join(ctx, req); err != nil {
+		msg := fmt.Sprintf("node %s did not join: %v", cs.name, err)
+		claim.Status.Phase, claim.Status.Reason, claim.Status.Message = mgmt.PhaseFailed, "JoinFailed", msg
+		claim.Status.Conditions = setCond(claim.Status.Conditions, cond(mgmt.ConditionJoined, corev1.ConditionFalse, mgmt.SeverityError, "JoinFailed", msg))
+		p.mu.Lock()
+		cs.failed = true
+		p.mu.Unlock()
+		if err := p.writeClaim(bg, claim); err != nil {
+			return fmt.Errorf("join failure not recorded on the NodeClaim (%s): %w", msg, err)
+		}
+		return nil
+	}
+	p.mu.Lock()
+	cs.node, cs.lastBusy, cs.joinedAt = cs.name, time.Now(), time.Now()
+	p.mu.Unlock()
+	reason := "Attested"
+	msg := fmt.Sprintf("node %s joined the tenant after attestation of machine %s", cs.name, m.Name)
+	if !adm.Passed || !mgmt.IsConfidential(nt.Spec.Properties) {
+		// Unattested: the gate let it through, or a plain type is not gated.
+		reason, msg = "Joined", fmt.Sprintf("node %s joined the tenant", cs.name)
+	}
+	claim.Status.Phase, claim.Status.Reason, claim.Status.Message = mgmt.PhaseAvailable, reason, msg
+	claim.Status.Conditions = setCond(claim.Status.Conditions, cond(mgmt.ConditionJoined, corev1.ConditionTrue, mgmt.SeverityInfo, reason, msg))
+	werr := p.writeClaim(bg, claim)
+	p.hostRec.Event(claimRef(claim), corev1.EventTypeNormal, "Joined", msg)
+	p.cfg.Log("auto nodes: %s", msg)
+	if werr != nil {
+		return fmt.Errorf("join not recorded on the NodeClaim: %w", werr)
+	}
+	return nil
+}

@@ -1,0 +1,93 @@
+// NodeClaim objects: reading and writing them (spec, then status) and the
+// condition helpers their status is built with.
+
+package platform
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	mgmt "github.com/cctest/cctest/api/management/v1"
+)
+
+// pendingClaim is the NodeClaim of a machine just claimed for a pool: its
+// node type is selected and its host claimed, the gate has not run yet.
+func (p *Platform) pendingClaim(name string, pool Pool, chosen *mgmt.NodeType, host string) *mgmt.NodeClaim {
+	claim := mgmt.NewNodeClaim(p.cfg.ClaimNamespace(), name)
+	claim.Spec = mgmt.NodeClaimSpec{ProviderRef: pool.Provider, TypeRef: chosen.Name, VClusterRef: p.cfg.TenantName, Requirements: pool.Requirements, Taints: pool.Taints}
+	claim.Labels = map[string]string{"cctest.dev/pool": pool.Name}
+	claim.Status = mgmt.NodeClaimStatus{Phase: mgmt.PhasePending, Conditions: []mgmt.Condition{
+		cond(mgmt.ConditionScheduled, corev1.ConditionTrue, mgmt.SeverityInfo, "NodeTypeSelected", "cheapest matching node type "+chosen.Name),
+		cond(mgmt.ConditionProvisioned, corev1.ConditionTrue, mgmt.SeverityInfo, "HostClaimed", "BareMetalHost "+p.cfg.InventoryNamespace+"/"+host),
+	}}
+	return claim
+}
+
+func (p *Platform) getClaim(ctx context.Context, name string) (*mgmt.NodeClaim, error) {
+	var out *mgmt.NodeClaim
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		u, err := p.dyn.Resource(mgmt.NodeClaimResource).Namespace(p.cfg.ClaimNamespace()).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		out, err = mgmt.NodeClaimFrom(u)
+		return err == nil, err
+	})
+	return out, err
+}
+
+// writeClaim creates or updates a NodeClaim and its status.
+func (p *Platform) writeClaim(ctx context.Context, c *mgmt.NodeClaim) error {
+	res := p.dyn.Resource(mgmt.NodeClaimResource).Namespace(c.Namespace)
+	status := c.Status
+	u, err := mgmt.ToUnstructured(c)
+	if err != nil {
+		return err
+	}
+	var cur = u
+	if c.ResourceVersion == "" {
+		cur, err = res.Create(ctx, u, metav1.CreateOptions{})
+	} else {
+		cur, err = res.Update(ctx, u, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("write NodeClaim %s: %w", c.Name, err)
+	}
+	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
+	if err != nil {
+		return err
+	}
+	cur.Object["status"] = st
+	updated, err := res.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+	if err != nil {
+		return fmt.Errorf("write NodeClaim %s status: %w", c.Name, err)
+	}
+	c.ResourceVersion = updated.GetResourceVersion()
+	return nil
+}
+
+func cond(t string, s corev1.ConditionStatus, sev mgmt.Severity, reason, msg string) mgmt.Condition {
+	return mgmt.Condition{Type: t, Status: s, Severity: sev, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()}
+}
+
+func setCond(cs []mgmt.Condition, c mgmt.Condition) []mgmt.Condition {
+	for i := range cs {
+		if cs[i].Type == c.Type {
+			cs[i] = c
+			return cs
+		}
+	}
+	return append(cs, c)
+}
+
+// claimRef lets the event recorder address a NodeClaim.
+func claimRef(c *mgmt.NodeClaim) *corev1.ObjectReference {
+	return &corev1.ObjectReference{APIVersion: mgmt.SchemeGroupVersion.String(), Kind: mgmt.KindNodeClaim,
+		Namespace: c.Namespace, Name: c.Name, UID: c.UID, ResourceVersion: c.ResourceVersion}
+}
