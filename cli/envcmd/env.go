@@ -17,9 +17,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	embeddedenv "github.com/cctest/cctest/environments/embedded"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
-	"github.com/cctest/cctest/simulators/controlplane"
 	"github.com/cctest/cctest/simulators/embedded"
 )
 
@@ -98,10 +98,6 @@ func up(ctx context.Context, out io.Writer, dir string, keep bool, fs faults.Set
 	if s, err := readState(dir); err == nil && alive(s.PID) {
 		return fmt.Errorf("an environment is already running in %s (pid %d); stop it with: cctest env down --dir %s", dir, s.PID, dir)
 	}
-	bin, err := controlplane.Binary()
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -109,20 +105,15 @@ func up(ctx context.Context, out io.Writer, dir string, keep bool, fs faults.Set
 	if len(fs) > 0 {
 		fmt.Fprintf(out, "Faults: %s\n", strings.Join(fs.Names(), ", "))
 	}
-	logFile, err := os.Create(filepath.Join(dir, "platform.log"))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	plat, err := embedded.Start(ctx, embedded.Options{Dir: dir, Binary: bin, Faults: fs, Log: logFile})
+	prov := embeddedenv.New(embeddedenv.Options{Dir: dir, Faults: fs, LogFile: filepath.Join(dir, "platform.log")})
+	cl, err := prov.Create(ctx)
 	if err != nil {
 		cleanup(dir, keep)
 		return err
 	}
-	pair := plat.Pair
-	s := state{PID: os.Getpid(), HostKubeconfig: pair.HostKubeconfig(), TenantKubeconfig: pair.TenantKubeconfig(), Started: time.Now()}
+	s := state{PID: os.Getpid(), HostKubeconfig: cl.HostKubeconfig, TenantKubeconfig: cl.TenantKubeconfig, Started: time.Now()}
 	if err := writeState(dir, s); err != nil {
-		plat.Stop()
+		prov.Destroy(context.WithoutCancel(ctx))
 		cleanup(dir, keep)
 		return err
 	}
@@ -143,10 +134,11 @@ Use it:
   kubectl get nodes
   cctest run --kubeconfig %s --host-kubeconfig %s --shared-tenant-kubeconfig %s --policy %s
 Stop with Ctrl-C, or: cctest env down --dir %s
-`, pair.Started.Seconds(), logFile.Name(), s.HostKubeconfig, s.TenantKubeconfig, plat.SharedTenantKubeconfig(), s.TenantKubeconfig,
-		s.TenantKubeconfig, s.HostKubeconfig, plat.SharedTenantKubeconfig(), policyFile, dir)
+`, cl.Started.Seconds(), cl.LogFile, s.HostKubeconfig, s.TenantKubeconfig, cl.SharedKubeconfig, s.TenantKubeconfig,
+		s.TenantKubeconfig, s.HostKubeconfig, cl.SharedKubeconfig, policyFile, dir)
 
 	var crashed error
+	pair := prov.Platform().Pair
 	select {
 	case <-ctx.Done():
 	case <-pair.Host.Exited():
@@ -155,7 +147,7 @@ Stop with Ctrl-C, or: cctest env down --dir %s
 		crashed = fmt.Errorf("tenant control plane exited unexpectedly; see %s", pair.Tenant.Log)
 	}
 	fmt.Fprintln(out, "Shutting down...")
-	stopErr := plat.Stop()
+	stopErr := prov.Destroy(context.WithoutCancel(ctx))
 	os.Remove(filepath.Join(dir, stateFile))
 	cleanup(dir, keep)
 	if keep {

@@ -6,21 +6,21 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
+	"syscall"
 
 	"github.com/onsi/ginkgo/v2/types"
-	"k8s.io/client-go/rest"
 
 	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/environments"
+	embeddedenv "github.com/cctest/cctest/environments/embedded"
+	"github.com/cctest/cctest/environments/existing"
 	"github.com/cctest/cctest/environments/kind"
-	"github.com/cctest/cctest/environments/kubeconfig"
-	"github.com/cctest/cctest/framework"
-	"github.com/cctest/cctest/probe/image"
+	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/reports"
-	"github.com/cctest/cctest/simulators/controlplane"
 )
 
 // Environments `cctest run --env` accepts.
@@ -137,74 +137,49 @@ func hardwareProblems(r types.Report, tees []string) []string {
 	return out
 }
 
-// existing connects to a running environment through its kubeconfigs and
-// fails early, naming the cluster, when one cannot be reached.
-func existing(ctx context.Context, tenant, host, shared string) (framework.Environment, error) {
-	load := func(path, flag, what string) (*rest.Config, error) {
-		cfg, err := kubeconfig.Load(path, what)
+// startEnv builds the provider of env, creates the environment with the
+// progress lines of each and returns both; the caller destroys it.
+func startEnv(ctx context.Context, out io.Writer, o Options, env string, fs faults.Set, reportDir string) (environments.Provider, *environments.Cluster, error) {
+	switch env {
+	case EnvExisting:
+		p := existing.New(existing.Options{
+			Tenant: o.Kubeconfig, Host: o.HostKubeconfig, Shared: o.SharedKubeconfig,
+			TenantFlag: "--kubeconfig", HostFlag: "--host-kubeconfig", SharedFlag: "--shared-tenant-kubeconfig",
+		})
+		c, err := p.Create(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", flag, err)
+			return nil, nil, err
 		}
-		if err := kubeconfig.WaitReachable(ctx, cfg, what, 20*time.Second); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", flag, path, err)
+		fmt.Fprintf(out, "Environment: existing cluster (%s)\n", o.Kubeconfig)
+		return p, c, nil
+	case EnvKind:
+		p := kind.NewProvider(kind.Options{Dir: filepath.Join(reportDir, "kind"), Keep: o.Keep, Log: out})
+		c, err := p.Create(ctx)
+		if err != nil {
+			return nil, nil, err
 		}
-		return tune(cfg), nil
+		return p, c, nil
 	}
-	tc, err := load(tenant, "--kubeconfig", "the tenant")
+	dir := filepath.Join(reportDir, "platform")
+	os.RemoveAll(dir)
+	p := embeddedenv.New(embeddedenv.Options{Dir: dir, Faults: fs, LogFile: filepath.Join(reportDir, "platform.log")})
+	fmt.Fprintf(out, "Starting the embedded platform%s...\n", faultNote(fs))
+	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	c, err := p.Create(sigCtx)
+	stop()
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("start the embedded platform: %w", err)
 	}
-	env := framework.Static{EnvName: EnvExisting, TenantConfig: tc, Scale: 5}
-	if host != "" {
-		if env.HostConfig, err = load(host, "--host-kubeconfig", "the host cluster"); err != nil {
-			return nil, err
-		}
-	}
-	if shared != "" {
-		if env.SharedConfig, err = load(shared, "--shared-tenant-kubeconfig", "the shared-nodes tenant"); err != nil {
-			return nil, err
-		}
-	}
-	return env, nil
+	fmt.Fprintf(out, "Platform ready in %.1fs (log: %s)\n", c.Started.Seconds(), c.LogFile)
+	return p, c, nil
 }
 
-// startKind creates the kind environment: the probe image from the
-// cctest-probe binary beside cctest, then the cluster, vCluster and the
-// host RuntimeClasses. The returned close deletes the cluster (unless keep).
-func startKind(ctx context.Context, out io.Writer, o Options, reportDir string) (framework.Environment, string, func(), error) {
-	if err := kind.CheckEngine(); err != nil {
-		return nil, "", nil, err
-	}
-	bin, err := controlplane.Binary()
-	if err != nil {
-		return nil, "", nil, err
-	}
-	probeBin := filepath.Join(filepath.Dir(bin), "cctest-probe")
-	if _, err := os.Stat(probeBin); err != nil {
-		return nil, "", nil, fmt.Errorf("--env kind needs the probe binary beside cctest (%s): build it with `make probe`", probeBin)
-	}
-	dir := filepath.Join(reportDir, "kind")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, "", nil, err
-	}
-	tar := filepath.Join(dir, "probe-image.tar")
-	if err := image.Build(probeBin, "", tar); err != nil {
-		return nil, "", nil, fmt.Errorf("probe image: %w", err)
-	}
-	cl, err := kind.Create(ctx, kind.Options{Dir: dir, ProbeImageTar: tar, Keep: o.Keep, Log: out})
-	if err != nil {
-		return nil, "", nil, err
-	}
-	closeFn := func() { cl.Close(context.WithoutCancel(ctx)) }
-	for _, gap := range cl.Gaps {
-		fmt.Fprintf(out, "kind environment gap: %s\n", gap)
-	}
-	env, err := existing(ctx, cl.TenantKubeconfig, cl.HostKubeconfig, cl.TenantKubeconfig)
-	if err != nil {
-		closeFn()
-		return nil, "", nil, err
-	}
-	st := env.(framework.Static)
-	st.EnvName = EnvKind
-	return st, cl.ProbeImage, closeFn, nil
+// keepUp leaves the embedded platform up after a failed run (--keep) until
+// SIGINT or SIGTERM.
+func keepUp(out io.Writer, c *environments.Cluster) {
+	fmt.Fprintf(out, "\nThe platform stays up for inspection (Ctrl-C to stop):\n  export KUBECONFIG=%s\n  kubectl --kubeconfig %s get nodeclaims -A\n",
+		c.TenantKubeconfig, c.HostKubeconfig)
+	wait, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	<-wait.Done()
+	stop()
 }

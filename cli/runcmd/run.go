@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -20,16 +18,14 @@ import (
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/cli/exitcode"
+	"github.com/cctest/cctest/environments"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/reports"
-	"github.com/cctest/cctest/simulators/controlplane"
 	"github.com/cctest/cctest/simulators/embedded"
 	"github.com/cctest/cctest/suites"
 )
@@ -147,53 +143,23 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		fmt.Fprintf(out, "Hardware qualification (%s): vendor roots only, label filter %s\n", strings.Join(hwTEEs, ","), o.LabelFilter)
 	}
 
-	var plat *embedded.Platform
-	switch {
-	case o.DryRun:
+	var cl *environments.Cluster
+	if o.DryRun {
 		run.Env = framework.Static{EnvName: "dry-run"}
-	case env == EnvExisting:
-		e, err := existing(ctx, o.Kubeconfig, o.HostKubeconfig, o.SharedKubeconfig)
-		if err != nil {
+	} else {
+		var prov environments.Provider
+		if prov, cl, err = startEnv(ctx, out, o, env, fs, reportDir); err != nil {
 			return err
 		}
-		run.Env = e
-		fmt.Fprintf(out, "Environment: existing cluster (%s)\n", o.Kubeconfig)
-	case env == EnvKind:
-		e, probeImage, closeKind, err := startKind(ctx, out, o, reportDir)
-		if err != nil {
-			return err
+		defer prov.Destroy(context.WithoutCancel(ctx))
+		run.Env = cl
+		if cl.ProbeImage != "" {
+			run.ProbeImage = cl.ProbeImage
 		}
-		defer closeKind()
-		run.Env, run.ProbeImage = e, probeImage
-		if o.LabelFilter == "" {
+		if env == EnvKind && o.LabelFilter == "" {
 			o.LabelFilter = kindLabelFilter
 			fmt.Fprintf(out, "On kind only the %q specs apply (runc handlers, no auto nodes, no TEEs); give --label-filter to choose others\n", kindLabelFilter)
 		}
-	default:
-		bin, err := controlplane.Binary()
-		if err != nil {
-			return err
-		}
-		dir := filepath.Join(reportDir, "platform")
-		os.RemoveAll(dir)
-		log, err := os.Create(filepath.Join(reportDir, "platform.log"))
-		if err != nil {
-			return err
-		}
-		defer log.Close()
-		fmt.Fprintf(out, "Starting the embedded platform%s...\n", faultNote(fs))
-		sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-		begin := time.Now()
-		plat, err = embedded.Start(sigCtx, embedded.Options{Dir: dir, Binary: bin, Faults: fs, Log: log})
-		stop()
-		if err != nil {
-			return fmt.Errorf("start the embedded platform: %w", err)
-		}
-		fmt.Fprintf(out, "Platform ready in %.1fs (log: %s)\n", time.Since(begin).Seconds(), log.Name())
-		host, _ := clientcmd.BuildConfigFromFlags("", plat.Pair.HostKubeconfig())
-		tenant, _ := clientcmd.BuildConfigFromFlags("", plat.Pair.TenantKubeconfig())
-		shared, _ := clientcmd.BuildConfigFromFlags("", plat.SharedTenantKubeconfig())
-		run.Env = framework.Static{EnvName: "embedded", TenantConfig: tune(tenant), HostConfig: tune(host), SharedConfig: tune(shared), Scale: 1}
 	}
 
 	if err := suites.Define(run); err != nil {
@@ -218,15 +184,8 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	summary(out, r, verdict, reportDir)
 
-	if plat != nil {
-		if verdict != nil && o.Keep {
-			fmt.Fprintf(out, "\nThe platform stays up for inspection (Ctrl-C to stop):\n  export KUBECONFIG=%s\n  kubectl --kubeconfig %s get nodeclaims -A\n",
-				plat.Pair.TenantKubeconfig(), plat.Pair.HostKubeconfig())
-			wait, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			<-wait.Done()
-			stop()
-		}
-		plat.Stop()
+	if env == EnvEmbedded && cl != nil && verdict != nil && o.Keep {
+		keepUp(out, cl)
 	}
 	return verdict
 }
@@ -255,13 +214,6 @@ func faultNote(fs faults.Set) string {
 		return ""
 	}
 	return " with faults " + strings.Join(fs.Names(), ", ")
-}
-
-func tune(c *rest.Config) *rest.Config {
-	if c != nil {
-		c.QPS, c.Burst = 100, 200
-	}
-	return c
 }
 
 type failFlag struct{ failed bool }

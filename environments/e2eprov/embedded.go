@@ -8,8 +8,11 @@
 // Embedded starts the simulated confidential-compute platform of
 // `cctest env up` (host and tenant control planes, auto nodes behind the
 // attestation gate, simulated kubelets); Kind makes the kind environment of
-// `cctest run --env kind`. Both hand e2e-framework the tenant's
-// kubeconfig; the host's is on the provider (HostKubeconfig).
+// `cctest run --env kind`. Both are thin wrappers over the
+// environments.Provider of that environment (environments/embedded,
+// environments/kind). Both hand e2e-framework the tenant's kubeconfig; the
+// host's is on the provider (HostKubeconfig), and the whole environment,
+// usable as cctest's framework.Environment, is Environment().
 package e2eprov
 
 import (
@@ -21,44 +24,42 @@ import (
 	"path/filepath"
 	"time"
 
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/support"
 
-	"github.com/cctest/cctest/environments/kubeconfig"
+	embeddedenv "github.com/cctest/cctest/environments/embedded"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/internal/buildinfo"
 	"github.com/cctest/cctest/simulators/controlplane"
 	"github.com/cctest/cctest/simulators/embedded"
 )
 
-// Embedded is the embedded platform as an e2e-framework cluster provider.
+// Embedded is the embedded platform as an e2e-framework cluster provider:
+// a thin wrapper over environments/embedded.
 type Embedded struct {
+	adapter
 	name    string
 	version string
 	binary  string // the cctest binary that runs the control planes (WithPath)
-	dir     string
-	ownDir  bool
-	opts    embedded.Options
-	timeout time.Duration
+	opts    embeddedenv.Options
 
-	platform *embedded.Platform
-	cfg      *rest.Config
+	provider *embeddedenv.Provider
 }
 
 var _ support.E2EClusterProvider = (*Embedded)(nil)
 
 // NewEmbedded returns the provider; configure it with the With… methods
 // and EmbeddedDir / EmbeddedFaults / EmbeddedLog options.
-func NewEmbedded() *Embedded { return &Embedded{} }
+func NewEmbedded() *Embedded {
+	return &Embedded{adapter: adapter{what: "embedded provider", tenant: "the embedded tenant", wait: 2 * time.Minute}}
+}
 
 // EmbeddedDir keeps the platform's state (kubeconfigs, logs) in dir instead
 // of a temporary directory removed by Destroy.
 func EmbeddedDir(dir string) support.ClusterOpts {
 	return func(p support.E2EClusterProvider) {
 		if e, ok := p.(*Embedded); ok {
-			e.dir = dir
+			e.opts.Dir = dir
 		}
 	}
 }
@@ -106,8 +107,8 @@ func (e *Embedded) SetDefaults() support.E2EClusterProvider {
 	if e.name == "" {
 		e.name = "cctest"
 	}
-	if e.timeout == 0 {
-		e.timeout = 2 * time.Minute
+	if e.wait == 0 {
+		e.wait = 2 * time.Minute
 	}
 	return e
 }
@@ -117,45 +118,28 @@ func (e *Embedded) Create(ctx context.Context, args ...string) (string, error) {
 	if len(args) > 0 {
 		return "", fmt.Errorf("embedded provider: Create takes no arguments (got %q); configure it with EmbeddedDir, EmbeddedFaults, CreateWithConfig", args)
 	}
-	if e.platform != nil {
+	if e.cluster != nil {
 		return "", errors.New("embedded provider: already created")
 	}
 	if e.version != "" && e.version != buildinfo.KubernetesVersion {
 		return "", fmt.Errorf("embedded provider: Kubernetes %s asked for, but the embedded control plane is %s", e.version, buildinfo.KubernetesVersion)
 	}
-	bin := e.binary
-	if bin == "" {
+	o := e.opts
+	o.Binary = e.binary
+	if o.Binary == "" {
 		b, err := controlplane.Binary()
 		if err != nil {
 			return "", fmt.Errorf("embedded provider: %w (or pass it with WithPath)", err)
 		}
-		bin = b
+		o.Binary = b
 	}
-	if st, err := os.Stat(bin); err != nil || st.IsDir() {
-		return "", fmt.Errorf("embedded provider: the cctest binary %s does not exist (build it with `make build`)", bin)
-	}
-	if e.dir == "" {
-		d, err := os.MkdirTemp("", "cctest-e2e-")
-		if err != nil {
-			return "", err
-		}
-		e.dir, e.ownDir = d, true
-	}
-	o := e.opts
-	o.Dir, o.Binary = e.dir, bin
-	p, err := embedded.Start(ctx, o)
+	p := embeddedenv.New(o)
+	c, err := p.Create(ctx)
 	if err != nil {
-		e.cleanDir()
 		return "", fmt.Errorf("embedded provider: %w", err)
 	}
-	e.platform = p
-	cfg, err := kubeconfig.Load(e.GetKubeconfig(), "the embedded tenant")
-	if err != nil {
-		e.Destroy(ctx)
-		return "", err
-	}
-	e.cfg = cfg
-	return e.GetKubeconfig(), nil
+	e.provider, e.cluster = p, c
+	return c.TenantKubeconfig, nil
 }
 
 // CreateWithConfig starts the platform with configFile as the tenant's
@@ -165,88 +149,44 @@ func (e *Embedded) CreateWithConfig(ctx context.Context, configFile string) (str
 	if err != nil {
 		return "", fmt.Errorf("embedded provider: the tenant's vcluster.yaml: %w", err)
 	}
-	e.opts.VCluster, e.opts.VClusterName = b, []byte(configFile)
+	e.opts.VCluster, e.opts.VClusterName = b, configFile
 	return e.Create(ctx)
-}
-
-// GetKubeconfig is the tenant's kubeconfig path ("" before Create).
-func (e *Embedded) GetKubeconfig() string {
-	if e.platform == nil {
-		return ""
-	}
-	return e.platform.Pair.TenantKubeconfig()
-}
-
-// HostKubeconfig is the host cluster's kubeconfig path (NodeClaims,
-// NodeTypes, the BareMetalHost inventory live there).
-func (e *Embedded) HostKubeconfig() string {
-	if e.platform == nil {
-		return ""
-	}
-	return e.platform.Pair.HostKubeconfig()
 }
 
 // SharedTenantKubeconfig is the second tenant's, on shared nodes with
 // RuntimeClass sync from the host.
 func (e *Embedded) SharedTenantKubeconfig() string {
-	if e.platform == nil {
+	if e.cluster == nil {
 		return ""
 	}
-	return e.platform.SharedTenantKubeconfig()
+	return e.cluster.SharedKubeconfig
 }
 
 // Platform is the running platform (nil before Create).
-func (e *Embedded) Platform() *embedded.Platform { return e.platform }
-
-// GenerateKubeconfig returns the tenant's kubeconfig path; the platform
-// writes one admin kubeconfig, so there is nothing to generate.
-func (e *Embedded) GenerateKubeconfig(args ...string) (string, error) {
-	if e.platform == nil {
-		return "", errors.New("embedded provider: not created")
+func (e *Embedded) Platform() *embedded.Platform {
+	if e.provider == nil {
+		return nil
 	}
-	return e.GetKubeconfig(), nil
+	return e.provider.Platform()
 }
-
-// GetKubectlContext is the tenant kubeconfig's current context.
-func (e *Embedded) GetKubectlContext() string { return currentContext(e.GetKubeconfig()) }
 
 // ExportLogs copies the control planes' logs to dest.
 func (e *Embedded) ExportLogs(ctx context.Context, dest string) error {
-	if e.dir == "" {
+	if e.cluster == nil {
 		return errors.New("embedded provider: not created")
 	}
-	return copyLogs(e.dir, dest)
+	return copyLogs(e.cluster.Dir, dest)
 }
 
 // Destroy stops the platform and removes its temporary directory.
 func (e *Embedded) Destroy(ctx context.Context) error {
-	var err error
-	if e.platform != nil {
-		err = e.platform.Stop()
-		e.platform = nil
+	if e.provider == nil {
+		return nil
 	}
-	e.cleanDir()
+	err := e.provider.Destroy(ctx)
+	e.provider, e.cluster = nil, nil
 	return err
 }
-
-func (e *Embedded) cleanDir() {
-	if e.ownDir {
-		os.RemoveAll(e.dir)
-		e.dir, e.ownDir = "", false
-	}
-}
-
-// WaitForControlPlane waits until the tenant API answers (Create already
-// returns a serving platform; this covers a slow machine).
-func (e *Embedded) WaitForControlPlane(ctx context.Context, _ klient.Client) error {
-	if e.cfg == nil {
-		return errors.New("embedded provider: not created")
-	}
-	return kubeconfig.WaitReachable(ctx, e.cfg, "the embedded tenant", e.timeout)
-}
-
-// KubernetesRestConfig is the tenant's rest config (nil before Create).
-func (e *Embedded) KubernetesRestConfig() *rest.Config { return e.cfg }
 
 func currentContext(path string) string {
 	if path == "" {

@@ -6,29 +6,29 @@ import (
 	"fmt"
 	"os"
 
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/support"
 
 	"github.com/cctest/cctest/environments/kind"
-	"github.com/cctest/cctest/environments/kubeconfig"
 )
 
 // Kind is the kind environment (kind host, vCluster from its chart,
 // simulated TEE workers, the probe image loaded) as an e2e-framework
-// cluster provider. It needs a container engine and the helm CLI.
+// cluster provider: a thin wrapper over kind.Provider. It needs a
+// container engine and the helm CLI.
 type Kind struct {
-	opts    kind.Options
-	ownDir  bool
-	cluster *kind.Cluster
-	cfg     *rest.Config
+	adapter
+	opts     kind.Options
+	provider *kind.Provider
 }
 
 var _ support.E2EClusterProviderWithImageLoader = (*Kind)(nil)
 
-// NewKind returns the provider for o (kind.Options; ProbeImageTar is
-// required, Dir defaults to a temporary directory).
-func NewKind(o kind.Options) *Kind { return &Kind{opts: o} }
+// NewKind returns the provider for o (kind.Options; without ProbeImageTar
+// the image is built from the cctest-probe binary beside cctest, Dir
+// defaults to a temporary directory).
+func NewKind(o kind.Options) *Kind {
+	return &Kind{adapter: adapter{what: "kind provider", tenant: "the kind tenant"}, opts: o}
+}
 
 // KindOptions changes the kind.Options before Create.
 func KindOptions(f func(*kind.Options)) support.ClusterOpts {
@@ -72,24 +72,16 @@ func (k *Kind) Create(ctx context.Context, args ...string) (string, error) {
 	if k.cluster != nil {
 		return "", errors.New("kind provider: already created")
 	}
-	if k.opts.Dir == "" {
-		d, err := os.MkdirTemp("", "cctest-kind-")
-		if err != nil {
-			return "", err
-		}
-		k.opts.Dir, k.ownDir = d, true
+	k.wait = k.opts.WaitTimeout
+	if k.wait == 0 {
+		k.wait = kind.DefaultWaitTimeout
 	}
-	c, err := kind.Create(ctx, k.opts)
-	if err != nil {
-		k.cleanDir()
-		return "", err
-	}
-	k.cluster = c
-	cfg, err := kubeconfig.Load(c.TenantKubeconfig, "the kind tenant")
+	p := kind.NewProvider(k.opts)
+	c, err := p.Create(ctx)
 	if err != nil {
 		return "", err
 	}
-	k.cfg = cfg
+	k.provider, k.cluster = p, c
 	return c.TenantKubeconfig, nil
 }
 
@@ -104,78 +96,31 @@ func (k *Kind) CreateWithConfig(ctx context.Context, configFile string) (string,
 	return k.Create(ctx)
 }
 
-// Cluster is the created environment (nil before Create).
-func (k *Kind) Cluster() *kind.Cluster { return k.cluster }
-
-// GetKubeconfig is the tenant's kubeconfig path.
-func (k *Kind) GetKubeconfig() string {
-	if k.cluster == nil {
-		return ""
+// Cluster is the created kind cluster (nil before Create).
+func (k *Kind) Cluster() *kind.Cluster {
+	if k.provider == nil {
+		return nil
 	}
-	return k.cluster.TenantKubeconfig
+	return k.provider.Cluster()
 }
-
-// HostKubeconfig is the kind host cluster's kubeconfig path.
-func (k *Kind) HostKubeconfig() string {
-	if k.cluster == nil {
-		return ""
-	}
-	return k.cluster.HostKubeconfig
-}
-
-// GenerateKubeconfig returns the tenant's kubeconfig path.
-func (k *Kind) GenerateKubeconfig(args ...string) (string, error) {
-	if k.cluster == nil {
-		return "", errors.New("kind provider: not created")
-	}
-	return k.cluster.TenantKubeconfig, nil
-}
-
-// GetKubectlContext is the tenant kubeconfig's current context.
-func (k *Kind) GetKubectlContext() string { return currentContext(k.GetKubeconfig()) }
 
 // ExportLogs writes the kind nodes' logs to dest.
 func (k *Kind) ExportLogs(ctx context.Context, dest string) error {
-	if k.cluster == nil {
+	if k.Cluster() == nil {
 		return errors.New("kind provider: not created")
 	}
-	return k.cluster.CollectLogs(ctx, dest)
+	return k.Cluster().CollectLogs(ctx, dest)
 }
 
 // Destroy deletes the cluster unless kind.Options.Keep.
 func (k *Kind) Destroy(ctx context.Context) error {
-	if k.cluster == nil {
+	if k.provider == nil {
 		return nil
 	}
-	err := k.cluster.Close(ctx)
-	k.cluster = nil
-	if !k.opts.Keep {
-		k.cleanDir()
-	}
+	err := k.provider.Destroy(ctx)
+	k.provider, k.cluster = nil, nil
 	return err
 }
-
-func (k *Kind) cleanDir() {
-	if k.ownDir {
-		os.RemoveAll(k.opts.Dir)
-		k.opts.Dir, k.ownDir = "", false
-	}
-}
-
-// WaitForControlPlane waits until the tenant API answers.
-func (k *Kind) WaitForControlPlane(ctx context.Context, _ klient.Client) error {
-	if k.cfg == nil {
-		return errors.New("kind provider: not created")
-	}
-	timeout := k.opts.WaitTimeout
-	if timeout == 0 {
-		timeout = kind.DefaultWaitTimeout
-	}
-	return kubeconfig.WaitReachable(ctx, k.cfg, "the kind tenant", timeout)
-}
-
-// KubernetesRestConfig is the tenant's rest config.
-func (k *Kind) KubernetesRestConfig() *rest.Config { return k.cfg }
 
 // LoadImage is not supported: it would export the image from a Docker
 // daemon; build an image tarball and use LoadImageArchive.
@@ -185,8 +130,8 @@ func (k *Kind) LoadImage(ctx context.Context, image string, args ...string) erro
 
 // LoadImageArchive loads an image tarball into every node.
 func (k *Kind) LoadImageArchive(ctx context.Context, archive string, args ...string) error {
-	if k.cluster == nil {
+	if k.Cluster() == nil {
 		return errors.New("kind provider: not created")
 	}
-	return k.cluster.LoadImageArchive(ctx, archive)
+	return k.Cluster().LoadImageArchive(ctx, archive)
 }

@@ -95,6 +95,10 @@ type Options struct {
 	// ProbeImageTar is the probe image tarball (probe/image.Build); Create
 	// loads it into every node.
 	ProbeImageTar string
+	// ProbeBinary is the cctest-probe binary the Provider builds the probe
+	// image from when ProbeImageTar is empty (default: cctest-probe beside
+	// the cctest binary, as `make build probe` leaves them).
+	ProbeBinary string
 	// Dir receives kind-config.yaml, vcluster-values.yaml and the
 	// kubeconfigs (required by Create).
 	Dir string
