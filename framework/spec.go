@@ -59,7 +59,8 @@ func Declare(s Spec) *Spec {
 
 // It adds the spec to the enclosing Describe.
 func (s *Spec) It(body func(ginkgo.SpecContext), decorators ...any) bool {
-	args := append([]any{ginkgo.Label(s.Labels...)}, decorators...)
+	// Offset(1): failures point at the spec's own file, not here.
+	args := append([]any{ginkgo.Label(s.Labels...), ginkgo.Offset(1)}, decorators...)
 	return ginkgo.It(s.Name, append(args, body)...)
 }
 

@@ -115,7 +115,7 @@ func TestReplayedEvidenceFailsTheNonceCheck(t *testing.T) {
 }
 
 func TestAcceptsAllServiceIsCaughtByReverifying(t *testing.T) {
-	s, c := service(t, faults.Set{faults.AttestationServiceAccepts: true})
+	s, c := service(t, faults.Set{attestation.FaultAcceptsAll: true})
 	m := tee.NewTDXMachine(tee.TDXOptions{Name: "p-tamper", Faults: []tee.Fault{tee.FaultTampered}})
 	nonce := specNonce(t, c)
 	r := probe.Attest(context.Background(), simEnv(m, s.CAPEM()), probe.AttestOptions{ServiceURL: s.URL(), Nonce: nonce, PodUID: "u"})
@@ -129,7 +129,7 @@ func TestAcceptsAllServiceIsCaughtByReverifying(t *testing.T) {
 
 func TestAttestFailures(t *testing.T) {
 	s, _ := service(t, nil)
-	down, _ := service(t, faults.Set{faults.AttestationServiceDown: true})
+	down, _ := service(t, faults.Set{attestation.FaultServiceDown: true})
 	m := tee.NewTDXMachine(tee.TDXOptions{Name: "p-f"})
 	ctx := context.Background()
 	cases := []struct {

@@ -61,7 +61,7 @@ func (s *suite) runProbe(ctx context.Context, ns string, pod *corev1.Pod) (*core
 		}
 		return fmt.Errorf("probe %s/%s did not run within %s: %s", ns, pod.Name, s.Timeout(45*time.Second), s.whyNotRunning(ctx, ns, p))
 	}
-	Eventually(ctx, terminated).WithTimeout(s.Timeout(45 * time.Second)).WithPolling(100 * time.Millisecond).Should(Succeed())
+	Eventually(ctx, terminated).WithTimeout(s.Timeout(45*time.Second)).WithPolling(100*time.Millisecond).Should(Succeed(), "probe %s/%s did not run", ns, pod.Name)
 	term := last.Status.ContainerStatuses[0].State.Terminated
 	r, perr := probe.ParseMessage(term.Message)
 	Expect(perr).NotTo(HaveOccurred(), "probe %s/%s exited %d with an unreadable result %q", ns, pod.Name, term.ExitCode, term.Message)

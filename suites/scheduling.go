@@ -93,7 +93,7 @@ var _ = describe(func(s *suite) {
 						n-1, n, running, reason, n-1)
 				}
 				return nil
-			}).WithTimeout(s.Timeout(60 * time.Second)).WithPolling(200 * time.Millisecond).Should(Succeed())
+			}).WithTimeout(s.Timeout(60*time.Second)).WithPolling(200*time.Millisecond).Should(Succeed(), "snp-large capacity")
 			Expect(reason).To(And(ContainSubstring("snp-large"), ContainSubstring("capacity")), "the reason does not say snp-large is out of capacity")
 		})
 	})

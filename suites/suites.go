@@ -129,7 +129,7 @@ func (s *suite) waitRunning(ctx context.Context, ns, name string, base time.Dura
 		}
 		return fmt.Errorf("pod %s/%s is not Running after %s: %s", ns, name, s.Timeout(base), s.whyNotRunning(ctx, ns, pod))
 	}
-	Eventually(ctx, running).WithTimeout(s.Timeout(base)).WithPolling(100 * time.Millisecond).Should(Succeed())
+	Eventually(ctx, running).WithTimeout(s.Timeout(base)).WithPolling(100*time.Millisecond).Should(Succeed(), "pod %s/%s did not reach Running", ns, name)
 	return pod
 }
 
@@ -196,7 +196,7 @@ func (s *suite) waitEvent(ctx context.Context, ns, name, reason string, base tim
 			}
 		}
 		return fmt.Errorf("no %s event for %s/%s after %s", reason, ns, name, s.Timeout(base))
-	}).WithTimeout(s.Timeout(base)).WithPolling(100 * time.Millisecond).Should(Succeed())
+	}).WithTimeout(s.Timeout(base)).WithPolling(100*time.Millisecond).Should(Succeed(), "no %s event for %s/%s", reason, ns, name)
 	return msg
 }
 
