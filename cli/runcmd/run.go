@@ -322,9 +322,15 @@ func summary(out io.Writer, r types.Report, verdict error, dir string) {
 		filepath.Join(dir, "report.html"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json"))
 }
 
+// firstLine is a failure's headline: its first line, skipping Gomega's
+// "Timed out after 45s." / "Told to stop trying after 0.1s." preamble,
+// which says when, not what.
 func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "Timed out after ") && !strings.HasPrefix(l, "Told to stop trying after ") {
+			return l
+		}
 	}
-	return s
+	return lines[0]
 }
