@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cctest/cctest/internal/exitcode"
+
 	"github.com/cctest/cctest/attest/internal/quietlog"
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
@@ -62,7 +64,7 @@ func (e *NoDeviceError) Error() string {
 }
 
 // ExitCode is 2: "no TEE here" is distinct from "evidence failed".
-func (e *NoDeviceError) ExitCode() int { return 2 }
+func (e *NoDeviceError) ExitCode() int { return exitcode.NoDevice }
 
 // Detect finds the TEE device: configfs-tsm first, then /dev/tdx_guest,
 // then /dev/sev-guest.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cctest/cctest/internal/exitcode"
+
 	"github.com/cctest/cctest/attest/policy"
 )
 
@@ -19,7 +21,7 @@ func TestNoDeviceNamesEveryPath(t *testing.T) {
 	p := tempPaths(t)
 	_, err := DetectAt(p)
 	var nd *NoDeviceError
-	if !errors.As(err, &nd) || nd.ExitCode() != 2 {
+	if !errors.As(err, &nd) || nd.ExitCode() != exitcode.NoDevice {
 		t.Fatalf("err = %v", err)
 	}
 	for _, path := range []string{p.ConfigFSTSM, p.TDXGuest, p.SEVGuest} {

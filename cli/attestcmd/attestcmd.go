@@ -21,22 +21,15 @@ import (
 	"github.com/cctest/cctest/attest/device"
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
-	"github.com/cctest/cctest/cli/exitcode"
 	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/internal/exitcode"
 	"github.com/cctest/cctest/simulators/tee"
 	sevtrust "github.com/google/go-sev-guest/verify/trust"
 	tdxtrust "github.com/google/go-tdx-guest/verify/trust"
 )
 
-// Exit codes.
-const (
-	ExitFailed   = 1 // evidence did not verify, or the gated command failed to start
-	ExitNoDevice = 2 // no TEE device on this machine
-	ExitUsage    = 3 // bad flags, unreadable policy or evidence
-)
-
 func usage(format string, args ...any) error {
-	return exitcode.New(ExitUsage, fmt.Sprintf(format, args...))
+	return exitcode.New(exitcode.Usage, fmt.Sprintf(format, args...))
 }
 
 // detect is the device detection used by the commands (tests replace it).
@@ -80,9 +73,9 @@ func (s *source) device() (device.Device, error) {
 		if err != nil {
 			var nd *device.NoDeviceError
 			if errors.As(err, &nd) {
-				return nil, exitcode.New(ExitNoDevice, err.Error())
+				return nil, exitcode.New(exitcode.NoDevice, err.Error())
 			}
-			return nil, exitcode.New(ExitNoDevice, "TEE device: "+err.Error())
+			return nil, exitcode.New(exitcode.NoDevice, "TEE device: "+err.Error())
 		}
 		return d, nil
 	}
@@ -199,7 +192,7 @@ func failed(vd verifier.Verdict) error {
 	if vd.Pass {
 		return nil
 	}
-	return exitcode.New(ExitFailed, "attestation failed: "+vd.Reason)
+	return exitcode.New(exitcode.Failed, "attestation failed: "+vd.Reason)
 }
 
 // attestLocal is what attest and gate share: find the device (real or
@@ -221,7 +214,7 @@ func attestLocal(src source, coll collateral, policyPath, context string) (verif
 	rd := verifier.BindReportData(nonce, context)
 	ev, err := d.Evidence(rd)
 	if err != nil {
-		return ev, verifier.Verdict{}, exitcode.New(ExitFailed, fmt.Sprintf("fetching evidence from %s: %v", d.Describe(), err))
+		return ev, verifier.Verdict{}, exitcode.New(exitcode.Failed, fmt.Sprintf("fetching evidence from %s: %v", d.Describe(), err))
 	}
 	return ev, verifier.New(coll.options()).Verify(ev, p, rd[:]), nil
 }
@@ -252,7 +245,7 @@ A device file being present is never taken as evidence.
 a test PKI that only policies naming trustRoots: [simulated] accept); with
 --simulate and no --policy the embedded example policy for that TEE is used.
 
-Exit status: 0 verified, 1 evidence failed, 2 no TEE device, 3 bad usage.`,
+Exit status: 0 verified, 1 evidence failed, 2 bad usage, 3 no TEE device.`,
 		Example: `  # on a TDX or SEV-SNP guest
   cctest attest --policy tdx-hardware.yaml
   cctest attest --policy snp-hardware.yaml -o json --save-evidence evidence.json

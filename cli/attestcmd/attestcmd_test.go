@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cctest/cctest/internal/exitcode"
+
 	"github.com/cctest/cctest/attest/device"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/simulators/tee"
@@ -65,20 +67,20 @@ func TestEverySimulatedFaultFailsWithItsReason(t *testing.T) {
 	for teeName, cases := range map[string]map[string]string{"tdx": want, "snp": snpWant} {
 		for fault, reason := range cases {
 			out, errOut, code := run(t, New(), "--simulate", teeName, "--simulate-fault", fault)
-			if code != ExitFailed || !strings.HasPrefix(out, "FAIL") || !strings.Contains(errOut, reason) {
+			if code != exitcode.Failed || !strings.HasPrefix(out, "FAIL") || !strings.Contains(errOut, reason) {
 				t.Errorf("%s %s: exit %d, want 1 with %q\n%s\n%s", teeName, fault, code, reason, out, errOut)
 			}
 		}
 	}
-	if _, errOut, code := run(t, New(), "--simulate", "tdx", "--simulate-fault", "vmpl"); code != ExitUsage || !strings.Contains(errOut, "does not apply to tdx") {
+	if _, errOut, code := run(t, New(), "--simulate", "tdx", "--simulate-fault", "vmpl"); code != exitcode.Usage || !strings.Contains(errOut, "does not apply to tdx") {
 		t.Errorf("vmpl on tdx: %d %s", code, errOut)
 	}
-	if _, errOut, code := run(t, New(), "--simulate", "tdx", "--simulate-fault", "bogus"); code != ExitUsage || !strings.Contains(errOut, "unknown fault") {
+	if _, errOut, code := run(t, New(), "--simulate", "tdx", "--simulate-fault", "bogus"); code != exitcode.Usage || !strings.Contains(errOut, "unknown fault") {
 		t.Errorf("bogus fault: %d %s", code, errOut)
 	}
 }
 
-func TestNoDeviceExitsTwoNamingPaths(t *testing.T) {
+func TestNoDeviceExitsNoDeviceNamingPaths(t *testing.T) {
 	dir := t.TempDir()
 	old := detect
 	defer func() { detect = old }()
@@ -91,7 +93,7 @@ func TestNoDeviceExitsTwoNamingPaths(t *testing.T) {
 			args = append(args, "--", "true")
 		}
 		_, errOut, code := run(t, cmd, args...)
-		if code != ExitNoDevice || !strings.Contains(errOut, filepath.Join(dir, "tdx_guest")) || !strings.Contains(errOut, "sev-guest") {
+		if code != exitcode.NoDevice || !strings.Contains(errOut, filepath.Join(dir, "tdx_guest")) || !strings.Contains(errOut, "sev-guest") {
 			t.Errorf("%s: exit %d: %s", cmd.Name(), code, errOut)
 		}
 	}
@@ -100,7 +102,7 @@ func TestNoDeviceExitsTwoNamingPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, errOut, code := run(t, New(), "--policy", policyPath("tdx-hardware.yaml"))
-	if code != ExitFailed || !strings.Contains(errOut, "fetching evidence") {
+	if code != exitcode.Failed || !strings.Contains(errOut, "fetching evidence") {
 		t.Errorf("plain file as device: exit %d: %s", code, errOut)
 	}
 }
@@ -118,7 +120,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"verify", "--policy", policyPath("tdx-simulated.yaml")}, "--evidence and --policy are required"},
 	} {
 		_, errOut, code := run(t, New(), tc.args...)
-		if code != ExitUsage || !strings.Contains(errOut, tc.want) {
+		if code != exitcode.Usage || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d: %s", tc.args, code, errOut)
 		}
 	}
@@ -147,13 +149,13 @@ func TestSaveThenVerifyEvidence(t *testing.T) {
 		t.Fatalf("verify saved: %d %s %s", code, out, errOut)
 	}
 	// Wrong nonce, no nonce, vendor policy: all fail.
-	if _, errOut, code := run(t, New(), "verify", "--evidence", evPath, "--policy", policyPath("snp-simulated.yaml"), "--nonce", "00"); code != ExitFailed || !strings.Contains(errOut, "nonce:") {
+	if _, errOut, code := run(t, New(), "verify", "--evidence", evPath, "--policy", policyPath("snp-simulated.yaml"), "--nonce", "00"); code != exitcode.Failed || !strings.Contains(errOut, "nonce:") {
 		t.Errorf("wrong nonce: %d %s", code, errOut)
 	}
-	if _, errOut, code := run(t, New(), "verify", "--evidence", evPath, "--policy", policyPath("snp-simulated.yaml")); code != ExitFailed || !strings.Contains(errOut, "freshness") {
+	if _, errOut, code := run(t, New(), "verify", "--evidence", evPath, "--policy", policyPath("snp-simulated.yaml")); code != exitcode.Failed || !strings.Contains(errOut, "freshness") {
 		t.Errorf("no nonce: %d %s", code, errOut)
 	}
-	if _, errOut, code := run(t, New(), "verify", "--evidence", evPath, "--policy", policyPath("snp-hardware.yaml"), "--nonce", nonce); code != ExitFailed || !strings.Contains(errOut, "verify:") {
+	if _, errOut, code := run(t, New(), "verify", "--evidence", evPath, "--policy", policyPath("snp-hardware.yaml"), "--nonce", nonce); code != exitcode.Failed || !strings.Contains(errOut, "verify:") {
 		t.Errorf("simulated evidence vs hardware policy: %d %s", code, errOut)
 	}
 	// A bare report plus --vcek.
@@ -225,7 +227,7 @@ func TestGate(t *testing.T) {
 	_ = os.Remove(marker)
 	// Failing evidence: it does not, and the verdict explains why.
 	_, errOut, code := run(t, NewGate(), append([]string{"--simulate", "tdx", "--simulate-fault", "debug", "--policy", policyPath("platform.yaml")}, join...)...)
-	if code != ExitFailed || !strings.Contains(errOut, "not running sh") || !strings.Contains(errOut, "FAIL") {
+	if code != exitcode.Failed || !strings.Contains(errOut, "not running sh") || !strings.Contains(errOut, "FAIL") {
 		t.Fatalf("gate with debug TD: %d %s", code, errOut)
 	}
 	if _, err := os.Stat(marker); err == nil {
@@ -236,7 +238,7 @@ func TestGate(t *testing.T) {
 		t.Fatalf("exit status = %d, want 7", code)
 	}
 	// No command: usage error.
-	if _, errOut, code := run(t, NewGate(), "--simulate", "tdx"); code != ExitUsage || !strings.Contains(errOut, "missing the join command") {
+	if _, errOut, code := run(t, NewGate(), "--simulate", "tdx"); code != exitcode.Usage || !strings.Contains(errOut, "missing the join command") {
 		t.Fatalf("no command: %d %s", code, errOut)
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cctest/cctest/cli/exitcode"
+	"github.com/cctest/cctest/internal/exitcode"
 )
 
 // NewGate returns the gate command: the bootstrap gate before kubeadm join.
@@ -42,8 +42,8 @@ Exit status: the join command's status when it ran; 1 when the evidence failed
 			}
 			_, vd, err := attestLocal(src, coll, policyPath, "cctest gate")
 			var ee *exitcode.Error
-			if errors.As(err, &ee) && ee.Code == ExitFailed {
-				return exitcode.New(ExitFailed, fmt.Sprintf("gate: %s; not running %s", ee.Msg, args[0]))
+			if errors.As(err, &ee) && ee.Code == exitcode.Failed {
+				return exitcode.New(exitcode.Failed, fmt.Sprintf("gate: %s; not running %s", ee.Msg, args[0]))
 			}
 			if err != nil {
 				return err
@@ -52,7 +52,7 @@ Exit status: the join command's status when it ran; 1 when the evidence failed
 				return err
 			}
 			if !vd.Pass {
-				return exitcode.New(ExitFailed, fmt.Sprintf("gate: attestation failed (%s); not running %s", vd.Reason, args[0]))
+				return exitcode.New(exitcode.Failed, fmt.Sprintf("gate: attestation failed (%s); not running %s", vd.Reason, args[0]))
 			}
 			join := exec.CommandContext(cmd.Context(), args[0], args[1:]...)
 			join.Stdin, join.Stdout, join.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -61,7 +61,7 @@ Exit status: the join command's status when it ran; 1 when the evidence failed
 				if errors.As(err, &ee) {
 					return exitcode.New(ee.ExitCode(), fmt.Sprintf("gate: %s exited with status %d", args[0], ee.ExitCode()))
 				}
-				return exitcode.New(ExitFailed, fmt.Sprintf("gate: running %s: %v", args[0], err))
+				return exitcode.New(exitcode.Failed, fmt.Sprintf("gate: running %s: %v", args[0], err))
 			}
 			return nil
 		},

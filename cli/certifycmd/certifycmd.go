@@ -10,13 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cctest/cctest/certify"
-	"github.com/cctest/cctest/cli/exitcode"
-)
-
-// Exit codes.
-const (
-	ExitFindings = 1 // at least one error finding
-	ExitUsage    = 2 // bad flags or unusable inputs
+	"github.com/cctest/cctest/internal/exitcode"
 )
 
 // New returns the certify command.
@@ -63,11 +57,11 @@ Checks:
 		SilenceErrors: true, // the root prints the returned error once
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
-				return exitcode.New(ExitUsage, fmt.Sprintf("-o %q: want table or json", output))
+				return exitcode.New(exitcode.Usage, fmt.Sprintf("-o %q: want table or json", output))
 			}
 			rep, err := certify.Run(in)
 			if err != nil {
-				return exitcode.New(ExitUsage, err.Error())
+				return exitcode.New(exitcode.Usage, err.Error())
 			}
 			out := cmd.OutOrStdout()
 			if output == "json" {
@@ -80,11 +74,11 @@ Checks:
 			}
 			if junit != "" {
 				if err := writeFile(junit, rep.WriteJUnit); err != nil {
-					return exitcode.New(ExitUsage, fmt.Sprintf("--junit: %v", err))
+					return exitcode.New(exitcode.Usage, fmt.Sprintf("--junit: %v", err))
 				}
 			}
 			if rep.Errors > 0 {
-				return exitcode.New(ExitFindings, fmt.Sprintf("certification failed: %d error(s)", rep.Errors))
+				return exitcode.New(exitcode.Failed, fmt.Sprintf("certification failed: %d error(s)", rep.Errors))
 			}
 			return nil
 		},

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cctest/cctest/internal/exitcode"
+
 	"github.com/cctest/cctest/internal/clitest"
 )
 
@@ -57,7 +59,7 @@ func TestFailureExitsOneWithJSONAndJUnit(t *testing.T) {
 	junit := filepath.Join(t.TempDir(), "certify.xml")
 	args := append(referenceArgs("negative/vcluster-notexists-operator.yaml"), "-o", "json", "--junit", junit)
 	out, err := execute(t, args...)
-	if exitCode(err) != ExitFindings {
+	if exitCode(err) != exitcode.Failed {
 		t.Fatalf("exit = %d (%v)", exitCode(err), err)
 	}
 	var rep struct {
@@ -105,19 +107,19 @@ func TestFailureExitsOneWithJSONAndJUnit(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	if _, err := execute(t, "--vcluster", fx+"reference/vcluster.yaml"); exitCode(err) != ExitUsage {
+	if _, err := execute(t, "--vcluster", fx+"reference/vcluster.yaml"); exitCode(err) != exitcode.Usage {
 		t.Fatalf("missing --node-provider: exit %d (%v)", exitCode(err), err)
 	}
 	args := append(referenceArgs("reference/vcluster.yaml"), "-o", "yaml")
-	if _, err := execute(t, args...); exitCode(err) != ExitUsage {
+	if _, err := execute(t, args...); exitCode(err) != exitcode.Usage {
 		t.Fatalf("bad -o: exit %d", exitCode(err))
 	}
 	args = append(referenceArgs("reference/vcluster.yaml"), "--attestation-service", "nowhere")
-	if _, err := execute(t, args...); exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "NAMESPACE/NAME:PORT") {
+	if _, err := execute(t, args...); exitCode(err) != exitcode.Usage || !strings.Contains(err.Error(), "NAMESPACE/NAME:PORT") {
 		t.Fatalf("bad --attestation-service: %v", err)
 	}
 	out, err := execute(t, "--node-provider", "/nonexistent.yaml", "--vcluster", fx+"reference/vcluster.yaml")
-	if exitCode(err) != ExitFindings || !strings.Contains(out, "cannot read") {
+	if exitCode(err) != exitcode.Failed || !strings.Contains(out, "cannot read") {
 		t.Fatalf("missing file: exit %d\n%s", exitCode(err), out)
 	}
 }

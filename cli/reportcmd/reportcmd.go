@@ -13,18 +13,12 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/spf13/cobra"
 
-	"github.com/cctest/cctest/cli/exitcode"
+	"github.com/cctest/cctest/internal/exitcode"
 	"github.com/cctest/cctest/reports"
 )
 
-// Exit codes.
-const (
-	ExitWrite = 1 // an output could not be written
-	ExitUsage = 2 // bad flags, missing or unusable input
-)
-
 func usage(format string, a ...any) error {
-	return exitcode.New(ExitUsage, fmt.Sprintf(format, a...))
+	return exitcode.New(exitcode.Usage, fmt.Sprintf(format, a...))
 }
 
 // Options are the flags of `cctest report`.
@@ -109,19 +103,19 @@ func Run(out io.Writer, o Options) error {
 	}
 	if o.HTML != "" {
 		if err := reports.WriteFileAtomic(o.HTML, func(w io.Writer) error { return reports.WriteHTML(w, r) }); err != nil {
-			return exitcode.New(ExitWrite, fmt.Sprintf("--html: %v", err))
+			return exitcode.New(exitcode.Failed, fmt.Sprintf("--html: %v", err))
 		}
 		fmt.Fprintf(out, "wrote %s\n", o.HTML)
 	}
 	if o.JUnit != "" {
 		if err := reports.WriteFileAtomic(o.JUnit, func(w io.Writer) error { return reports.WriteJUnit(w, r) }); err != nil {
-			return exitcode.New(ExitWrite, fmt.Sprintf("--junit: %v", err))
+			return exitcode.New(exitcode.Failed, fmt.Sprintf("--junit: %v", err))
 		}
 		fmt.Fprintf(out, "wrote %s\n", o.JUnit)
 	}
 	if o.Bundle != "" {
 		if err := writeBundle(out, o.Bundle, o.From, src, r); err != nil {
-			return exitcode.New(ExitWrite, fmt.Sprintf("--bundle: %v", err))
+			return exitcode.New(exitcode.Failed, fmt.Sprintf("--bundle: %v", err))
 		}
 		fmt.Fprintf(out, "wrote the evidence bundle in %s (%d evidence files, manifest %s)\n",
 			o.Bundle, len(reports.EvidenceRecords(r)), filepath.Join(o.Bundle, reports.ManifestName))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cctest/cctest/internal/exitcode"
+
 	"github.com/cctest/cctest/internal/clitest"
 	"github.com/cctest/cctest/reports"
 )
@@ -90,7 +92,7 @@ func TestBadInputsExitTwoWithAClearMessage(t *testing.T) {
 		{[]string{"extra-arg"}, `unexpected argument "extra-arg": give the report with --from`},
 	} {
 		_, err := execute(t, tc.args...)
-		if exitCode(err) != ExitUsage || !strings.Contains(err.Error(), tc.want) {
+		if exitCode(err) != exitcode.Usage || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: exit %d, err %v; want 2 and %q", tc.args, exitCode(err), err, tc.want)
 		}
 	}
@@ -102,11 +104,11 @@ func TestBadInputsExitTwoWithAClearMessage(t *testing.T) {
 func TestUnwritableOutputExitsOne(t *testing.T) {
 	dir := t.TempDir()
 	_, err := execute(t, "--from", testdata+"pass.json", "--html", dir)
-	if exitCode(err) != ExitWrite || !strings.Contains(err.Error(), "is a directory") {
+	if exitCode(err) != exitcode.Failed || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("exit %d: %v", exitCode(err), err)
 	}
 	_, err = execute(t, "--from", testdata+"pass.json", "--junit", filepath.Join(dir, "no", "such", "dir", "j.xml"))
-	if exitCode(err) != ExitWrite || !strings.Contains(err.Error(), "--junit") {
+	if exitCode(err) != exitcode.Failed || !strings.Contains(err.Error(), "--junit") {
 		t.Errorf("exit %d: %v", exitCode(err), err)
 	}
 }

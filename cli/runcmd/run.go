@@ -20,11 +20,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cctest/cctest/attest/policy"
-	"github.com/cctest/cctest/cli/exitcode"
 	"github.com/cctest/cctest/environments"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/framework"
+	"github.com/cctest/cctest/internal/exitcode"
 	"github.com/cctest/cctest/reports"
 	"github.com/cctest/cctest/simulators/embedded"
 	"github.com/cctest/cctest/suites"
@@ -45,9 +45,6 @@ type Options struct {
 	ProbeImage                 string
 	TEE                        string // hardware mode: tdx or snp
 }
-
-// ExitFailed is the status of a run whose verdict is fail.
-const ExitFailed = 1
 
 // New returns the run command.
 func New() *cobra.Command {
@@ -172,14 +169,14 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		if verdict != nil {
 			msg = verdict.Error() + "; " + msg
 		}
-		verdict = exitcode.New(ExitFailed, msg)
+		verdict = exitcode.New(exitcode.Failed, msg)
 	}
 	// After RunSpecs: Ginkgo writes report.json as it ends, and the
 	// bundle's manifest must hash the final file.
 	if err := reports.WriteBundle(reportDir, r); err != nil {
 		fmt.Fprintf(out, "warning: the report bundle is incomplete: %v\n", err)
 		if verdict == nil {
-			verdict = exitcode.New(ExitFailed, "write the report bundle: "+err.Error())
+			verdict = exitcode.New(exitcode.Failed, "write the report bundle: "+err.Error())
 		}
 	}
 	summary(out, r, verdict, reportDir)
@@ -289,7 +286,7 @@ func check(r types.Report, passed bool) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return exitcode.New(ExitFailed, "run failed: "+strings.Join(problems, "; "))
+	return exitcode.New(exitcode.Failed, "run failed: "+strings.Join(problems, "; "))
 }
 
 func summary(out io.Writer, r types.Report, verdict error, dir string) {

@@ -12,11 +12,11 @@ import (
 	"github.com/cctest/cctest/cli/attestcmd"
 	"github.com/cctest/cctest/cli/certifycmd"
 	"github.com/cctest/cctest/cli/envcmd"
-	"github.com/cctest/cctest/cli/exitcode"
 	"github.com/cctest/cctest/cli/faultscmd"
 	"github.com/cctest/cctest/cli/reportcmd"
 	"github.com/cctest/cctest/cli/runcmd"
 	"github.com/cctest/cctest/cli/versioncmd"
+	"github.com/cctest/cctest/internal/exitcode"
 	probecmd "github.com/cctest/cctest/probe/command"
 )
 

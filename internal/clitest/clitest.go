@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cctest/cctest/cli/exitcode"
+	"github.com/cctest/cctest/internal/exitcode"
 )
 
 // Execute runs cmd with args and returns what it printed (stdout and

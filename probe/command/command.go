@@ -16,15 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cctest/cctest/internal/exitcode"
+
 	"github.com/spf13/cobra"
 
 	"github.com/cctest/cctest/probe"
-)
-
-// Exit codes.
-const (
-	ExitFailed = 1
-	ExitUsage  = 2
 )
 
 // DefaultTerminationLog is where the kubelet reads the termination message.
@@ -88,7 +84,7 @@ func (c *common) finish(cmd *cobra.Command, r probe.Result) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "probe: writing the termination message: %v\n", err)
 	}
 	if !r.Pass {
-		return &ExitError{Code: ExitFailed, Result: r}
+		return &ExitError{Code: exitcode.Failed, Result: r}
 	}
 	return nil
 }
@@ -185,7 +181,7 @@ func (c *common) usage(cmd *cobra.Command, probeName, msg string) error {
 	err := c.finish(cmd, probe.Result{Probe: probeName, Node: c.node, Reason: "usage: " + msg})
 	var ee *ExitError
 	if errors.As(err, &ee) {
-		ee.Code = ExitUsage
+		ee.Code = exitcode.Usage
 	}
 	return err
 }
@@ -228,7 +224,7 @@ func Run(ctx context.Context, env *probe.Env, args []string) (int, string) {
 	}
 	msg = probe.Result{Probe: probeName(args), Reason: reason}.Message()
 	_ = write(DefaultTerminationLog, []byte(msg))
-	return ExitUsage, msg
+	return exitcode.Usage, msg
 }
 
 // Main is the cctest-probe binary: run the probe in this container, print

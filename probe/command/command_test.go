@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cctest/cctest/internal/exitcode"
+
 	"github.com/cctest/cctest/simulators/tee/simdevice"
 
 	"github.com/cctest/cctest/attest/device"
@@ -68,7 +70,7 @@ func TestAttestThroughTheCommandLine(t *testing.T) {
 	}
 	// Reusing the spec's nonce fails (single use).
 	code, msg = Run(context.Background(), env, []string{"attest", "--service", s.URL(), "--nonce", ch.Nonce})
-	if r := parse(t, msg); code != ExitFailed || r.Pass || !strings.Contains(r.Reason, "already used") {
+	if r := parse(t, msg); code != exitcode.Failed || r.Pass || !strings.Contains(r.Reason, "already used") {
 		t.Errorf("reused nonce: code %d %q", code, r.Reason)
 	}
 }
@@ -90,7 +92,7 @@ func TestUsageErrorsExitTwoWithAMessage(t *testing.T) {
 	} {
 		code, msg := Run(context.Background(), env, tc.args)
 		r := parse(t, msg)
-		if code != ExitUsage || r.Pass || !strings.Contains(r.Reason, tc.want) {
+		if code != exitcode.Usage || r.Pass || !strings.Contains(r.Reason, tc.want) {
 			t.Errorf("%v: code %d reason %q, want 2 and %q", tc.args, code, r.Reason, tc.want)
 		}
 	}
@@ -105,12 +107,12 @@ func TestRuntimeAndEgressExitCodes(t *testing.T) {
 		t.Errorf("runtime: %d %s", code, msg)
 	}
 	code, msg := Run(context.Background(), env, []string{"runtime", "--expect-tee", "sev-snp"})
-	if r := parse(t, msg); code != ExitFailed || !strings.Contains(r.Reason, "expected sev-snp") || r.Node != "n" {
+	if r := parse(t, msg); code != exitcode.Failed || !strings.Contains(r.Reason, "expected sev-snp") || r.Node != "n" {
 		t.Errorf("runtime mismatch: %d %+v", code, r)
 	}
 	// The real dialer: nothing listens on port 1 of loopback, refused = reachable.
 	env.Dial = nil
-	if code, msg := Run(context.Background(), env, []string{"egress", "--target", "127.0.0.1:1", "--expect", "blocked"}); code != ExitFailed {
+	if code, msg := Run(context.Background(), env, []string{"egress", "--target", "127.0.0.1:1", "--expect", "blocked"}); code != exitcode.Failed {
 		t.Errorf("egress expected blocked but reachable: %d %s", code, msg)
 	}
 }

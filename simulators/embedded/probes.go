@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/cctest/cctest/internal/exitcode"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -30,7 +32,7 @@ func (a *attestationParts) RunProbe(ctx context.Context, n node.NodeInfo, pod *c
 	env, err := kubeletenv.Resolve(ctx, a.tenant, pod, c)
 	if err != nil {
 		// The kubelet would not start the container (CreateContainerConfigError).
-		return probecmd.ExitUsage, probe.Result{Probe: "probe", Node: n.Name, Reason: "container configuration: " + err.Error()}.Message()
+		return exitcode.Usage, probe.Result{Probe: "probe", Node: n.Name, Reason: "container configuration: " + err.Error()}.Message()
 	}
 	handler := a.handlerOf(ctx, pod)
 	e := &probe.Env{
