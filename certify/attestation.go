@@ -7,10 +7,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cctest/cctest/api/teename"
+
 	corev1 "k8s.io/api/core/v1"
 
 	mgmtv1 "github.com/cctest/cctest/api/management/v1"
-	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/netpol"
 )
 
@@ -61,7 +62,7 @@ func (r *run) checkAttestation(dest attestationDest) {
 			continue
 		}
 		file, path, line := t.at("properties." + mgmtv1.PropertyConfidentialCompute)
-		known := t.tech == mgmtv1.TechnologyTDX || t.tech == mgmtv1.TechnologySEVSNP
+		known := t.tech == teename.TDX || t.tech == teename.SNP
 		switch {
 		case !known:
 			r.add(CheckPolicyCoverage, SeverityError, file, path, line,
@@ -111,10 +112,10 @@ func (r *run) checkAttestation(dest attestationDest) {
 }
 
 func policySection(tech string) string {
-	if tech == policy.TEESNP {
+	if tech == teename.SNP {
 		return "snp"
 	}
-	return "tdx"
+	return teename.TDX
 }
 
 func (r *run) policyAllows(tech string) bool {

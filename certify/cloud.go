@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/cctest/cctest/api/teename"
+
 	mgmtv1 "github.com/cctest/cctest/api/management/v1"
 )
 
@@ -33,7 +35,7 @@ func zoneKind(v string) string {
 // on_host_maintenance TERMINATE (only plain SEV on N2D migrates). AWS
 // (m6a.large) and Azure (Standard_DC4as_v5) manage maintenance themselves.
 func mustTerminate(instanceType, tech string) bool {
-	if tech != mgmtv1.TechnologyTDX && tech != mgmtv1.TechnologySEVSNP {
+	if tech != teename.TDX && tech != teename.SNP {
 		return false
 	}
 	return isGCPInstanceType(instanceType)

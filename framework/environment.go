@@ -5,11 +5,12 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/onsi/ginkgo/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/internal/buildinfo"
 	"github.com/cctest/cctest/reports"
 )
@@ -46,11 +47,11 @@ func RecordEnvironment(ctx context.Context, r *Run, c *Clients) {
 		}
 		// Auto nodes join on demand, so at suite start the policy's
 		// sections say more about the run's TEEs than the nodes do.
-		if p.TDX != nil && !slices.Contains(e.TEETypes, policy.TEETDX) {
-			e.TEETypes = append(e.TEETypes, policy.TEETDX)
+		if p.TDX != nil && !slices.Contains(e.TEETypes, teename.TDX) {
+			e.TEETypes = append(e.TEETypes, teename.TDX)
 		}
-		if p.SNP != nil && !slices.Contains(e.TEETypes, policy.TEESNP) {
-			e.TEETypes = append(e.TEETypes, policy.TEESNP)
+		if p.SNP != nil && !slices.Contains(e.TEETypes, teename.SNP) {
+			e.TEETypes = append(e.TEETypes, teename.SNP)
 		}
 	}
 	sort.Strings(e.TEETypes)

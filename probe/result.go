@@ -12,10 +12,11 @@ import (
 	"io"
 	"strings"
 
+	"github.com/cctest/cctest/api/teename"
+
 	sevabi "github.com/google/go-sev-guest/abi"
 
 	"github.com/cctest/cctest/attest/client"
-	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 )
 
@@ -143,7 +144,7 @@ const snpReportSize = 0x4A0
 // the verifier takes them from its own trusted roots.
 func EncodeEvidence(ev verifier.Evidence) (string, error) {
 	payload := ev.Raw
-	if ev.TEE == policy.TEESNP {
+	if ev.TEE == teename.SNP {
 		vcek, err := snpVCEK(ev)
 		if err != nil {
 			return "", err
@@ -209,9 +210,9 @@ func DecodeEvidence(tee, s string) (verifier.Evidence, error) {
 		return verifier.Evidence{}, fmt.Errorf("probe evidence: not cctest's DEFLATE encoding: %v", err)
 	}
 	switch tee {
-	case policy.TEETDX:
+	case teename.TDX:
 		return verifier.Evidence{TEE: tee, Raw: payload}, nil
-	case policy.TEESNP:
+	case teename.SNP:
 		if len(payload) < snpReportSize {
 			return verifier.Evidence{}, fmt.Errorf("probe evidence: SEV-SNP payload is %d bytes, want at least %d", len(payload), snpReportSize)
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -57,7 +59,7 @@ var _ = describe(func(s *suite) {
 			}
 			// Demand two TDX nodes so the platform provisions (and gates) machines.
 			for i := 0; i < 2; i++ {
-				s.createPod(ctx, ns, podSpec{name: fmt.Sprintf("tdx-%d", i), antiAffinity: "gate", selector: map[string]string{"confidential-compute": "tdx"}})
+				s.createPod(ctx, ns, podSpec{name: fmt.Sprintf("tdx-%d", i), antiAffinity: "gate", selector: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}})
 			}
 			for i := 0; i < 2; i++ {
 				s.waitRunning(ctx, ns, fmt.Sprintf("tdx-%d", i), 45*time.Second)
@@ -101,17 +103,17 @@ var _ = describe(func(s *suite) {
 
 		kataSpec := func(name, tee, runtimeClass string) func(SpecContext) {
 			return func(ctx SpecContext) {
-				s.createPod(ctx, ns, podSpec{name: name, runtimeClass: runtimeClass, selector: map[string]string{"confidential-compute": tee}})
+				s.createPod(ctx, ns, podSpec{name: name, runtimeClass: runtimeClass, selector: map[string]string{mgmt.PropertyConfidentialCompute: tee}})
 				pod := s.waitRunning(ctx, ns, name, 45*time.Second)
 				evs := s.events(ctx, ns, name, "Attested")
 				Expect(evs).NotTo(BeEmpty(), "pod %s runs on %s without an Attested event: it started without verified evidence", name, pod.Spec.NodeName)
 				n := s.node(ctx, pod.Spec.NodeName)
-				expectLabels(n, map[string]string{"confidential-compute": tee})
+				expectLabels(n, map[string]string{mgmt.PropertyConfidentialCompute: tee})
 				s.verifyPodEvidence(ctx, pod, n.Labels[mgmt.PropertyNodeType], tee, evs[0].Message)
 			}
 		}
-		specKataTDX.It(kataSpec("kata-tdx", "tdx", "kata-qemu-tdx"))
-		specKataSNP.It(kataSpec("kata-snp", "sev-snp", "kata-qemu-snp"))
+		specKataTDX.It(kataSpec("kata-tdx", teename.TDX, "kata-qemu-tdx"))
+		specKataSNP.It(kataSpec("kata-snp", teename.SNP, "kata-qemu-snp"))
 	})
 })
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,30 +47,30 @@ var _ = describe(func(s *suite) {
 		JustAfterEach(func(ctx SpecContext) { framework.Diagnose(ctx, s.c, ns) })
 
 		specTDXNode.It(func(ctx SpecContext) {
-			s.createPod(ctx, ns, podSpec{name: "tdx-workload", selector: map[string]string{"confidential-compute": "tdx"}})
+			s.createPod(ctx, ns, podSpec{name: "tdx-workload", selector: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}})
 			pod := s.waitRunning(ctx, ns, "tdx-workload", 30*time.Second)
-			expectLabels(s.node(ctx, pod.Spec.NodeName), map[string]string{"confidential-compute": "tdx", mgmt.PropertyNodeType: "tdx-large"})
+			expectLabels(s.node(ctx, pod.Spec.NodeName), map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX, mgmt.PropertyNodeType: "tdx-large"})
 		})
 
 		specSNPNode.It(func(ctx SpecContext) {
-			s.createPod(ctx, ns, podSpec{name: "snp-workload", selector: map[string]string{"confidential-compute": "sev-snp"}})
+			s.createPod(ctx, ns, podSpec{name: "snp-workload", selector: map[string]string{mgmt.PropertyConfidentialCompute: teename.SNP}})
 			pod := s.waitRunning(ctx, ns, "snp-workload", 30*time.Second)
-			expectLabels(s.node(ctx, pod.Spec.NodeName), map[string]string{"confidential-compute": "sev-snp", mgmt.PropertyNodeType: "snp-large"})
+			expectLabels(s.node(ctx, pod.Spec.NodeName), map[string]string{mgmt.PropertyConfidentialCompute: teename.SNP, mgmt.PropertyNodeType: "snp-large"})
 		})
 
 		specCheapest.It(func(ctx SpecContext) {
 			s.createPod(ctx, ns, podSpec{name: "plain", selector: map[string]string{"cctest.dev/pool": "general"}})
 			pod := s.waitRunning(ctx, ns, "plain", 30*time.Second)
 			n := s.node(ctx, pod.Spec.NodeName)
-			Expect(n.Labels).NotTo(HaveKey("confidential-compute"),
+			Expect(n.Labels).NotTo(HaveKey(mgmt.PropertyConfidentialCompute),
 				"plain workload landed on confidential node %s: the pool's DoesNotExist requirement was not honoured", n.Name)
 			expectLabels(n, map[string]string{mgmt.PropertyNodeType: "cpu-small"})
 		})
 
 		specNoType.It(func(ctx SpecContext) {
-			s.createPod(ctx, ns, podSpec{name: "wants-sgx", selector: map[string]string{"confidential-compute": "sgx"}})
+			s.createPod(ctx, ns, podSpec{name: "wants-sgx", selector: map[string]string{mgmt.PropertyConfidentialCompute: "sgx"}})
 			msg := s.waitEvent(ctx, ns, "wants-sgx", "NoMatchingNodeType", 30*time.Second)
-			Expect(msg).To(ContainSubstring("confidential-compute"), "the reason does not name the unsatisfied requirement")
+			Expect(msg).To(ContainSubstring(mgmt.PropertyConfidentialCompute), "the reason does not name the unsatisfied requirement")
 			pod, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, "wants-sgx", metav1.GetOptions{})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(pod).To(StayPending(), fmt.Sprintf("an unsatisfiable pod must stay Pending and unscheduled (%s)", strings.TrimSpace(pod.Status.Message)))

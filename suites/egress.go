@@ -3,6 +3,9 @@ package suites
 import (
 	"time"
 
+	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/api/teename"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -57,7 +60,7 @@ var _ = describe(func(s *suite) {
 		specEgressAllowed.It(func(ctx SpecContext) {
 			s.applyPolicies(ctx, ns, "reference/network-policies.yaml")
 			app := map[string]string{"app": "confidential-workload"}
-			tdx := map[string]string{"confidential-compute": "tdx"}
+			tdx := map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}
 			_, r := s.runProbe(ctx, ns, s.probePod("to-attestation", "kata-qemu-tdx", tdx, app, "egress", "--target", "attestation.cctest-system.svc:8443"))
 			Expect(r.Pass).To(BeTrue(), "the attestation service is not reachable under the reference policies: %s", r.Reason)
 			_, r = s.runProbe(ctx, ns, s.probePod("to-elsewhere", "kata-qemu-tdx", tdx, app, "egress", "--target", "203.0.113.7:443", "--expect", "blocked"))
@@ -68,7 +71,7 @@ var _ = describe(func(s *suite) {
 			s.applyPolicies(ctx, ns, "reference/network-policies.yaml")
 			// The workload does not carry the label the allow rule selects, so
 			// only default-deny applies to it.
-			s.createPod(ctx, ns, podSpec{name: "unlabelled", runtimeClass: "kata-qemu-tdx", selector: map[string]string{"confidential-compute": "tdx"}})
+			s.createPod(ctx, ns, podSpec{name: "unlabelled", runtimeClass: "kata-qemu-tdx", selector: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}})
 			msg := s.waitEvent(ctx, ns, "unlabelled", "AttestationFailed", 45*time.Second)
 			Expect(msg).To(HavePrefix("egress to the attestation service was denied"), "the attestation failure does not say egress was denied")
 		})

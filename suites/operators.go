@@ -3,6 +3,8 @@ package suites
 import (
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -56,7 +58,7 @@ var _ = describe(func(s *suite) {
 			// non-tdx-workers: confidential-compute NotIn [tdx]; cpu-small has
 			// no such property and is the cheapest match.
 			l := poolNode(ctx, "non-tdx")
-			Expect(l[mgmt.PropertyConfidentialCompute]).NotTo(Equal(mgmt.TechnologyTDX),
+			Expect(l[mgmt.PropertyConfidentialCompute]).NotTo(Equal(teename.TDX),
 				"pool non-tdx-workers (confidential-compute NotIn [tdx]) gave a TDX node (type %q)", l[mgmt.PropertyNodeType])
 			Expect(l[mgmt.PropertyNodeType]).To(Equal("cpu-small"),
 				"pool non-tdx-workers (confidential-compute NotIn [tdx]): cpu-small lacks the property, so NotIn matches it, and it is the cheapest")

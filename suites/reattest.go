@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,7 +31,7 @@ var specReattest = framework.Declare(framework.Spec{
 
 // kataClass is the Kata runtime of each TEE: on the pod-level path only the
 // Kata guest sees the TEE device.
-var kataClass = map[string]string{mgmt.TechnologyTDX: "kata-qemu-tdx", mgmt.TechnologySEVSNP: "kata-qemu-snp"}
+var kataClass = map[string]string{teename.TDX: "kata-qemu-tdx", teename.SNP: "kata-qemu-snp"}
 
 var _ = describe(func(s *suite) {
 	Describe("Attestation of running nodes", framework.Label("attestation", "tee:tdx", "tee:snp"), func() {
@@ -42,7 +44,7 @@ var _ = describe(func(s *suite) {
 			Expect(pol).NotTo(BeNil(), "no attestation policy for this run: give cctest run --policy")
 			// Make sure each TEE has a node, then probe every confidential node.
 			for _, tee := range s.TEEs {
-				s.createPod(ctx, ns, podSpec{name: "demand-" + tee, selector: map[string]string{"confidential-compute": tee}})
+				s.createPod(ctx, ns, podSpec{name: "demand-" + tee, selector: map[string]string{mgmt.PropertyConfidentialCompute: tee}})
 				s.waitRunning(ctx, ns, "demand-"+tee, 30*time.Second)
 			}
 			svc := s.attestationService(ctx)

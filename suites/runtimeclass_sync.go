@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/api/teename"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -19,7 +22,7 @@ import (
 
 // The shared-nodes tenant syncs host RuntimeClasses labelled
 // confidential-compute=tdx (the seed's selector).
-var syncLabel = map[string]string{"confidential-compute": "tdx"}
+var syncLabel = map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}
 
 const controlledBy = "vcluster.loft.sh/controlled-by"
 
@@ -70,7 +73,7 @@ var _ = describe(func(s *suite) {
 				ObjectMeta: metav1.ObjectMeta{Name: "cctest-sync-" + utilrand.String(6), Labels: labels},
 				Handler:    "kata-qemu-tdx",
 				Overhead:   &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("160Mi")}},
-				Scheduling: &nodev1.Scheduling{NodeSelector: map[string]string{"confidential-compute": "tdx"}},
+				Scheduling: &nodev1.Scheduling{NodeSelector: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}},
 			}
 			created, err := s.c.Host.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{})
 			Expect(err).NotTo(HaveOccurred(), "create host RuntimeClass")
@@ -109,12 +112,12 @@ var _ = describe(func(s *suite) {
 			rc := hostClass(ctx, syncLabel)
 			copy := present(ctx, shared, rc.Name, true, "labelled host class did not appear in the shared-nodes tenant")
 			same := copy.Handler == rc.Handler && copy.Overhead != nil && copy.Overhead.PodFixed.Memory().String() == "160Mi" &&
-				copy.Scheduling != nil && copy.Scheduling.NodeSelector["confidential-compute"] == "tdx"
+				copy.Scheduling != nil && copy.Scheduling.NodeSelector[mgmt.PropertyConfidentialCompute] == teename.TDX
 			Expect(same).To(BeTrue(), "tenant copy differs from the host class: handler %q overhead %v scheduling %v", copy.Handler, copy.Overhead, copy.Scheduling)
 		})
 
 		specSyncSelects.It(func(ctx SpecContext) {
-			rc := hostClass(ctx, map[string]string{"confidential-compute": "none"})
+			rc := hostClass(ctx, map[string]string{mgmt.PropertyConfidentialCompute: "none"})
 			settle(ctx)
 			_, err := shared.NodeV1().RuntimeClasses().Get(ctx, rc.Name, metav1.GetOptions{})
 			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "host class %s does not match the sync selector confidential-compute=tdx but was synced", rc.Name)
@@ -123,7 +126,7 @@ var _ = describe(func(s *suite) {
 		specSyncRemoves.It(func(ctx SpecContext) {
 			rc := hostClass(ctx, syncLabel)
 			present(ctx, shared, rc.Name, true, "labelled host class did not appear")
-			rc.Labels = map[string]string{"confidential-compute": "retired"}
+			rc.Labels = map[string]string{mgmt.PropertyConfidentialCompute: "retired"}
 			_, err := s.c.Host.NodeV1().RuntimeClasses().Update(ctx, rc, metav1.UpdateOptions{})
 			Expect(err).NotTo(HaveOccurred(), "relabel host RuntimeClass %s", rc.Name)
 			present(ctx, shared, rc.Name, false, "the host class no longer matches the selector but its tenant copy stayed")

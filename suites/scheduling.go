@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -73,7 +75,7 @@ var _ = describe(func(s *suite) {
 			// One pod per usable machine, plus one: pods that may not share a node.
 			n := nt.Status.Capacity.Total + 1
 			for i := 0; i < n; i++ {
-				s.createPod(ctx, ns, podSpec{name: fmt.Sprintf("snp-%d", i), antiAffinity: "fill-snp", selector: map[string]string{mgmt.PropertyConfidentialCompute: "sev-snp"}})
+				s.createPod(ctx, ns, podSpec{name: fmt.Sprintf("snp-%d", i), antiAffinity: "fill-snp", selector: map[string]string{mgmt.PropertyConfidentialCompute: teename.SNP}})
 			}
 			// Every machine gets one pod; the pod left over gets a reason.
 			var reason string

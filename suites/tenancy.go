@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/api/teename"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,7 +32,7 @@ var _ = describe(func(s *suite) {
 		specOneNodePerMachine.It(func(ctx SpecContext) {
 			// Two pods that may not share a node make the platform place two machines.
 			for i := 0; i < 2; i++ {
-				s.createPod(ctx, ns, podSpec{name: fmt.Sprintf("spread-%d", i), antiAffinity: "spread", selector: map[string]string{"confidential-compute": "tdx"}})
+				s.createPod(ctx, ns, podSpec{name: fmt.Sprintf("spread-%d", i), antiAffinity: "spread", selector: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}})
 			}
 			for i := 0; i < 2; i++ {
 				s.waitRunning(ctx, ns, fmt.Sprintf("spread-%d", i), 45*time.Second)

@@ -3,6 +3,9 @@ package suites
 import (
 	"time"
 
+	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/api/teename"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -30,7 +33,7 @@ var _ = describe(func(s *suite) {
 		JustAfterEach(func(ctx SpecContext) { framework.Diagnose(ctx, s.c, ns) })
 
 		specSideBySide.It(func(ctx SpecContext) {
-			s.createPod(ctx, ns, podSpec{name: "kata", runtimeClass: "kata-qemu-tdx", selector: map[string]string{"confidential-compute": "tdx"}})
+			s.createPod(ctx, ns, podSpec{name: "kata", runtimeClass: "kata-qemu-tdx", selector: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}})
 			kata := s.waitRunning(ctx, ns, "kata", 45*time.Second)
 			s.createPod(ctx, ns, podSpec{name: "vnode", runtimeClass: "vnode", selector: map[string]string{"kubernetes.io/hostname": kata.Spec.NodeName}})
 			vn := s.waitRunning(ctx, ns, "vnode", 30*time.Second)
@@ -39,7 +42,7 @@ var _ = describe(func(s *suite) {
 
 		specMissingHandler.It(func(ctx SpecContext) {
 			// kata-qemu-snp is not installed on TDX node images.
-			s.createPod(ctx, ns, podSpec{name: "wrong-handler", runtimeClass: "kata-qemu-snp", selector: map[string]string{"confidential-compute": "tdx"}})
+			s.createPod(ctx, ns, podSpec{name: "wrong-handler", runtimeClass: "kata-qemu-snp", selector: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}})
 			msg := s.waitEvent(ctx, ns, "wrong-handler", "FailedCreatePodSandBox", 90*time.Second)
 			Expect(msg).To(ContainSubstring(`no runtime for "kata-qemu-snp" is configured`), "the sandbox error does not name the missing handler")
 		})

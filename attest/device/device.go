@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/internal/exitcode"
 
 	"github.com/cctest/cctest/attest/internal/quietlog"
-	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/google/go-configfs-tsm/configfs/linuxtsm"
 	"github.com/google/go-configfs-tsm/report"
@@ -79,9 +80,9 @@ func DetectAt(p Paths) (Device, error) {
 		case err != nil:
 			nd.Notes = append(nd.Notes, fmt.Sprintf("%s exists but no report could be created: %v", p.ConfigFSTSM, err))
 		case strings.HasPrefix(provider, "tdx_guest"):
-			return &configfsDevice{tee: policy.TEETDX, provider: provider}, nil
+			return &configfsDevice{tee: teename.TDX, provider: provider}, nil
 		case strings.HasPrefix(provider, "sev_guest"):
-			return &configfsDevice{tee: policy.TEESNP, provider: provider}, nil
+			return &configfsDevice{tee: teename.SNP, provider: provider}, nil
 		default:
 			nd.Notes = append(nd.Notes, fmt.Sprintf("%s has unsupported provider %q", p.ConfigFSTSM, provider))
 		}
@@ -126,7 +127,7 @@ func (d *configfsDevice) Describe() string { return "configfs-tsm (" + d.provide
 func (d *configfsDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
 	var raw []byte
 	var err error
-	if d.tee == policy.TEETDX {
+	if d.tee == teename.TDX {
 		raw, err = (&tdxclient.LinuxConfigFsQuoteProvider{}).GetRawQuote(rd)
 	} else {
 		raw, err = (&sevclient.LinuxConfigFsQuoteProvider{}).GetRawQuote(rd)
@@ -139,7 +140,7 @@ func (d *configfsDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
 
 type tdxIoctlDevice struct{ path string }
 
-func (d *tdxIoctlDevice) TEE() string      { return policy.TEETDX }
+func (d *tdxIoctlDevice) TEE() string      { return teename.TDX }
 func (d *tdxIoctlDevice) Describe() string { return d.path }
 
 func (d *tdxIoctlDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
@@ -152,12 +153,12 @@ func (d *tdxIoctlDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
 	if err != nil {
 		return verifier.Evidence{}, fmt.Errorf("%s: %w", d.path, err)
 	}
-	return verifier.Evidence{TEE: policy.TEETDX, Raw: raw, Nonce: rd[:], Source: d.path}, nil
+	return verifier.Evidence{TEE: teename.TDX, Raw: raw, Nonce: rd[:], Source: d.path}, nil
 }
 
 type sevIoctlDevice struct{ path string }
 
-func (d *sevIoctlDevice) TEE() string      { return policy.TEESNP }
+func (d *sevIoctlDevice) TEE() string      { return teename.SNP }
 func (d *sevIoctlDevice) Describe() string { return d.path }
 
 func (d *sevIoctlDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
@@ -170,5 +171,5 @@ func (d *sevIoctlDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
 	if err != nil {
 		return verifier.Evidence{}, fmt.Errorf("%s: %w", d.path, err)
 	}
-	return verifier.Evidence{TEE: policy.TEESNP, Raw: report, CertTable: certs, Nonce: rd[:], Source: d.path}, nil
+	return verifier.Evidence{TEE: teename.SNP, Raw: report, CertTable: certs, Nonce: rd[:], Source: d.path}, nil
 }

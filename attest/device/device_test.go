@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cctest/cctest/internal/exitcode"
+	"github.com/cctest/cctest/api/teename"
 
-	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/internal/exitcode"
 )
 
 func tempPaths(t *testing.T) Paths {
@@ -34,7 +34,7 @@ func TestNoDeviceNamesEveryPath(t *testing.T) {
 // A device file being present is not evidence: fetching from a file that is
 // not a TEE device fails.
 func TestDeviceFileAloneIsNotEvidence(t *testing.T) {
-	for _, tc := range []struct{ file, tee string }{{"tdx_guest", policy.TEETDX}, {"sev-guest", policy.TEESNP}} {
+	for _, tc := range []struct{ file, tee string }{{"tdx_guest", teename.TDX}, {"sev-guest", teename.SNP}} {
 		p := tempPaths(t)
 		path := map[string]string{"tdx_guest": p.TDXGuest, "sev-guest": p.SEVGuest}[tc.file]
 		if err := os.WriteFile(path, nil, 0o600); err != nil {

@@ -13,18 +13,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/cctest/cctest/api/teename"
 )
 
 // APIVersion and Kind identify a policy document.
 const (
 	APIVersion = "cctest.dev/v1alpha1"
 	Kind       = "AttestationPolicy"
-)
-
-// TEE type names, as used in evidence and verdicts.
-const (
-	TEETDX = "tdx"
-	TEESNP = "sev-snp"
 )
 
 // Trust root names a policy may list in trustRoots.
@@ -152,10 +148,10 @@ var knownProductLines = []string{"Milan", "Genoa"}
 func (p *Policy) TEEs() []string {
 	var out []string
 	if p.TDX != nil {
-		out = append(out, TEETDX)
+		out = append(out, teename.TDX)
 	}
 	if p.SNP != nil {
-		out = append(out, TEESNP)
+		out = append(out, teename.SNP)
 	}
 	return out
 }
@@ -163,9 +159,9 @@ func (p *Policy) TEEs() []string {
 // AllowsTEE reports whether evidence of the given TEE type may pass.
 func (p *Policy) AllowsTEE(tee string) bool {
 	switch tee {
-	case TEETDX:
+	case teename.TDX:
 		return p.TDX != nil
-	case TEESNP:
+	case teename.SNP:
 		return p.SNP != nil
 	}
 	return false
@@ -226,7 +222,7 @@ func (p *Policy) HasPlaceholderMeasurements() bool {
 func (p *Policy) RealMeasurementCount(tee string) int {
 	n := 0
 	switch tee {
-	case TEETDX:
+	case teename.TDX:
 		if p.TDX != nil {
 			for _, m := range p.TDX.AllowedMeasurements {
 				if !m.Placeholder {
@@ -234,7 +230,7 @@ func (p *Policy) RealMeasurementCount(tee string) int {
 				}
 			}
 		}
-	case TEESNP:
+	case teename.SNP:
 		if p.SNP != nil {
 			for _, m := range p.SNP.AllowedMeasurements {
 				if !m.Placeholder {

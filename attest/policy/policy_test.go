@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cctest/cctest/api/teename"
 )
 
 var hex48 = strings.Repeat("ab", 48)
@@ -29,7 +31,7 @@ func TestLoadDefaults(t *testing.T) {
 	if !p.NonceRequired() || !p.DebugForbidden() || !p.MigratableForbidden() {
 		t.Error("defaults must require a nonce and forbid debug/migratable")
 	}
-	if got := p.TEEs(); len(got) != 1 || got[0] != TEETDX || !p.AllowsTEE(TEETDX) || p.AllowsTEE(TEESNP) {
+	if got := p.TEEs(); len(got) != 1 || got[0] != teename.TDX || !p.AllowsTEE(teename.TDX) || p.AllowsTEE(teename.SNP) {
 		t.Errorf("TEEs = %v", got)
 	}
 	if len(p.TDX.AllowedMeasurements[0].MRTDBytes()) != 48 {
@@ -64,7 +66,7 @@ snp:
 	if !p.Collateral.Verify {
 		t.Error("checkRevocations must imply verify")
 	}
-	if !p.HasPlaceholderMeasurements() || p.RealMeasurementCount(TEESNP) != 1 || p.RealMeasurementCount(TEETDX) != 1 {
+	if !p.HasPlaceholderMeasurements() || p.RealMeasurementCount(teename.SNP) != 1 || p.RealMeasurementCount(teename.TDX) != 1 {
 		t.Error("placeholder accounting")
 	}
 	if p.SNP.SMTAllowed() || p.SNP.RequiredVMPL() != 0 {

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/api/teename"
 )
 
 // Evidence is what a TEE produced, plus what a verifier needs that the
@@ -64,11 +64,11 @@ func ReportData(v []byte) ([64]byte, error) {
 // DetectTEE guesses the TEE from raw evidence bytes ("" if neither).
 func DetectTEE(raw []byte) string {
 	if len(raw) >= 8 && binary.LittleEndian.Uint16(raw[0:2]) == 4 && binary.LittleEndian.Uint32(raw[4:8]) == 0x81 {
-		return policy.TEETDX
+		return teename.TDX
 	}
 	if len(raw) >= snpReportSize {
 		if v := binary.LittleEndian.Uint32(raw[0:4]); v >= 2 && v <= 5 {
-			return policy.TEESNP
+			return teename.SNP
 		}
 	}
 	return ""
@@ -90,8 +90,8 @@ func ParseEvidence(data []byte) (Evidence, error) {
 		if ev.TEE == "" {
 			ev.TEE = DetectTEE(ev.Raw)
 		}
-		if ev.TEE != policy.TEETDX && ev.TEE != policy.TEESNP {
-			return Evidence{}, fmt.Errorf("evidence JSON: tee must be %q or %q, got %q", policy.TEETDX, policy.TEESNP, ev.TEE)
+		if ev.TEE != teename.TDX && ev.TEE != teename.SNP {
+			return Evidence{}, fmt.Errorf("evidence JSON: tee must be %q or %q, got %q", teename.TDX, teename.SNP, ev.TEE)
 		}
 		if len(ev.Raw) == 0 {
 			return Evidence{}, errors.New("evidence JSON: raw is empty")

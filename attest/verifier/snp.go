@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/trust"
 	sevabi "github.com/google/go-sev-guest/abi"
@@ -156,7 +158,7 @@ type amdRootSet struct {
 func (v *Verifier) snpRootSets(p *policy.Policy) []amdRootSet {
 	var out []amdRootSet
 	if t := v.opts.TestRoots; p.UsesTestRoots() && t != nil {
-		s := amdRootSet{name: v.testRootName(policy.TEESNP), simulated: true, roots: map[string][]*sevtrust.AMDRootCerts{}, getter: t.SNPGetter}
+		s := amdRootSet{name: v.testRootName(teename.SNP), simulated: true, roots: map[string][]*sevtrust.AMDRootCerts{}, getter: t.SNPGetter}
 		for l, pc := range t.AMD {
 			r := sevtrust.AMDRootCertsProduct(l)
 			r.ProductCerts = &sevtrust.ProductCerts{Ark: pc.Ark, Ask: pc.Ask}
@@ -184,7 +186,7 @@ func (v *Verifier) snpRootSets(p *policy.Policy) []amdRootSet {
 // report signature with the cached VCEK (go-sev-guest's SnpReportSignature).
 func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p *policy.Policy) {
 	now := v.now()
-	c := Check{Name: "verify", Expected: "report signature, VCEK chain to " + strings.Join(v.rootNames(p, policy.TEESNP), " or ")}
+	c := Check{Name: "verify", Expected: "report signature, VCEK chain to " + strings.Join(v.rootNames(p, teename.SNP), " or ")}
 	if p.Collateral.CheckRevocations {
 		c.Expected += ", ARK CRL"
 	}
@@ -269,7 +271,7 @@ func snpMeasurementCheck(vd *Verdict, rep *spb.Report, p *policy.Policy) *policy
 		vd.MatchedImage = matched.Name
 	} else {
 		c.Detail = fmt.Sprintf("MEASUREMENT %s matches no allowed measurement %v%s",
-			hex.EncodeToString(rep.GetMeasurement()), names, placeholderHint(p, policy.TEESNP))
+			hex.EncodeToString(rep.GetMeasurement()), names, placeholderHint(p, teename.SNP))
 	}
 	vd.add(c)
 	return matched

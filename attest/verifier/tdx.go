@@ -13,6 +13,8 @@ import (
 	"math/big"
 	"strings"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/trust"
 	tdxabi "github.com/google/go-tdx-guest/abi"
@@ -85,7 +87,7 @@ func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 // quote signature with the attestation key the cached chain vouched for.
 func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *pb.QuoteV4, p *policy.Policy) {
 	now := v.now()
-	c := Check{Name: "verify", Expected: "quote signature, QE report, PCK chain to " + strings.Join(v.rootNames(p, policy.TEETDX), " or ")}
+	c := Check{Name: "verify", Expected: "quote signature, QE report, PCK chain to " + strings.Join(v.rootNames(p, teename.TDX), " or ")}
 	if p.Collateral.Verify {
 		c.Expected += ", PCS TCB info and QE identity"
 	}
@@ -197,7 +199,7 @@ func (v *Verifier) tdxRoots(p *policy.Policy, presented *x509.Certificate) (stri
 	test := v.opts.TestRoots
 	useTest := p.UsesTestRoots() && (test.IsCA(presented) || !p.UsesVendorRoots())
 	if useTest {
-		return v.testRootName(policy.TEETDX), true, test.IntelPool()
+		return v.testRootName(teename.TDX), true, test.IntelPool()
 	}
 	return trust.IntelVendorRootName, false, nil
 }
@@ -205,10 +207,10 @@ func (v *Verifier) tdxRoots(p *policy.Policy, presented *x509.Certificate) (stri
 // testRootName is how verdicts name the injected test roots.
 func (v *Verifier) testRootName(tee string) string {
 	if t := v.opts.TestRoots; t != nil {
-		if tee == policy.TEETDX && t.IntelName != "" {
+		if tee == teename.TDX && t.IntelName != "" {
 			return t.IntelName
 		}
-		if tee == policy.TEESNP && t.AMDName != "" {
+		if tee == teename.SNP && t.AMDName != "" {
 			return t.AMDName
 		}
 	}
@@ -235,7 +237,7 @@ func (v *Verifier) rootNames(p *policy.Policy, tee string) []string {
 		out = append(out, v.testRootName(tee))
 	}
 	if p.UsesVendorRoots() {
-		out = append(out, map[string]string{policy.TEETDX: trust.IntelVendorRootName, policy.TEESNP: trust.AMDVendorRootName}[tee])
+		out = append(out, map[string]string{teename.TDX: trust.IntelVendorRootName, teename.SNP: trust.AMDVendorRootName}[tee])
 	}
 	return out
 }
@@ -268,7 +270,7 @@ func tdxMeasurementCheck(vd *Verdict, body *pb.TDQuoteBody, p *policy.Policy) *p
 		vd.MatchedImage = matched.Name
 	} else {
 		c.Detail = fmt.Sprintf("MRTD %s (with its RTMRs) matches no allowed measurement %v%s",
-			hex.EncodeToString(body.GetMrTd()), names, placeholderHint(p, policy.TEETDX))
+			hex.EncodeToString(body.GetMrTd()), names, placeholderHint(p, teename.TDX))
 	}
 	vd.add(c)
 	return matched

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/attest/internal/quietlog"
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/trust"
@@ -110,9 +112,9 @@ func (v *Verifier) Verify(ev Evidence, p *policy.Policy, expectedReportData []by
 		return vd.finish()
 	}
 	switch ev.TEE {
-	case policy.TEETDX:
+	case teename.TDX:
 		v.verifyTDX(vd, ev, p, expectedReportData)
-	case policy.TEESNP:
+	case teename.SNP:
 		v.verifySNP(vd, ev, p, expectedReportData)
 	}
 	return vd.finish()

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/trust"
 	"github.com/cctest/cctest/fixtures"
@@ -91,7 +93,7 @@ func tdxEvidence(t testing.TB, m *tee.TDXMachine, rd [64]byte) Evidence {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Evidence{TEE: policy.TEETDX, Raw: raw, Nonce: rd[:], Source: "simulated:" + m.Name()}
+	return Evidence{TEE: teename.TDX, Raw: raw, Nonce: rd[:], Source: "simulated:" + m.Name()}
 }
 
 func snpEvidence(t testing.TB, m *tee.SNPMachine, rd [64]byte) Evidence {
@@ -100,7 +102,7 @@ func snpEvidence(t testing.TB, m *tee.SNPMachine, rd [64]byte) Evidence {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Evidence{TEE: policy.TEESNP, Raw: raw, Nonce: rd[:], Source: "simulated:" + m.Name()}
+	return Evidence{TEE: teename.SNP, Raw: raw, Nonce: rd[:], Source: "simulated:" + m.Name()}
 }
 
 func requirePass(t *testing.T, v Verdict) {
@@ -433,7 +435,7 @@ tdx:
 	at := time.Date(2023, time.July, 1, 1, 0, 0, 0, time.UTC)
 	v := New(Options{Now: func() time.Time { return at }})
 	ev, err := ParseEvidence(raw)
-	if err != nil || ev.TEE != policy.TEETDX {
+	if err != nil || ev.TEE != teename.TDX {
 		t.Fatalf("ParseEvidence: %v %q", err, ev.TEE)
 	}
 	vd := v.Verify(ev, p, rd)
@@ -560,8 +562,8 @@ func TestConcurrentVerification(t *testing.T) {
 					return
 				}
 				for _, vd := range []Verdict{
-					v.Verify(Evidence{TEE: policy.TEETDX, Raw: q}, tp, rd[:]),
-					v.Verify(Evidence{TEE: policy.TEESNP, Raw: r}, sp, rd[:]),
+					v.Verify(Evidence{TEE: teename.TDX, Raw: q}, tp, rd[:]),
+					v.Verify(Evidence{TEE: teename.SNP, Raw: r}, sp, rd[:]),
 				} {
 					if !vd.Pass {
 						done <- fmt.Errorf("goroutine %d: %s", g, vd.Reason)

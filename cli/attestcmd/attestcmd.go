@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/simulators/tee/simdevice"
 
 	"github.com/spf13/cobra"
@@ -79,7 +81,7 @@ func (s *source) device() (device.Device, error) {
 		}
 		return d, nil
 	}
-	teeName := map[string]string{"tdx": tee.TDX, "snp": tee.SNP, "sev-snp": tee.SNP}[s.simulate]
+	teeName := map[string]string{"tdx": teename.TDX, "snp": teename.SNP, "sev-snp": teename.SNP}[s.simulate]
 	if teeName == "" {
 		return nil, usage("--simulate %q: want tdx or snp", s.simulate)
 	}
@@ -91,7 +93,7 @@ func (s *source) device() (device.Device, error) {
 		}
 		faults = append(faults, f)
 	}
-	if teeName == tee.TDX {
+	if teeName == teename.TDX {
 		return simdevice.New(tee.NewTDXMachine(tee.TDXOptions{Name: s.machine, Faults: faults})), nil
 	}
 	m, err := tee.NewSNPMachine(tee.SNPOptions{Name: s.machine, ProductLine: s.productLine, ReportVersion: s.reportVersion, Faults: faults})
@@ -108,7 +110,7 @@ func loadPolicy(path, tee string, simulated bool) (*policy.Policy, error) {
 		if !simulated {
 			return nil, usage("--policy is required (see fixtures/policies/tdx-hardware.yaml and snp-hardware.yaml for examples)")
 		}
-		name := map[string]string{policy.TEETDX: "policies/tdx-simulated.yaml", policy.TEESNP: "policies/snp-simulated.yaml"}[tee]
+		name := map[string]string{teename.TDX: "policies/tdx-simulated.yaml", teename.SNP: "policies/snp-simulated.yaml"}[tee]
 		data, err := fixtures.Read(name)
 		if err != nil {
 			return nil, usage("embedded %s: %v", name, err)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/cctest/cctest/attest/policy"
@@ -73,9 +75,9 @@ func hardwareTEEs(tee string, p *policy.Policy) ([]string, error) {
 	var t string
 	switch tee {
 	case "tdx":
-		t = policy.TEETDX
+		t = teename.TDX
 	case "snp", "sev-snp":
-		t = policy.TEESNP
+		t = teename.SNP
 	default:
 		return nil, fmt.Errorf("--tee %q: want tdx or snp", tee)
 	}
@@ -92,7 +94,7 @@ func hardwareTEEs(tee string, p *policy.Policy) ([]string, error) {
 // (specs labelled with both TEEs adapt to the run's TEEs).
 func teeLabelFilter(user string, tees []string) string {
 	var other []string
-	for _, t := range []string{policy.TEETDX, policy.TEESNP} {
+	for _, t := range []string{teename.TDX, teename.SNP} {
 		if !slices.Contains(tees, t) {
 			other = append(other, "!"+teeLabel(t))
 		}
@@ -108,7 +110,7 @@ func teeLabelFilter(user string, tees []string) string {
 }
 
 func teeLabel(t string) string {
-	if t == policy.TEESNP {
+	if t == teename.SNP {
 		return "tee:snp"
 	}
 	return "tee:tdx"

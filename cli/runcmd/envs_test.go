@@ -4,9 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/internal/testpolicy"
 	"github.com/cctest/cctest/reports"
@@ -51,7 +52,7 @@ func TestHardwareNeedsVendorRoots(t *testing.T) {
 		t.Errorf("unknown TEE: %v", err)
 	}
 	tees, err := hardwareTEEs("snp", testpolicy.Load(t, "snp-hardware.yaml"))
-	if err != nil || len(tees) != 1 || tees[0] != policy.TEESNP {
+	if err != nil || len(tees) != 1 || tees[0] != teename.SNP {
 		t.Errorf("snp with the vendor-roots policy: %v, %v", tees, err)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/simulators/tee"
 
@@ -126,7 +128,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	run := &framework.Run{
 		Policy:     pol,
 		Verifier:   verifier.New(verifier.Options{TestRoots: tee.TestRoots()}),
-		TEEs:       []string{policy.TEETDX, policy.TEESNP},
+		TEEs:       []string{teename.TDX, teename.SNP},
 		ProbeImage: o.ProbeImage,
 		Faults:     fs.Names(),
 	}

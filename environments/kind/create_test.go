@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -312,7 +314,7 @@ func TestCreateAgainstRealAPIs(t *testing.T) {
 	}
 
 	// Workers labelled through the API.
-	for name, tee := range map[string]string{"cctest-worker": TDX, "cctest-worker2": SEVSNP} {
+	for name, tee := range map[string]string{"cctest-worker": teename.TDX, "cctest-worker2": teename.SNP} {
 		n, err := host.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/yaml"
 )
@@ -97,7 +99,7 @@ func TestConfigReadsAsKindV1Alpha4(t *testing.T) {
 	if len(pm) != 1 || pm[0].ContainerPort != TenantNodePort || pm[0].HostPort != 32443 || pm[0].ListenAddress != "127.0.0.1" {
 		t.Errorf("control-plane port mappings %+v", pm)
 	}
-	wantTEE := []string{SEVSNP, TDX, "", ""}
+	wantTEE := []string{teename.SNP, teename.TDX, "", ""}
 	for i, n := range c.Nodes[1:] {
 		if n.Role != v1alpha4.WorkerRole || n.Image != "kindest/node:v1.37.0" {
 			t.Errorf("worker %d: role %s image %s", i, n.Role, n.Image)
@@ -246,7 +248,7 @@ func TestHostRuntimeClassesRunOnRunc(t *testing.T) {
 	}
 	// The labels the sync selector picks by stay.
 	for _, rc := range rcs {
-		if rc.Name == "kata-qemu-tdx" && rc.Labels[LabelConfidential] != TDX {
+		if rc.Name == "kata-qemu-tdx" && rc.Labels[LabelConfidential] != teename.TDX {
 			t.Errorf("kata-qemu-tdx lost its %s label: %v", LabelConfidential, rc.Labels)
 		}
 	}

@@ -26,6 +26,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/fixtures"
 )
 
@@ -65,12 +67,6 @@ const (
 	AnnotationRealHandler = "cctest.dev/real-handler"
 	// RuncHandler is the handler kind nodes have.
 	RuncHandler = "runc"
-)
-
-// TEE values of Options.TEE.
-const (
-	TDX    = "tdx"
-	SEVSNP = "sev-snp"
 )
 
 // Options configure the kind environment. Zero values take the defaults.
@@ -165,7 +161,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("kind: %d workers: want 1 to %d", o.Workers, maxWorkers)
 	}
 	if o.TEE == nil {
-		o.TEE = []string{TDX, SEVSNP}
+		o.TEE = []string{teename.TDX, teename.SNP}
 		if o.Workers > 0 && o.Workers < len(o.TEE) {
 			o.TEE = o.TEE[:o.Workers]
 		}
@@ -196,10 +192,10 @@ func (o Options) withDefaults() (Options, error) {
 
 func normalizeTEE(t string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(t)) {
-	case TDX:
-		return TDX, nil
-	case SEVSNP, "snp", "sevsnp":
-		return SEVSNP, nil
+	case teename.TDX:
+		return teename.TDX, nil
+	case teename.SNP, "snp", "sevsnp":
+		return teename.SNP, nil
 	case "", "none", "plain":
 		return "", nil
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,8 +69,8 @@ func benchAutoNodes(b *testing.B, nodes, pods int) {
 	ctx := context.Background()
 	inv := make([]platform.InventoryHost, nodes)
 	for i := range inv {
-		inv[i] = platform.InventoryHost{Name: fmt.Sprintf("tdx-%05d", i), TEE: mgmt.TechnologyTDX, Image: "cc-node-tdx",
-			Labels: map[string]string{mgmt.PropertyConfidentialCompute: mgmt.TechnologyTDX}}
+		inv[i] = platform.InventoryHost{Name: fmt.Sprintf("tdx-%05d", i), TEE: teename.TDX, Image: "cc-node-tdx",
+			Labels: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}}
 	}
 	// CCTEST_BENCH_LOG=FILE keeps the platform's log with timestamps.
 	var log io.Writer
@@ -112,7 +114,7 @@ func benchAutoNodes(b *testing.B, nodes, pods int) {
 			defer wg.Done()
 			for i := range work {
 				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("w-%05d", i)}, Spec: corev1.PodSpec{
-					NodeSelector: map[string]string{mgmt.PropertyConfidentialCompute: mgmt.TechnologyTDX},
+					NodeSelector: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX},
 					Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10",
 						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("6")}}}}}}
 				if _, err := c.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {

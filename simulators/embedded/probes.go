@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/internal/exitcode"
 
 	corev1 "k8s.io/api/core/v1"
@@ -75,9 +77,9 @@ func teeOfHandler(h string) string {
 	case !strings.HasPrefix(h, "kata"):
 		return ""
 	case strings.Contains(h, "tdx"):
-		return "tdx"
+		return teename.TDX
 	case strings.Contains(h, "snp"):
-		return "sev-snp"
+		return teename.SNP
 	}
 	return ""
 }

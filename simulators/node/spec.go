@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -212,7 +214,7 @@ func (s *NodeSpec) validate() error {
 		return fmt.Errorf("node spec %s: cpu, memory and pods must not be negative", s.Name)
 	}
 	switch s.TEE {
-	case "", "tdx", "sev-snp":
+	case "", teename.TDX, teename.SNP:
 	default:
 		return fmt.Errorf("node spec %s: tee %q: want \"tdx\", \"sev-snp\" or empty", s.Name, s.TEE)
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cctest/cctest/api/teename"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,7 +36,7 @@ func (joinerFunc) Remove(context.Context, string) error          { return nil }
 func TestBootSurfacesClaimWriteErrors(t *testing.T) {
 	const ns, inv, name, machine = "vcluster-t-boot", "metal3-t-boot", "workers-abcde", "tdx-host-0"
 	nt := &mgmt.NodeType{ObjectMeta: metav1.ObjectMeta{Name: "tdx-large"}, Spec: mgmt.NodeTypeSpec{
-		Properties: map[string]string{mgmt.PropertyConfidentialCompute: mgmt.TechnologyTDX},
+		Properties: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX},
 		Resources:  corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("32Gi")}}}
 	for _, c := range []struct {
 		name string
@@ -79,7 +81,7 @@ func TestBootSurfacesClaimWriteErrors(t *testing.T) {
 						logged = append(logged, fmt.Sprintf(format, args...))
 					}},
 				dyn:      dyn,
-				machines: map[string]*Machine{machine: {Name: machine, TEE: mgmt.TechnologyTDX}},
+				machines: map[string]*Machine{machine: {Name: machine, TEE: teename.TDX}},
 				hostRec:  record.NewFakeRecorder(10),
 				claims:   map[string]*claimState{},
 				kick:     make(chan struct{}, 1),

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/cctest/cctest/api/teename"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -65,10 +67,10 @@ func DefaultInventory() []InventoryHost {
 	// A TDX host booted from an unapproved image: its MRTD is not in the
 	// policy, so the gate must refuse it. Its name sorts first, so the first
 	// TDX claim always meets it.
-	hosts = append(hosts, InventoryHost{Name: "tdx-a-rogue", Labels: map[string]string{mgmt.PropertyConfidentialCompute: mgmt.TechnologyTDX},
-		Image: "cc-node-tdx", TEE: mgmt.TechnologyTDX, Defects: []tee.Fault{tee.FaultWrongMeasurement}})
-	add("tdx-host", 4, mgmt.TechnologyTDX, "", "cc-node-tdx")
-	add("snp-host", 3, mgmt.TechnologySEVSNP, "", "cc-node-snp")
+	hosts = append(hosts, InventoryHost{Name: "tdx-a-rogue", Labels: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX},
+		Image: "cc-node-tdx", TEE: teename.TDX, Defects: []tee.Fault{tee.FaultWrongMeasurement}})
+	add("tdx-host", 4, teename.TDX, "", "cc-node-tdx")
+	add("snp-host", 3, teename.SNP, "", "cc-node-snp")
 	add("general-host", 5, "", "general", "general")
 	return hosts
 }
@@ -78,9 +80,9 @@ func newMachine(h InventoryHost, teeFaults []tee.Fault) (*Machine, error) {
 	m := &Machine{Name: h.Name, Labels: h.Labels, Image: h.Image, TEE: h.TEE}
 	teeFaults = append(append([]tee.Fault{}, teeFaults...), h.Defects...)
 	switch h.TEE {
-	case tee.TDX:
+	case teename.TDX:
 		m.Device = tee.NewTDXMachine(tee.TDXOptions{Name: h.Name, Faults: teeFaults})
-	case tee.SNP:
+	case teename.SNP:
 		d, err := tee.NewSNPMachine(tee.SNPOptions{Name: h.Name, Faults: teeFaults})
 		if err != nil {
 			return nil, fmt.Errorf("machine %s: %w", h.Name, err)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -187,8 +189,8 @@ func boolKeys(m map[string]bool) map[string]string {
 func teeFaultsFor(s faults.Set) map[string][]tee.Fault {
 	out := map[string][]tee.Fault{}
 	both := func(f tee.Fault) {
-		out[tee.TDX] = append(out[tee.TDX], f)
-		out[tee.SNP] = append(out[tee.SNP], f)
+		out[teename.TDX] = append(out[teename.TDX], f)
+		out[teename.SNP] = append(out[teename.SNP], f)
 	}
 	if s.Has(tee.FaultTamperedQuote) {
 		both(tee.FaultTampered)
@@ -200,10 +202,10 @@ func teeFaultsFor(s faults.Set) map[string][]tee.Fault {
 		both(tee.FaultReplay)
 	}
 	if s.Has(tee.FaultDebugTD) {
-		out[tee.TDX] = append(out[tee.TDX], tee.FaultDebug)
+		out[teename.TDX] = append(out[teename.TDX], tee.FaultDebug)
 	}
 	if s.Has(tee.FaultSNPDebugPolicy) {
-		out[tee.SNP] = append(out[tee.SNP], tee.FaultDebug)
+		out[teename.SNP] = append(out[teename.SNP], tee.FaultDebug)
 	}
 	return out
 }

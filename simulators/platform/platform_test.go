@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -230,7 +232,7 @@ func TestGateRefusalKeepsMachineOut(t *testing.T) {
 	denyTDX := func(prefix string) map[string]string {
 		deny := map[string]string{}
 		for _, h := range DefaultInventory() {
-			if h.TEE == tee.TDX {
+			if h.TEE == teename.TDX {
 				deny[prefix+"-"+h.Name] = "TD attributes: DEBUG bit set"
 			}
 		}
@@ -283,13 +285,13 @@ func TestVerifierGate(t *testing.T) {
 		pass   bool
 		reason string
 	}{
-		{tee.TDX, nil, true, ""},
-		{tee.SNP, nil, true, ""},
-		{tee.TDX, []tee.Fault{tee.FaultDebug}, false, "debug"},
-		{tee.SNP, []tee.Fault{tee.FaultDebug}, false, "debug"},
-		{tee.TDX, []tee.Fault{tee.FaultWrongMeasurement}, false, "measurement"},
-		{tee.SNP, []tee.Fault{tee.FaultTampered}, false, "signature"},
-		{tee.TDX, []tee.Fault{tee.FaultReplay}, false, "report"},
+		{teename.TDX, nil, true, ""},
+		{teename.SNP, nil, true, ""},
+		{teename.TDX, []tee.Fault{tee.FaultDebug}, false, "debug"},
+		{teename.SNP, []tee.Fault{tee.FaultDebug}, false, "debug"},
+		{teename.TDX, []tee.Fault{tee.FaultWrongMeasurement}, false, "measurement"},
+		{teename.SNP, []tee.Fault{tee.FaultTampered}, false, "signature"},
+		{teename.TDX, []tee.Fault{tee.FaultReplay}, false, "report"},
 		{"", nil, false, "no TEE device"},
 	}
 	for _, c := range cases {

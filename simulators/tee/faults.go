@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/cctest/cctest/api/teename"
 )
 
 // Fault is a switch on a simulated machine that makes its evidence wrong in
@@ -41,10 +43,10 @@ const (
 )
 
 var faultTEEs = map[Fault][]string{
-	FaultTampered: {TDX, SNP}, FaultDebug: {TDX, SNP}, FaultWrongMeasurement: {TDX, SNP},
-	FaultOldTCB: {TDX, SNP}, FaultUntrustedRoot: {TDX, SNP}, FaultForgedChain: {TDX, SNP},
-	FaultReplay: {TDX, SNP}, FaultMigratable: {TDX, SNP}, FaultVMPL: {SNP},
-	FaultExpiredCert: {TDX, SNP}, FaultRevoked: {TDX},
+	FaultTampered: {teename.TDX, teename.SNP}, FaultDebug: {teename.TDX, teename.SNP}, FaultWrongMeasurement: {teename.TDX, teename.SNP},
+	FaultOldTCB: {teename.TDX, teename.SNP}, FaultUntrustedRoot: {teename.TDX, teename.SNP}, FaultForgedChain: {teename.TDX, teename.SNP},
+	FaultReplay: {teename.TDX, teename.SNP}, FaultMigratable: {teename.TDX, teename.SNP}, FaultVMPL: {teename.SNP},
+	FaultExpiredCert: {teename.TDX, teename.SNP}, FaultRevoked: {teename.TDX},
 }
 
 var faultHelp = map[Fault]string{
@@ -60,12 +62,6 @@ var faultHelp = map[Fault]string{
 	FaultExpiredCert:      "expired PCK / VCEK certificate",
 	FaultRevoked:          "PCK certificate listed in the (fake) PCS CRL",
 }
-
-// TEE names used by the simulators (same strings as attest/policy).
-const (
-	TDX = "tdx"
-	SNP = "sev-snp"
-)
 
 // Faults lists the faults that apply to a TEE ("" for all), sorted.
 func Faults(tee string) []Fault {

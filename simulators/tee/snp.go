@@ -14,6 +14,8 @@ import (
 	"math/big"
 	"sync"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
@@ -139,7 +141,7 @@ func MustNewSNPMachine(o SNPOptions) *SNPMachine {
 }
 
 // TEE returns "sev-snp".
-func (m *SNPMachine) TEE() string { return SNP }
+func (m *SNPMachine) TEE() string { return teename.SNP }
 
 // Name returns the machine name.
 func (m *SNPMachine) Name() string { return m.name }

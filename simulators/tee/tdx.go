@@ -15,6 +15,8 @@ import (
 	"math/big"
 	"sync"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/simulators/tee/testpki"
 )
 
@@ -132,7 +134,7 @@ func pick(v, def []byte) []byte {
 }
 
 // TEE returns "tdx".
-func (m *TDXMachine) TEE() string { return TDX }
+func (m *TDXMachine) TEE() string { return teename.TDX }
 
 // Name returns the machine name.
 func (m *TDXMachine) Name() string { return m.name }

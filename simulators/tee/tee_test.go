@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/simulators/tee/testpki"
 	sevabi "github.com/google/go-sev-guest/abi"
 	sevclient "github.com/google/go-sev-guest/client"
@@ -155,11 +157,11 @@ func TestMachinesAreDeterministicFromTheirName(t *testing.T) {
 	if _, err := NewSNPMachine(SNPOptions{ReportVersion: 4}); err == nil {
 		t.Fatal("report version 4 accepted")
 	}
-	if _, err := ParseFault(SNP, "revoked"); err == nil {
+	if _, err := ParseFault(teename.SNP, "revoked"); err == nil {
 		t.Fatal("revoked is TDX-only")
 	}
-	if len(Faults(TDX)) != 10 || len(Faults(SNP)) != 10 {
-		t.Fatalf("faults: %v / %v", Faults(TDX), Faults(SNP))
+	if len(Faults(teename.TDX)) != 10 || len(Faults(teename.SNP)) != 10 {
+		t.Fatalf("faults: %v / %v", Faults(teename.TDX), Faults(teename.SNP))
 	}
 }
 

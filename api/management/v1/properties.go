@@ -1,6 +1,10 @@
 package v1
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/cctest/cctest/api/teename"
+)
 
 // Built-in node type properties vCluster Platform sets on every node type
 // (they can be selected on and become node labels).
@@ -38,14 +42,8 @@ const (
 	PropertyConfidentialPath = "cctest.dev/confidential-path"
 )
 
-// TEE technologies (values of PropertyConfidentialCompute) the harness can attest.
-const (
-	TechnologyTDX    = "tdx"
-	TechnologySEVSNP = "sev-snp"
-)
-
 // KnownTechnologies lists the values of PropertyConfidentialCompute with an attestation path.
-var KnownTechnologies = []string{TechnologyTDX, TechnologySEVSNP}
+var KnownTechnologies = []string{teename.TDX, teename.SNP}
 
 // Maintenance policies (values of PropertyOnHostMaintenance).
 const (
