@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,9 +38,6 @@ type Manifest struct {
 	Suite     string         `json:"suite"`
 	Verdict   string         `json:"verdict"` // PASS or FAIL
 	Files     []ManifestFile `json:"files"`
-	// NotHashed are subdirectories outside the bundle (e.g. the embedded
-	// platform's state, which may still be changing), named but not hashed.
-	NotHashed []string `json:"notHashed,omitempty"`
 }
 
 // ManifestFile is one file of the bundle.
@@ -52,8 +50,8 @@ type ManifestFile struct {
 // WriteBundle writes the evidence bundle into dir: junit.xml, report.html,
 // evidence/<subject>.json per evidence record, report.json if it is not
 // there yet (cctest run has Ginkgo write it), and manifest.json with the
-// sha256 of every file at the top of dir and under evidence/ (other files
-// already there, e.g. platform.log, included). Each file is written to a
+// sha256 of every file in dir (other files already there, e.g.
+// platform.log, included). Each file is written to a
 // temporary name and renamed, so a failure midway never truncates what is
 // already there.
 func WriteBundle(dir string, r types.Report) error {
@@ -219,16 +217,26 @@ func replaceEvidenceDir(dir string, files map[string][]byte) error {
 	return nil
 }
 
-// buildManifest hashes the regular files at the top of dir and under
-// evidence/; other subdirectories are named in NotHashed.
+// buildManifest hashes every regular file under dir (the report
+// directory holds nothing else: platform state lives outside it).
 func buildManifest(dir string) (Manifest, error) {
 	m := Manifest{Generator: "cctest report", CreatedAt: time.Now().UTC()}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return m, err
-	}
-	add := func(rel string) error {
-		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		rel = filepath.ToSlash(rel)
+		switch {
+		case strings.HasPrefix(d.Name(), tmpPrefix):
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		case rel == ManifestName || !d.Type().IsRegular():
+			return nil
+		}
+		f, err := os.Open(path)
 		if err != nil {
 			return err
 		}
@@ -240,33 +248,9 @@ func buildManifest(dir string) (Manifest, error) {
 		}
 		m.Files = append(m.Files, ManifestFile{Path: rel, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
 		return nil
-	}
-	for _, e := range entries {
-		name := e.Name()
-		switch {
-		case strings.HasPrefix(name, tmpPrefix), name == ManifestName:
-		case e.Type().IsRegular():
-			if err := add(name); err != nil {
-				return m, err
-			}
-		case e.IsDir() && name == EvidenceDir:
-			evs, err := os.ReadDir(filepath.Join(dir, name))
-			if err != nil {
-				return m, err
-			}
-			for _, ev := range evs {
-				if ev.Type().IsRegular() {
-					if err := add(EvidenceDir + "/" + ev.Name()); err != nil {
-						return m, err
-					}
-				}
-			}
-		case e.IsDir():
-			m.NotHashed = append(m.NotHashed, name+"/")
-		}
-	}
+	})
 	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
-	return m, nil
+	return m, err
 }
 
 // CheckManifest re-hashes the files a bundle's manifest lists and returns

@@ -155,15 +155,25 @@ func startEnv(ctx context.Context, out io.Writer, o Options, env string, fs faul
 		fmt.Fprintf(out, "Environment: existing cluster (%s)\n", o.Kubeconfig)
 		return p, c, nil
 	case EnvKind:
-		p := kind.NewProvider(kind.Options{Dir: filepath.Join(reportDir, "kind"), Keep: o.Keep, Log: out})
+		// Kubeconfigs and the probe image tarball live in a temporary
+		// directory, never in the report directory.
+		p := kind.NewProvider(kind.Options{Keep: o.Keep, Log: out})
 		c, err := p.Create(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
 		return p, c, nil
 	}
-	dir := filepath.Join(reportDir, "platform")
-	os.RemoveAll(dir)
+	// Platform state (etcd data, kubeconfigs, the CAs' keys) lives outside
+	// the report directory: a temporary directory the provider removes, or
+	// with --keep one it leaves (the run prints where).
+	dir := ""
+	if o.Keep {
+		var err error
+		if dir, err = os.MkdirTemp("", "cctest-platform-"); err != nil {
+			return nil, nil, fmt.Errorf("platform state directory: %w", err)
+		}
+	}
 	p := embeddedenv.New(embeddedenv.Options{Dir: dir, Faults: fs, LogFile: filepath.Join(reportDir, "platform.log")})
 	fmt.Fprintf(out, "Starting the embedded platform%s...\n", faultNote(fs))
 	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)

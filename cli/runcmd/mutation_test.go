@@ -1,8 +1,10 @@
 package runcmd
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/internal/testbin"
+	"github.com/cctest/cctest/reports"
 )
 
 // pendingDetectors are faults whose detecting specs do not exist yet, with
@@ -36,7 +39,44 @@ func run(t *testing.T, args ...string) (types.Report, string, error) {
 	if err := json.Unmarshal(b, &reports); err != nil || len(reports) != 1 {
 		t.Fatalf("report.json: %v (%d reports)", err, len(reports))
 	}
+	checkReportDir(t, dir, err == nil)
 	return reports[0], string(out), err
+}
+
+// checkReportDir holds every run's report directory to what users upload
+// as a CI artifact: no private key, no kubeconfig, no platform state, every
+// file in the manifest, and for a passing run well under 2 MB.
+func checkReportDir(t *testing.T, dir string, passed bool) {
+	t.Helper()
+	var total int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		total += int64(len(b))
+		rel, _ := filepath.Rel(dir, path)
+		switch {
+		case bytes.Contains(b, []byte("PRIVATE KEY-----")):
+			t.Errorf("report directory holds a private key: %s", rel)
+		case bytes.Contains(b, []byte("client-key-data:")) || bytes.Contains(b, []byte("kind: Config")) || strings.Contains(d.Name(), "kubeconfig"):
+			t.Errorf("report directory holds a kubeconfig: %s", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := reports.CheckManifest(dir); err != nil || len(problems) > 0 {
+		t.Errorf("the manifest does not cover the report directory: %v %q", err, problems)
+	}
+	if passed && total >= 2<<20 {
+		t.Errorf("the report directory of a passing run is %d bytes, want well under 2 MB", total)
+	}
+	t.Logf("report directory: %d bytes", total)
 }
 
 func failed(r types.Report) map[string]string {

@@ -94,7 +94,7 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f.StringSliceVar(&o.Faults, "fault", nil, "start the embedded platform with a named fault (repeatable; see cctest faults)")
 	f.StringVar(&o.ReportDir, "report-dir", "cctest-results", "where report.html, junit.xml, report.json and evidence/ go")
 	f.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up on the whole run after this long")
-	f.BoolVar(&o.Keep, "keep", false, "on failure, leave the embedded platform up and print how to reach it")
+	f.BoolVar(&o.Keep, "keep", false, "keep the environment's state directory (printed at the end; default: removed at exit) and, on failure, leave the embedded platform up and print how to reach it")
 	f.BoolVar(&o.DryRun, "dry-run", false, "list the specs that would run, without running them")
 	f.StringVar(&o.Policy, "policy", "", "attestation policy the specs verify evidence against (default for the embedded platform: its own, fixtures/"+embedded.DefaultPolicy+")")
 	return cmd
@@ -183,6 +183,9 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	summary(out, r, verdict, reportDir)
 
+	if cl != nil && o.Keep && cl.Dir != "" {
+		fmt.Fprintf(out, "Environment state kept in %s (--keep)\n", cl.Dir)
+	}
 	if env == EnvEmbedded && cl != nil && verdict != nil && o.Keep {
 		keepUp(out, cl)
 	}
