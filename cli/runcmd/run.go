@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -104,14 +105,17 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 func Run(ctx context.Context, out io.Writer, o Options) error {
 	fs, err := faults.Parse(o.Faults...)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	env, err := resolveEnv(o)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	if len(fs) > 0 && env != EnvEmbedded {
-		return fmt.Errorf("--fault applies to the embedded platform only (this run is --env %s)", env)
+		return usage(fmt.Errorf("--fault applies to the embedded platform only (this run is --env %s)", env))
+	}
+	if err := checkLabelFilter(o.LabelFilter); err != nil {
+		return usage(err)
 	}
 	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
 		return fmt.Errorf("report dir: %w", err)
@@ -120,7 +124,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 
 	pol, err := loadPolicy(o)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	// The one value the specs get. The test roots are trusted only where
 	// the policy names the simulated roots; elsewhere they explain why
@@ -135,7 +139,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	var hwTEEs []string
 	if o.TEE != "" {
 		if hwTEEs, err = hardwareTEEs(o.TEE, pol); err != nil {
-			return err
+			return usage(err)
 		}
 		run.TEEs = hwTEEs
 		o.LabelFilter = teeLabelFilter(o.LabelFilter, hwTEEs)
@@ -322,6 +326,22 @@ func summary(out io.Writer, r types.Report, verdict error, dir string) {
 	}
 	fmt.Fprintf(out, "\n%s: %s in %.1fs. Reports: %s (open in a browser), %s, %s\n", v, strings.Join(parts, ", "), r.RunTime.Seconds(),
 		filepath.Join(dir, "report.html"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json"))
+}
+
+// usage marks a problem with the flags or their inputs: nothing ran (exit 2).
+func usage(err error) error { return exitcode.New(exitcode.Usage, err.Error()) }
+
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// checkLabelFilter parses --label-filter before anything starts, and says
+// what is wrong in one plain line (Ginkgo's message is coloured, multi-line).
+func checkLabelFilter(f string) error {
+	if _, err := types.ParseLabelFilter(f); err != nil {
+		msg := strings.Join(strings.Fields(ansi.ReplaceAllString(err.Error(), "")), " ")
+		msg = strings.TrimSuffix(msg, " Learn more at: http://onsi.github.io/ginkgo/#spec-labels")
+		return fmt.Errorf("--label-filter %q: %s", f, msg)
+	}
+	return nil
 }
 
 // firstLine is a failure's headline: its first line, skipping Gomega's

@@ -1,6 +1,7 @@
 package runcmd
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/framework"
+	"github.com/cctest/cctest/internal/exitcode"
 	"github.com/cctest/cctest/internal/testbin"
 	"github.com/cctest/cctest/simulators/embedded"
 )
@@ -37,10 +39,20 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--env", "kind"}, "cctest run --env kind needs a"}, // no container engine on CI machines
 		{[]string{"--kubeconfig", "/nonexistent/kubeconfig", "--tee", "tdx"}, "--tee needs --policy"},
 		{[]string{"--tee", "tdx"}, "--tee is hardware qualification of a real tenant"},
+		{[]string{"--label-filter", "auto-nodes &&& tee:tdx"}, `--label-filter "auto-nodes &&& tee:tdx": Syntax Error Parsing Label Filter auto-nodes &&& tee:tdx Invalid token '&'. Did you mean '&&'?`},
 	} {
 		out, err := exec.Command(testbin.Path(t), append([]string{"run", "--report-dir", t.TempDir()}, c.args...)...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), c.want) {
 			t.Errorf("run %v: err %v, output %q, want it to say %q", c.args, err, out, c.want)
+		}
+		// A missing kubeconfig or container engine is the environment's
+		// problem (found when it starts: exit 1); the rest are usage.
+		environment := strings.Contains(c.want, "does not exist") || strings.Contains(c.want, "--env kind needs a")
+		if code, _ := exitStatus(err); !environment && code != exitcode.Usage {
+			t.Errorf("run %v: exit %d, want %d (usage): nothing ran", c.args, code, exitcode.Usage)
+		}
+		if strings.Contains(string(out), "\x1b[") {
+			t.Errorf("run %v: ANSI escape codes in %q", c.args, out)
 		}
 	}
 }
@@ -143,4 +155,12 @@ func TestVendorRootsRejectSimulatedEvidence(t *testing.T) {
 	if !ok || !strings.Contains(msg, "chains to the cctest TEST root") {
 		t.Fatalf("want %q to fail naming the test root; failed: %v", reattest, failed(r))
 	}
+}
+
+func exitStatus(err error) (int, bool) {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), true
+	}
+	return 0, false
 }
