@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envfuncs"
 	"sigs.k8s.io/e2e-framework/support"
 
+	"github.com/cctest/cctest/environments/existing"
 	"github.com/cctest/cctest/environments/kind"
 )
 
@@ -18,6 +19,7 @@ import (
 var (
 	_ support.E2EClusterProvider                = NewEmbedded()
 	_ support.E2EClusterProviderWithImageLoader = NewKind(kind.Options{})
+	_ support.E2EClusterProvider                = NewExisting(existing.Options{})
 )
 
 func TestEmbeddedRefusesAnotherKubernetesVersion(t *testing.T) {
