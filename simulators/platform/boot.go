@@ -6,6 +6,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -59,14 +60,16 @@ func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt
 		cs.failed = true
 		p.mu.Unlock()
 		werr := p.writeClaim(bg, claim)
-		p.quarantine(bg, m.Name, adm.Reason)
+		// A refused machine must never be offered again; if marking it
+		// fails, say so (the boot goroutine logs what this returns).
+		qerr := p.quarantine(bg, m.Name, adm.Reason)
 		p.hostRec.Event(claimRef(claim), corev1.EventTypeWarning, "AttestationFailed", msg)
 		p.cfg.Log("auto nodes: %s", msg)
 		p.trigger()
 		if werr != nil {
-			return fmt.Errorf("attestation failure not recorded on the NodeClaim: %w", werr)
+			werr = fmt.Errorf("attestation failure not recorded on the NodeClaim: %w", werr)
 		}
-		return nil
+		return errors.Join(werr, qerr)
 	}
 	labels := maps.Clone(cs.labels) // what packing matched pods against
 	if p.cfg.Faults.Has(FaultPropertiesNotLabelled) {

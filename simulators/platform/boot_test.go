@@ -39,12 +39,14 @@ func TestBootSurfacesClaimWriteErrors(t *testing.T) {
 		Properties: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX},
 		Resources:  corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("32Gi")}}}
 	for _, c := range []struct {
-		name string
-		deny bool  // the gate refuses the machine
-		join error // what the joiner returns
-		want string
+		name      string
+		deny      bool  // the gate refuses the machine
+		join      error // what the joiner returns
+		hostsDown bool  // BareMetalHost updates fail too
+		want      string
 	}{
 		{name: "gate refuses", deny: true, want: "attestation failure not recorded on the NodeClaim"},
+		{name: "gate refuses, quarantine fails", deny: true, hostsDown: true, want: "quarantine host " + machine},
 		{name: "join fails", join: errors.New("kubelet did not register"), want: "join failure not recorded on the NodeClaim"},
 		{name: "joins", want: "join not recorded on the NodeClaim"},
 	} {
@@ -65,6 +67,11 @@ func TestBootSurfacesClaimWriteErrors(t *testing.T) {
 			dyn.PrependReactor("update", "nodeclaims", func(clienttesting.Action) (bool, runtime.Object, error) {
 				return true, nil, errors.New("etcdserver: request timed out")
 			})
+			if c.hostsDown {
+				dyn.PrependReactor("update", "baremetalhosts", func(clienttesting.Action) (bool, runtime.Object, error) {
+					return true, nil, errors.New("etcdserver: request timed out")
+				})
+			}
 
 			var mu sync.Mutex
 			var logged []string
@@ -91,10 +98,10 @@ func TestBootSurfacesClaimWriteErrors(t *testing.T) {
 			p.boot(context.Background(), context.Background(), cs, nt)
 
 			all := strings.Join(logged, "\n")
-			if !strings.Contains(all, name+": "+c.want) || !strings.Contains(all, "etcdserver: request timed out") {
-				t.Errorf("the failed NodeClaim write is not in the log:\n%s", all)
+			if !strings.Contains(all, name+": ") || !strings.Contains(all, c.want) || !strings.Contains(all, "etcdserver: request timed out") {
+				t.Errorf("the failed write (%s) is not in the log:\n%s", c.want, all)
 			}
-			if c.deny {
+			if c.deny && !c.hostsDown {
 				u, err := dyn.Resource(mgmt.BareMetalHostResource).Namespace(inv).Get(context.Background(), machine, metav1.GetOptions{})
 				if err != nil {
 					t.Fatal(err)

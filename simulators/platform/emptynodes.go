@@ -7,6 +7,8 @@ import (
 	"context"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -44,7 +46,11 @@ func (p *Platform) removeEmptyNodes(ctx context.Context, pods []*corev1.Pod) {
 		if err := p.cfg.Joiner.Remove(ctx, c.node); err != nil {
 			p.cfg.Log("auto nodes: remove %s: %v", c.node, err)
 		}
-		p.releaseHost(ctx, c.machine)
-		p.dyn.Resource(mgmt.NodeClaimResource).Namespace(p.cfg.ClaimNamespace()).Delete(ctx, c.name, metav1.DeleteOptions{})
+		if err := p.releaseHost(ctx, c.machine); err != nil {
+			p.cfg.Log("auto nodes: %v", err)
+		}
+		if err := p.dyn.Resource(mgmt.NodeClaimResource).Namespace(p.cfg.ClaimNamespace()).Delete(ctx, c.name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			p.cfg.Log("auto nodes: delete NodeClaim %s: %v", c.name, err)
+		}
 	}
 }

@@ -59,22 +59,26 @@ func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType) (s
 	return "", fmt.Errorf("no free BareMetalHost (capacity exhausted)")
 }
 
-func (p *Platform) releaseHost(ctx context.Context, name string) {
+// releaseHost frees a host for the next claim.
+func (p *Platform) releaseHost(ctx context.Context, name string) error {
 	u, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(p.cfg.InventoryNamespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return
+		return fmt.Errorf("release host %s: %w", name, err)
 	}
 	if spec, ok := u.Object["spec"].(map[string]any); ok {
 		delete(spec, "consumerRef")
 	}
-	p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(p.cfg.InventoryNamespace).Update(ctx, u, metav1.UpdateOptions{})
+	if _, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(p.cfg.InventoryNamespace).Update(ctx, u, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("release host %s: %w", name, err)
+	}
+	return nil
 }
 
 // quarantine marks a host that failed the gate; it is never offered again.
-func (p *Platform) quarantine(ctx context.Context, name, reason string) {
+func (p *Platform) quarantine(ctx context.Context, name, reason string) error {
 	u, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(p.cfg.InventoryNamespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return
+		return fmt.Errorf("quarantine host %s: %w", name, err)
 	}
 	ann := u.GetAnnotations()
 	if ann == nil {
@@ -82,7 +86,10 @@ func (p *Platform) quarantine(ctx context.Context, name, reason string) {
 	}
 	ann[AnnotationQuarantine] = reason
 	u.SetAnnotations(ann)
-	p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(p.cfg.InventoryNamespace).Update(ctx, u, metav1.UpdateOptions{})
+	if _, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(p.cfg.InventoryNamespace).Update(ctx, u, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("quarantine host %s: %w", name, err)
+	}
+	return nil
 }
 
 func unstructuredSet(obj map[string]any, value any, fields ...string) error {
