@@ -19,6 +19,7 @@ import (
 	"github.com/cctest/cctest/simulators/tee"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/formatter"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/spf13/cobra"
 
@@ -42,7 +43,7 @@ type Options struct {
 	Faults                     []string
 	ReportDir                  string
 	Timeout                    time.Duration
-	Keep, DryRun               bool
+	Keep, DryRun, Verbose      bool
 	Policy                     string
 	Env                        string // embedded (default), existing, kind
 	ProbeImage                 string
@@ -96,7 +97,8 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f.StringVar(&o.ReportDir, "report-dir", "cctest-results", "where report.html, junit.xml, report.json and evidence/ go")
 	f.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up on the whole run after this long")
 	f.BoolVar(&o.Keep, "keep", false, "keep the environment's state directory (printed at the end; default: removed at exit) and, on failure, leave the embedded platform up and print how to reach it")
-	f.BoolVar(&o.DryRun, "dry-run", false, "list the specs that would run, without running them")
+	f.BoolVar(&o.DryRun, "dry-run", false, "list the specs that would run (with their labels), without running them")
+	f.BoolVarP(&o.Verbose, "verbose", "v", false, "also print Ginkgo's own output: each spec's steps, report entries and failures as they happen")
 	f.StringVar(&o.Policy, "policy", "", "attestation policy the specs verify evidence against (default for the embedded platform: its own, fixtures/"+embedded.DefaultPolicy+")")
 	return cmd
 }
@@ -235,9 +237,17 @@ func runSpecs(out io.Writer, o Options, reportDir string) (bool, types.Report) {
 	suiteCfg.Timeout = o.Timeout
 	suiteCfg.DryRun = o.DryRun
 	suiteCfg.RandomSeed = 1 // a stable order keeps reports comparable
-	reporterCfg.Succinct = true
 	reporterCfg.NoColor = true
 	reporterCfg.JSONReport = filepath.Join(reportDir, "report.json")
+	// One line per spec is cctest's own (below); Ginkgo's reporter speaks
+	// only with -v, so the two never interleave.
+	if o.Verbose {
+		reporterCfg.Verbose = true
+		formatter.ColorableStdOut = out
+	} else {
+		reporterCfg.Succinct = true
+		formatter.ColorableStdOut = io.Discard
+	}
 
 	var report types.Report
 	total, n := 0, 0
@@ -251,7 +261,11 @@ func runSpecs(out io.Writer, o Options, reportDir string) (bool, types.Report) {
 		if o.DryRun {
 			state = "PLANNED"
 		}
-		fmt.Fprintf(out, " [%d/%d] %-7s %5.1fs  %s\n", n, total, state, s.RunTime.Seconds(), s.FullText())
+		line := fmt.Sprintf("[%d/%d] %-7s %5.1fs  %s", n, total, state, s.RunTime.Seconds(), s.FullText())
+		if o.DryRun && len(s.Labels()) > 0 {
+			line += "  [" + strings.Join(s.Labels(), ", ") + "]"
+		}
+		fmt.Fprintln(out, line)
 		if s.State.Is(types.SpecStateFailureStates) {
 			fmt.Fprintf(out, "        %s\n", firstLine(s.Failure.Message))
 		}
@@ -314,6 +328,17 @@ func summary(out io.Writer, r types.Report, verdict error, dir string) {
 		fmt.Fprintf(w, "%s\t%.1fs\t%s\n", state, s.RunTime.Seconds(), s.FullText())
 	}
 	w.Flush()
+	// Each failure in full, once, after the table.
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt || !s.State.Is(types.SpecStateFailureStates) {
+			continue
+		}
+		fmt.Fprintf(out, "\n--- %s: %s\n", strings.ToUpper(s.State.String()), s.FullText())
+		fmt.Fprintf(out, "    at %s:%d\n", s.Failure.Location.FileName, s.Failure.Location.LineNumber)
+		for _, l := range strings.Split(strings.TrimRight(s.Failure.Message, "\n"), "\n") {
+			fmt.Fprintf(out, "    %s\n", l)
+		}
+	}
 	var parts []string
 	for _, k := range []string{"passed", "failed", "skipped", "pending", "panicked", "interrupted", "aborted", "timedout", "planned"} {
 		if counts[k] > 0 {

@@ -25,6 +25,25 @@ func TestDryRunListsEverySpec(t *testing.T) {
 	if !strings.Contains(string(out), "planned in") {
 		t.Fatalf("no summary:\n%s", out)
 	}
+	// Only cctest's lines: one per spec with its labels, the table, the
+	// summary; Ginkgo's own reporter speaks only with -v.
+	for _, noise := range []string{"•", "Ran ", "Ginkgo", "Will run"} {
+		if strings.Contains(string(out), noise) {
+			t.Errorf("Ginkgo's reporter output (%q) in a dry run:\n%s", noise, out)
+		}
+	}
+	lines := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "[") && strings.Contains(l, "PLANNED") {
+			lines++
+			if !strings.HasSuffix(l, "]") {
+				t.Errorf("dry-run line without labels: %q", l)
+			}
+		}
+	}
+	if lines != len(framework.SpecNames()) {
+		t.Errorf("%d spec lines, want %d", lines, len(framework.SpecNames()))
+	}
 }
 
 func TestBadFlags(t *testing.T) {
