@@ -37,6 +37,32 @@ const (
 // can mean anything there.
 const kindLabelFilter = "runtimeclass-sync"
 
+// defaultKubeconfig is kubectl's convention for --env existing without
+// --kubeconfig: the first file of $KUBECONFIG, then ~/.kube/config. It
+// never turns a run into --env existing by itself (the embedded platform
+// stays the default even where KUBECONFIG is set).
+func defaultKubeconfig(o *Options) {
+	if o.Env != EnvExisting || o.Kubeconfig != "" {
+		return
+	}
+	for _, p := range filepath.SplitList(os.Getenv("KUBECONFIG")) {
+		if p != "" {
+			o.Kubeconfig = p
+			return
+		}
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		if p := filepath.Join(home, ".kube", "config"); fileExists(p) {
+			o.Kubeconfig = p
+		}
+	}
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
 // resolveEnv checks --env against the other flags and returns the
 // environment to use.
 func resolveEnv(o Options) (string, error) {
@@ -54,7 +80,7 @@ func resolveEnv(o Options) (string, error) {
 		}
 	case EnvExisting:
 		if o.Kubeconfig == "" {
-			return "", errors.New("--env existing needs --kubeconfig TENANT_KUBECONFIG (and --host-kubeconfig for the NodeClaim and inventory specs)")
+			return "", errors.New("--env existing needs --kubeconfig TENANT_KUBECONFIG, $KUBECONFIG or ~/.kube/config (and --host-kubeconfig for the NodeClaim and inventory specs)")
 		}
 	case EnvKind:
 		if o.Kubeconfig != "" {
@@ -62,6 +88,9 @@ func resolveEnv(o Options) (string, error) {
 		}
 	default:
 		return "", fmt.Errorf("--env %q: want %s, %s or %s", env, EnvEmbedded, EnvExisting, EnvKind)
+	}
+	if (o.Context != "" || o.HostContext != "" || o.SharedContext != "") && env != EnvExisting {
+		return "", fmt.Errorf("--context, --host-context and --shared-tenant-context pick contexts of an existing environment's kubeconfigs (this run is --env %s)", env)
 	}
 	if o.TEE != "" && env != EnvExisting {
 		return "", fmt.Errorf("--tee is hardware qualification of a real tenant: it needs --env existing (this run is --env %s)", env)
@@ -146,6 +175,7 @@ func startEnv(ctx context.Context, out io.Writer, o Options, env string, fs faul
 	case EnvExisting:
 		p := existing.New(existing.Options{
 			Tenant: o.Kubeconfig, Host: o.HostKubeconfig, Shared: o.SharedKubeconfig,
+			TenantContext: o.Context, HostContext: o.HostContext, SharedContext: o.SharedContext,
 			TenantFlag: "--kubeconfig", HostFlag: "--host-kubeconfig", SharedFlag: "--shared-tenant-kubeconfig",
 		})
 		c, err := p.Create(ctx)

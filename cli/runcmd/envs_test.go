@@ -1,6 +1,8 @@
 package runcmd
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -84,5 +86,44 @@ func TestHardwareProblems(t *testing.T) {
 	clean := types.SpecReport{LeafNodeType: types.NodeTypeIt, State: types.SpecStatePassed, LeafNodeLabels: []string{"tee:tdx"}}
 	if p := hardwareProblems(types.Report{SpecReports: types.SpecReports{clean}}, []string{"tdx"}); len(p) != 0 {
 		t.Errorf("a clean run has problems: %v", p)
+	}
+}
+
+// kubectl's convention, for --env existing only: $KUBECONFIG's first file,
+// then ~/.kube/config; --kubeconfig wins; the embedded default never
+// turns into an existing run because KUBECONFIG is set.
+func TestDefaultKubeconfig(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("KUBECONFIG", "/a/first"+string(filepath.ListSeparator)+"/b/second")
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Env: EnvExisting}, "/a/first"},
+		{Options{Env: EnvExisting, Kubeconfig: "/given"}, "/given"},
+		{Options{}, ""},
+		{Options{Env: EnvKind}, ""},
+	} {
+		o := c.o
+		defaultKubeconfig(&o)
+		if o.Kubeconfig != c.want {
+			t.Errorf("%+v: kubeconfig %q, want %q", c.o, o.Kubeconfig, c.want)
+		}
+	}
+	t.Setenv("KUBECONFIG", "")
+	o := Options{Env: EnvExisting}
+	if defaultKubeconfig(&o); o.Kubeconfig != "" {
+		t.Errorf("no KUBECONFIG and no ~/.kube/config: %q", o.Kubeconfig)
+	}
+	cfg := filepath.Join(home, ".kube", "config")
+	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if defaultKubeconfig(&o); o.Kubeconfig != cfg {
+		t.Errorf("~/.kube/config not used: %q", o.Kubeconfig)
 	}
 }

@@ -38,16 +38,18 @@ import (
 type Options struct {
 	Kubeconfig, HostKubeconfig string
 	SharedKubeconfig           string
-	LabelFilter                string
-	Focus, Skip                []string
-	Faults                     []string
-	ReportDir                  string
-	Timeout                    time.Duration
-	Keep, DryRun, Verbose      bool
-	Policy                     string
-	Env                        string // embedded (default), existing, kind
-	ProbeImage                 string
-	TEE                        string // hardware mode: tdx or snp
+	// Contexts of those files ("" = the file's current context).
+	Context, HostContext, SharedContext string
+	LabelFilter                         string
+	Focus, Skip                         []string
+	Faults                              []string
+	ReportDir                           string
+	Timeout                             time.Duration
+	Keep, DryRun, Verbose               bool
+	Policy                              string
+	Env                                 string // embedded (default), existing, kind
+	ProbeImage                          string
+	TEE                                 string // hardware mode: tdx or snp
 }
 
 // New returns the run command.
@@ -65,6 +67,9 @@ Without --kubeconfig, cctest starts the embedded platform (real host and
 tenant control planes with simulated TEE machines), runs every spec and stops
 it. With --kubeconfig (--env existing), it runs against that tenant (add
 --host-kubeconfig for the specs that read NodeClaims and the inventory).
+As with kubectl, --env existing without --kubeconfig reads $KUBECONFIG
+(its first file), then ~/.kube/config, and --context picks a context
+(--host-context and --shared-tenant-context for the other files).
 --env kind creates a kind host cluster with vCluster from its Helm chart.
 
 The report dir gets report.html (open it in a browser), junit.xml, the
@@ -75,6 +80,7 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
   cctest run --dry-run                         # list the specs that would run
   cctest env up --dir /tmp/cc &                # or reuse a running environment:
   cctest run --kubeconfig /tmp/cc/tenant.kubeconfig --host-kubeconfig /tmp/cc/host.kubeconfig
+  cctest run --env existing --context vcluster_my-tenant --host-kubeconfig ~/.kube/config --host-context platform
   cctest run --env existing --kubeconfig tenant.kubeconfig --probe-image REGISTRY/cctest-probe:TAG \
     --tee tdx --policy my-tdx-hardware.yaml   # hardware qualification on real TDX nodes
   cctest run --env kind                        # kind host + vCluster chart (needs Docker, helm)`,
@@ -90,6 +96,9 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f.StringVar(&o.TEE, "tee", "", "hardware qualification with --env existing: tdx or snp. Needs a vendor-roots --policy; a skipped TEE spec or evidence chained to a test root fails the run")
 	f.StringVar(&o.HostKubeconfig, "host-kubeconfig", "", "host kubeconfig of that environment (NodeClaims, inventory)")
 	f.StringVar(&o.SharedKubeconfig, "shared-tenant-kubeconfig", "", "kubeconfig of a shared-nodes tenant with RuntimeClass sync (for the sync specs)")
+	f.StringVar(&o.Context, "context", "", "context of the tenant kubeconfig to use (default: its current context)")
+	f.StringVar(&o.HostContext, "host-context", "", "context of the host kubeconfig to use")
+	f.StringVar(&o.SharedContext, "shared-tenant-context", "", "context of the shared-tenant kubeconfig to use")
 	f.StringVar(&o.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'auto-nodes || attestation' (labels: "+strings.Join(framework.KnownLabels(), ", ")+")")
 	f.StringSliceVar(&o.Focus, "focus", nil, "run only specs whose name matches this regexp (repeatable)")
 	f.StringSliceVar(&o.Skip, "skip", nil, "skip specs whose name matches this regexp (repeatable)")
@@ -109,6 +118,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err != nil {
 		return usage(err)
 	}
+	defaultKubeconfig(&o)
 	env, err := resolveEnv(o)
 	if err != nil {
 		return usage(err)

@@ -58,9 +58,13 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--env", "kind"}, "cctest run --env kind needs a"}, // no container engine on CI machines
 		{[]string{"--kubeconfig", "/nonexistent/kubeconfig", "--tee", "tdx"}, "--tee needs --policy"},
 		{[]string{"--tee", "tdx"}, "--tee is hardware qualification of a real tenant"},
+		{[]string{"--context", "tenant"}, "--context, --host-context and --shared-tenant-context pick contexts of an existing environment's kubeconfigs (this run is --env embedded)"},
 		{[]string{"--label-filter", "auto-nodes &&& tee:tdx"}, `--label-filter "auto-nodes &&& tee:tdx": Syntax Error Parsing Label Filter auto-nodes &&& tee:tdx Invalid token '&'. Did you mean '&&'?`},
 	} {
-		out, err := exec.Command(testbin.Path(t), append([]string{"run", "--report-dir", t.TempDir()}, c.args...)...).CombinedOutput()
+		cmd := exec.Command(testbin.Path(t), append([]string{"run", "--report-dir", t.TempDir()}, c.args...)...)
+		// No kubeconfig to fall back on (kubectl's convention is tested apart).
+		cmd.Env = append(os.Environ(), "KUBECONFIG=", "HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(string(out), c.want) {
 			t.Errorf("run %v: err %v, output %q, want it to say %q", c.args, err, out, c.want)
 		}

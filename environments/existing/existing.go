@@ -29,6 +29,9 @@ const (
 // Options name the kubeconfigs. Tenant is required.
 type Options struct {
 	Tenant, Host, Shared string // kubeconfig paths ("" = none; Tenant required)
+	// TenantContext, HostContext and SharedContext pick a context of each
+	// file ("" = its current context), like kubectl --context.
+	TenantContext, HostContext, SharedContext string
 	// TenantFlag, HostFlag and SharedFlag name the files in errors as the
 	// user gave them (e.g. "--kubeconfig"); default "tenant kubeconfig",
 	// "host kubeconfig", "shared-tenant kubeconfig".
@@ -72,8 +75,8 @@ func (p *Provider) Name() string { return Name }
 func (p *Provider) Create(ctx context.Context) (*environments.Cluster, error) {
 	begin := time.Now()
 	o := p.opts
-	load := func(path, flag, what string) (*rest.Config, error) {
-		cfg, err := kubeconfig.Load(path, what)
+	load := func(path, context, flag, what string) (*rest.Config, error) {
+		cfg, err := kubeconfig.LoadContext(path, context, what)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", flag, err)
 		}
@@ -84,17 +87,17 @@ func (p *Provider) Create(ctx context.Context) (*environments.Cluster, error) {
 	}
 	c := &environments.Cluster{EnvName: Name, Scale: o.TimeoutScale, TenantKubeconfig: o.Tenant}
 	var err error
-	if c.TenantConfig, err = load(o.Tenant, o.TenantFlag, "the tenant"); err != nil {
+	if c.TenantConfig, err = load(o.Tenant, o.TenantContext, o.TenantFlag, "the tenant"); err != nil {
 		return nil, err
 	}
 	if o.Host != "" {
-		if c.HostConfig, err = load(o.Host, o.HostFlag, "the host cluster"); err != nil {
+		if c.HostConfig, err = load(o.Host, o.HostContext, o.HostFlag, "the host cluster"); err != nil {
 			return nil, err
 		}
 		c.HostKubeconfig = o.Host
 	}
 	if o.Shared != "" {
-		if c.SharedConfig, err = load(o.Shared, o.SharedFlag, "the shared-nodes tenant"); err != nil {
+		if c.SharedConfig, err = load(o.Shared, o.SharedContext, o.SharedFlag, "the shared-nodes tenant"); err != nil {
 			return nil, err
 		}
 		c.SharedKubeconfig = o.Shared

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -19,7 +21,11 @@ import (
 
 // Load reads a kubeconfig file; what names the cluster in errors ("the
 // tenant", "the kind host cluster").
-func Load(path, what string) (*rest.Config, error) {
+func Load(path, what string) (*rest.Config, error) { return LoadContext(path, "", what) }
+
+// LoadContext is Load with a named context of the file instead of its
+// current one (kubectl's --context).
+func LoadContext(path, context, what string) (*rest.Config, error) {
 	if path == "" {
 		return nil, fmt.Errorf("no kubeconfig for %s: give its path", what)
 	}
@@ -33,7 +39,23 @@ func Load(path, what string) (*rest.Config, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("kubeconfig for %s: %s is a directory, not a kubeconfig file", what, path)
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: path}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
+	if context != "" {
+		raw, err := cc.RawConfig()
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig for %s (%s): %v", what, path, err)
+		}
+		if _, ok := raw.Contexts[context]; !ok {
+			names := make([]string, 0, len(raw.Contexts))
+			for n := range raw.Contexts {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return nil, fmt.Errorf("kubeconfig for %s: context %q is not in %s (it has: %s)", what, context, path, strings.Join(names, ", "))
+		}
+	}
+	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig for %s (%s): %v", what, path, err)
 	}

@@ -49,3 +49,33 @@ func TestWaitReachableNamesTheServer(t *testing.T) {
 		t.Errorf("gave up after %s", d)
 	}
 }
+
+// --context picks a context of the file; an unknown one is named with the
+// contexts the file has.
+func TestLoadContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "two.kubeconfig")
+	os.WriteFile(path, []byte(`apiVersion: v1
+kind: Config
+clusters:
+- {name: host, cluster: {server: "https://127.0.0.1:6443"}}
+- {name: tenant, cluster: {server: "https://127.0.0.1:7443"}}
+users:
+- {name: u, user: {token: t}}
+contexts:
+- {name: platform, context: {cluster: host, user: u}}
+- {name: vcluster_t, context: {cluster: tenant, user: u}}
+current-context: platform
+`), 0o600)
+	cur, err := Load(path, "the host cluster")
+	if err != nil || cur.Host != "https://127.0.0.1:6443" {
+		t.Fatalf("current context: %v %v", cur, err)
+	}
+	ten, err := LoadContext(path, "vcluster_t", "the tenant")
+	if err != nil || ten.Host != "https://127.0.0.1:7443" {
+		t.Fatalf("context vcluster_t: %v %v", ten, err)
+	}
+	_, err = LoadContext(path, "nope", "the tenant")
+	if err == nil || !strings.Contains(err.Error(), `context "nope" is not in `+path+" (it has: platform, vcluster_t)") {
+		t.Fatalf("unknown context: %v", err)
+	}
+}
