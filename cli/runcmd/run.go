@@ -109,6 +109,26 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f.BoolVar(&o.DryRun, "dry-run", false, "list the specs that would run (with their labels), without running them")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "also print Ginkgo's own output: each spec's steps, report entries and failures as they happen")
 	f.StringVar(&o.Policy, "policy", "", "attestation policy the specs verify evidence against (default for the embedded platform: its own, fixtures/"+embedded.DefaultPolicy+")")
+	// Shell completion (cctest completion bash|zsh|fish) offers the values.
+	fixed := func(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			var out []string
+			for _, v := range values {
+				if strings.HasPrefix(v, prefix) {
+					out = append(out, v)
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	var faultNames []string
+	for _, f := range faults.All() {
+		faultNames = append(faultNames, f.Name+"\t"+f.Description)
+	}
+	_ = cmd.RegisterFlagCompletionFunc("fault", fixed(faultNames...))
+	_ = cmd.RegisterFlagCompletionFunc("env", fixed(EnvEmbedded, EnvExisting, EnvKind))
+	_ = cmd.RegisterFlagCompletionFunc("tee", fixed("tdx", "snp"))
+	_ = cmd.RegisterFlagCompletionFunc("label-filter", fixed(framework.KnownLabels()...))
 	return cmd
 }
 

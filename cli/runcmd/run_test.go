@@ -1,6 +1,7 @@
 package runcmd
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"github.com/cctest/cctest/internal/exitcode"
 	"github.com/cctest/cctest/internal/testbin"
 	"github.com/cctest/cctest/simulators/embedded"
+	"github.com/spf13/cobra"
 )
 
 func TestDryRunListsEverySpec(t *testing.T) {
@@ -186,4 +188,38 @@ func exitStatus(err error) (int, bool) {
 		return ee.ExitCode(), true
 	}
 	return 0, false
+}
+
+// `cctest completion` completes the values of --fault (with descriptions),
+// --env, --tee and --label-filter.
+func TestFlagCompletion(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--fault", "debug"}, []string{"debug-td\tTDX machines boot as debug TDs"}},
+		{[]string{"--env", "e"}, []string{"embedded", "existing"}},
+		{[]string{"--tee", ""}, []string{"tdx", "snp"}},
+		{[]string{"--label-filter", "tee:"}, []string{"tee:snp", "tee:tdx"}},
+	} {
+		var out bytes.Buffer
+		root := &cobra.Command{Use: "cctest"}
+		root.AddCommand(New())
+		root.SetOut(&out)
+		root.SetArgs(append([]string{cobra.ShellCompRequestCmd, "run"}, c.args...))
+		if err := root.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Split(strings.TrimSpace(out.String()), "\n")
+		got = got[:len(got)-1] // the directive line
+		if len(got) != len(c.want) {
+			t.Errorf("complete %v: %q, want %q", c.args, got, c.want)
+			continue
+		}
+		for i := range got {
+			if !strings.HasPrefix(got[i], c.want[i]) {
+				t.Errorf("complete %v: %q, want %q", c.args, got, c.want)
+			}
+		}
+	}
 }
