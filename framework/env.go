@@ -28,27 +28,6 @@ type Environment interface {
 	TimeoutScale() float64
 }
 
-// Static is an Environment from fixed kubeconfig-derived configs.
-type Static struct {
-	EnvName      string
-	TenantConfig *rest.Config
-	HostConfig   *rest.Config
-	SharedConfig *rest.Config
-	Scale        float64
-}
-
-func (s Static) Name() string         { return s.EnvName }
-func (s Static) Tenant() *rest.Config { return s.TenantConfig }
-func (s Static) Host() *rest.Config   { return s.HostConfig }
-
-func (s Static) SharedTenant() *rest.Config { return s.SharedConfig }
-func (s Static) TimeoutScale() float64 {
-	if s.Scale <= 0 {
-		return 1
-	}
-	return s.Scale
-}
-
 // Clients bundles the API clients a spec uses.
 type Clients struct {
 	Tenant     kubernetes.Interface

@@ -89,21 +89,18 @@ func SpecNames() []string {
 }
 
 // Detectors returns fault -> the specs that must fail under it (sorted).
-func Detectors() map[string][]string {
-	out := map[string][]string{}
-	for _, s := range Specs() {
-		for _, f := range s.BrokenBy {
-			out[f] = append(out[f], s.Name)
-		}
-	}
-	return out
-}
+func Detectors() map[string][]string { return byFault(func(s Spec) []string { return s.BrokenBy }) }
 
 // Collateral returns fault -> the specs that may also fail under it.
 func Collateral() map[string][]string {
+	return byFault(func(s Spec) []string { return s.MayAlsoFailUnder })
+}
+
+// byFault inverts one fault list of the declarations: fault -> spec names.
+func byFault(faults func(Spec) []string) map[string][]string {
 	out := map[string][]string{}
 	for _, s := range Specs() {
-		for _, f := range s.MayAlsoFailUnder {
+		for _, f := range faults(s) {
 			out[f] = append(out[f], s.Name)
 		}
 	}

@@ -180,7 +180,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 
 	var cl *environments.Cluster
 	if o.DryRun {
-		run.Env = framework.Static{EnvName: "dry-run"}
+		run.Env = environments.Cluster{EnvName: "dry-run"}
 	} else {
 		var prov environments.Provider
 		if prov, cl, err = startEnv(ctx, out, o, env, fs, reportDir); err != nil {
