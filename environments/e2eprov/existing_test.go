@@ -2,47 +2,21 @@ package e2eprov
 
 import (
 	"context"
-	"encoding/pem"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"github.com/cctest/cctest/internal/testkube"
+
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/envfuncs"
 
 	"github.com/cctest/cctest/environments/existing"
 )
 
-// An API server that only answers /readyz, and a kubeconfig trusting it.
-func readyServer(t *testing.T) string {
-	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/readyz" {
-			w.Write([]byte("ok"))
-			return
-		}
-		http.NotFound(w, r)
-	}))
-	t.Cleanup(s.Close)
-	c := clientcmdapi.NewConfig()
-	c.Clusters["t"] = &clientcmdapi.Cluster{Server: s.URL, CertificateAuthorityData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})}
-	c.AuthInfos["t"] = &clientcmdapi.AuthInfo{Token: "t"}
-	c.Contexts["t"] = &clientcmdapi.Context{Cluster: "t", AuthInfo: "t"}
-	c.CurrentContext = "t"
-	path := filepath.Join(t.TempDir(), "tenant.kubeconfig")
-	if err := clientcmd.WriteToFile(*c, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // The existing provider plugs into e2e-framework's env funcs like the
 // others: create connects, destroy forgets, the kubeconfig is the user's.
 func TestExistingThroughEnvFuncs(t *testing.T) {
-	tenant := readyServer(t)
+	tenant := testkube.Kubeconfig(t, "t", testkube.ReadyAPI(t))
 	p := NewExisting(existing.Options{}).WithPath(tenant)
 	cfg := envconf.New()
 	ctx, err := envfuncs.CreateCluster(p, "existing")(context.Background(), cfg)

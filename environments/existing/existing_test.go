@@ -2,54 +2,19 @@ package existing
 
 import (
 	"context"
-	"encoding/pem"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"github.com/cctest/cctest/internal/testkube"
 )
 
-// apiServer is a TLS server that answers /readyz as a serving API server does.
-func apiServer(t *testing.T) *httptest.Server {
-	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/readyz" {
-			w.Write([]byte("ok"))
-			return
-		}
-		http.NotFound(w, r)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-// writeKubeconfig writes a kubeconfig for server (trusting its certificate).
-func writeKubeconfig(t *testing.T, name, server string, ca []byte) string {
-	c := clientcmdapi.NewConfig()
-	c.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
-	c.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: "t"}
-	c.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
-	c.CurrentContext = name
-	path := filepath.Join(t.TempDir(), name+".kubeconfig")
-	if err := clientcmd.WriteToFile(*c, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func serverCA(s *httptest.Server) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
-}
-
 func TestCreateFromKubeconfigs(t *testing.T) {
-	tenant, host := apiServer(t), apiServer(t)
-	tk := writeKubeconfig(t, "tenant", tenant.URL, serverCA(tenant))
-	hk := writeKubeconfig(t, "host", host.URL, serverCA(host))
+	tenant, host := testkube.ReadyAPI(t), testkube.ReadyAPI(t)
+	tk := testkube.Kubeconfig(t, "tenant", tenant)
+	hk := testkube.Kubeconfig(t, "host", host)
 	p := New(Options{Tenant: tk, Host: hk, Shared: tk})
 	if p.Name() != "existing" {
 		t.Errorf("Name %q", p.Name())
@@ -85,11 +50,11 @@ func TestCreateFromKubeconfigs(t *testing.T) {
 // and a cluster that does not answer.
 func TestCreateErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.kubeconfig")
-	gone := apiServer(t)
-	goneKubeconfig := writeKubeconfig(t, "gone", gone.URL, serverCA(gone))
+	gone := testkube.ReadyAPI(t)
+	goneKubeconfig := testkube.Kubeconfig(t, "gone", gone)
 	gone.Close()
-	up := apiServer(t)
-	upKubeconfig := writeKubeconfig(t, "up", up.URL, serverCA(up))
+	up := testkube.ReadyAPI(t)
+	upKubeconfig := testkube.Kubeconfig(t, "up", up)
 	flags := Options{TenantFlag: "--kubeconfig", HostFlag: "--host-kubeconfig", SharedFlag: "--shared-tenant-kubeconfig", ReachTimeout: time.Second}
 	for _, c := range []struct {
 		name                 string
