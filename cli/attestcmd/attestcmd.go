@@ -200,16 +200,12 @@ func failed(vd verifier.Verdict) error {
 // attestLocal is what attest and gate share: find the device (real or
 // simulated), load the policy for its TEE, fetch evidence bound to a fresh
 // nonce and verify it. context names the caller in REPORT_DATA.
-func attestLocal(src source, coll collateral, policyPath, context string) (verifier.Evidence, verifier.Verdict, error) {
+func attestLocal(src source, coll collateral, policyPath string, nonce []byte, context string) (verifier.Evidence, verifier.Verdict, error) {
 	d, err := src.device()
 	if err != nil {
 		return verifier.Evidence{}, verifier.Verdict{}, err
 	}
 	p, err := loadPolicy(policyPath, d.TEE(), src.simulated())
-	if err != nil {
-		return verifier.Evidence{}, verifier.Verdict{}, err
-	}
-	nonce, err := freshNonce()
 	if err != nil {
 		return verifier.Evidence{}, verifier.Verdict{}, err
 	}
@@ -266,7 +262,11 @@ Exit status: 0 verified, 1 evidence failed, 2 bad usage, 3 no TEE device.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			ev, vd, err := attestLocal(src, coll, policyPath, "cctest attest")
+			nonce, err := freshNonce()
+			if err != nil {
+				return err
+			}
+			ev, vd, err := attestLocal(src, coll, policyPath, nonce, "cctest attest")
 			if err != nil {
 				return err
 			}
