@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -69,11 +70,24 @@ var _ = describe(func(s *suite) {
 
 		specNoType.It(func(ctx SpecContext) {
 			s.createPod(ctx, ns, podSpec{name: "wants-sgx", selector: map[string]string{mgmt.PropertyConfidentialCompute: "sgx"}})
-			msg := s.waitEvent(ctx, ns, "wants-sgx", "NoMatchingNodeType", 30*time.Second)
-			Expect(msg).To(ContainSubstring(mgmt.PropertyConfidentialCompute), "the reason does not name the unsatisfied requirement")
+			// The scheduler's FailedScheduling says no node fits; the
+			// platform's Karpenter adds its own, naming the requirement no
+			// node type meets ("incompatible with nodepool ...").
+			var seen []string
+			Eventually(ctx, func(ctx context.Context) []string {
+				seen = nil
+				for _, e := range s.events(ctx, ns, "wants-sgx", "FailedScheduling") {
+					seen = append(seen, e.Source.Component+": "+e.Message)
+				}
+				return seen
+			}).WithTimeout(s.Timeout(30*time.Second)).WithPolling(200*time.Millisecond).Should(ContainElement(ContainSubstring(mgmt.PropertyConfidentialCompute)),
+				"no FailedScheduling event names the unsatisfied requirement %s", mgmt.PropertyConfidentialCompute)
 			pod, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, "wants-sgx", metav1.GetOptions{})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(pod).To(StayPending(), fmt.Sprintf("an unsatisfiable pod must stay Pending and unscheduled (%s)", strings.TrimSpace(pod.Status.Message)))
+			nodes, err := s.c.Tenant.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: mgmt.PropertyConfidentialCompute + "=sgx"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(nodes.Items).To(BeEmpty(), "a node advertising %s=sgx appeared, though no node type offers it", mgmt.PropertyConfidentialCompute)
 		})
 	})
 })

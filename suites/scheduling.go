@@ -25,7 +25,7 @@ var (
 		BrokenBy:  framework.Faults(tdxNodeFaults, snpNodeFaults, []string{"autonodes-ignores-operator"}),
 	})
 	specCapacity = framework.Declare(framework.Spec{
-		Name:      "when every machine of a node type is in use, a pending pod gets a reason naming the exhausted capacity",
+		Name:      "when every machine of a node type is in use, the pod left over stays pending and the node type shows no free capacity",
 		Labels:    []string{"auto-nodes", "tee:snp", "host-access"},
 		Checklist: framework.ChecklistAutoNodes,
 		BrokenBy:  framework.Faults(snpNodeFaults, []string{"node-shared-across-tenants"}),
@@ -77,26 +77,43 @@ var _ = describe(func(s *suite) {
 			for i := 0; i < n; i++ {
 				s.createPod(ctx, ns, podSpec{name: fmt.Sprintf("snp-%d", i), antiAffinity: "fill-snp", selector: map[string]string{mgmt.PropertyConfidentialCompute: teename.SNP}})
 			}
-			// Every machine gets one pod; the pod left over gets a reason.
-			var reason string
+			// Every machine gets one pod; the pod left over stays pending, and
+			// the node type's status says why: every machine is claimed.
+			var pending []string
 			Eventually(ctx, func(ctx context.Context) error {
 				running := 0
-				reason = ""
+				pending = nil
 				for i := 0; i < n; i++ {
 					name := fmt.Sprintf("snp-%d", i)
 					if p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); err == nil && p.Status.Phase == corev1.PodRunning {
 						running++
-					} else if evs := s.events(ctx, ns, name, "NoMatchingNodeType"); len(evs) > 0 {
-						reason = evs[0].Message
+					} else {
+						pending = append(pending, name)
 					}
 				}
-				if running != n-1 || reason == "" {
-					return fmt.Errorf("with %d snp-large machines and %d pods that may not share a node: %d running, reason %q (want %d running and a capacity reason for the last)",
-						n-1, n, running, reason, n-1)
+				if running > n-1 {
+					return StopTrying(fmt.Sprintf("all %d pods that may not share a node run, but snp-large has %d machines: some machine backs more than one node", running, n-1))
+				}
+				if running != n-1 {
+					return fmt.Errorf("with %d snp-large machines and %d pods that may not share a node: %d running (want %d)", n-1, n, running, n-1)
 				}
 				return nil
 			}).WithTimeout(s.Timeout(60*time.Second)).WithPolling(200*time.Millisecond).Should(Succeed(), "snp-large capacity")
-			Expect(reason).To(And(ContainSubstring("snp-large"), ContainSubstring("capacity")), "the reason does not say snp-large is out of capacity")
+			Expect(pending).To(HaveLen(1))
+			left, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, pending[0], metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(left).To(StayPending(), "pod %s, one more than snp-large's %d machines, must wait for capacity: does some machine back more than one node?", left.Name, n-1)
+			Eventually(ctx, func(ctx context.Context) (mgmt.NodeTypeCapacity, error) {
+				u, err := s.c.HostDyn.Resource(mgmt.NodeTypeResource).Get(ctx, "snp-large", metav1.GetOptions{})
+				if err != nil {
+					return mgmt.NodeTypeCapacity{}, err
+				}
+				nt, err := mgmt.NodeTypeFrom(u)
+				if err != nil {
+					return mgmt.NodeTypeCapacity{}, err
+				}
+				return nt.Status.Capacity, nil
+			}).WithTimeout(s.Timeout(10*time.Second)).Should(HaveField("Free()", 0), "NodeType snp-large's status.capacity does not show its machines as all claimed")
 		})
 	})
 })

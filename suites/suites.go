@@ -134,8 +134,9 @@ func (s *suite) waitRunning(ctx context.Context, ns, name string, base time.Dura
 }
 
 // terminalReasons are pod events after which waiting longer is pointless:
-// a missing runtime handler, no node type at all, failed attestation.
-var terminalReasons = map[string]bool{"FailedCreatePodSandBox": true, "NoMatchingNodeType": true, "AttestationFailed": true, "CreateContainerError": true}
+// a missing runtime handler, failed attestation. (FailedScheduling is not:
+// auto nodes answer it by provisioning.)
+var terminalReasons = map[string]bool{"FailedCreatePodSandBox": true, "AttestationFailed": true, "CreateContainerError": true}
 
 func (s *suite) terminalEvent(ctx context.Context, ns, name string) *corev1.Event {
 	for _, e := range s.events(ctx, ns, name, "") {

@@ -98,6 +98,7 @@ func TestSeedWorkloadRunsOnAttestedTDXNode(t *testing.T) {
 	if len(events(p.Tenant, "app", "confidential-workload", "Attested")) == 0 {
 		t.Error("no Attested event: the pod started without its own attestation")
 	}
+	emitsOnlyTheContract(t, p)
 }
 
 // TestDebugTDNeverJoins: with the debug-td fault every TDX machine fails the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/cctest/cctest/attest/gatetrace"
 	"github.com/cctest/cctest/simulators/node"
 	"github.com/cctest/cctest/simulators/platform"
 )
@@ -52,8 +53,12 @@ func (j *fleetJoiner) Join(ctx context.Context, r platform.JoinRequest) error {
 		return fmt.Errorf("machine %s: unknown node image %q", r.Machine.Name, r.Machine.Image)
 	}
 	j.machines.set(r.NodeName, r.Machine)
-	return j.fleet.Join(ctx, node.NodeSpec{Name: r.NodeName, Labels: r.Labels, Taints: r.Taints,
-		CPU: r.CPU, Memory: r.Memory, Image: img, TEE: r.Machine.TEE})
+	spec := node.NodeSpec{Name: r.NodeName, Labels: r.Labels, Taints: r.Taints,
+		CPU: r.CPU, Memory: r.Memory, Image: img, TEE: r.Machine.TEE}
+	if r.GateTrace != "" {
+		spec.SelfAnnotations = map[string]string{gatetrace.Annotation: r.GateTrace}
+	}
+	return j.fleet.Join(ctx, spec)
 }
 
 func (j *fleetJoiner) Remove(ctx context.Context, name string) error {

@@ -222,13 +222,15 @@ func (f *Fleet) nodeObject(n *simNode, now metav1.Time) *corev1.Node {
 	for k, v := range n.spec.Extended {
 		capacity[k] = v
 	}
+	annotations := map[string]string{"volumes.kubernetes.io/controller-managed-attach-detach": "true"}
+	for k, v := range n.spec.SelfAnnotations {
+		annotations[k] = v
+	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:   n.spec.Name,
-			Labels: self,
-			Annotations: map[string]string{
-				"volumes.kubernetes.io/controller-managed-attach-detach": "true",
-			},
+			Name:        n.spec.Name,
+			Labels:      self,
+			Annotations: annotations,
 		},
 		Spec: corev1.NodeSpec{Taints: append([]corev1.Taint(nil), n.spec.Taints...)},
 		Status: corev1.NodeStatus{

@@ -51,7 +51,10 @@ type VNodeSupport struct {
 type NodeSpec struct {
 	Name   string
 	Labels map[string]string
-	Taints []corev1.Taint
+	// SelfAnnotations are written by the node itself, with its own
+	// credentials, when it registers (e.g. the trace `cctest gate` leaves).
+	SelfAnnotations map[string]string
+	Taints          []corev1.Taint
 	// CPU, Memory and Pods are capacity (= allocatable). Defaults: 4 CPU, 16Gi, 110 pods.
 	CPU, Memory resource.Quantity
 	Pods        int

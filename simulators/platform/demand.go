@@ -15,6 +15,14 @@ import (
 	mgmt "github.com/cctest/cctest/api/management/v1"
 )
 
+// ReasonFailedScheduling is the reason of the scheduler's and Karpenter's
+// events on a pod no node can take; EventSourceKarpenter is Karpenter's
+// component name, which tells its events from the scheduler's.
+const (
+	ReasonFailedScheduling = "FailedScheduling"
+	EventSourceKarpenter   = "karpenter"
+)
+
 func unschedulable(pod *corev1.Pod) bool {
 	if pod.Spec.NodeName != "" || pod.DeletionTimestamp != nil {
 		return false
@@ -85,7 +93,9 @@ func podRequirements(pod *corev1.Pod, poolLabels map[string]string) []mgmt.Requi
 }
 
 // provisionFor tries every dynamic pool for an unschedulable pod; when none
-// can serve it, an Event on the pod says why, per pool and node type.
+// can serve it, an Event on the pod says why, per pool and node type, the way
+// Karpenter inside the platform does: reason FailedScheduling, one
+// "incompatible with nodepool" clause per pool.
 func (p *Platform) provisionFor(ctx context.Context, v *view, pod *corev1.Pod) {
 	var why []string
 	for _, pool := range p.cfg.Pools {
@@ -96,17 +106,17 @@ func (p *Platform) provisionFor(ctx context.Context, v *view, pod *corev1.Pod) {
 		if err == nil {
 			return
 		}
-		why = append(why, fmt.Sprintf("pool %s: %s", pool.Name, strings.Join(reasons, "; ")))
+		why = append(why, fmt.Sprintf("incompatible with nodepool %q, %s", pool.Name, strings.Join(reasons, ", ")))
 	}
-	if len(p.cfg.Pools) == 0 {
-		why = append(why, "privateNodes.autoNodes has no pools")
+	if len(why) == 0 {
+		why = append(why, "no nodepools found (privateNodes.autoNodes has no dynamic pools)")
 	}
-	msg := "no node type can be provisioned for this pod: " + strings.Join(why, " | ")
+	msg := "Failed to schedule pod, " + strings.Join(why, "; ")
 	p.mu.Lock()
 	seen := p.notified[string(pod.UID)] == msg
 	p.notified[string(pod.UID)] = msg
 	p.mu.Unlock()
 	if !seen {
-		p.tenRec.Event(pod, corev1.EventTypeWarning, "NoMatchingNodeType", msg)
+		p.tenRec.Event(pod, corev1.EventTypeWarning, ReasonFailedScheduling, msg)
 	}
 }

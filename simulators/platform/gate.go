@@ -3,12 +3,12 @@ package platform
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 
 	"github.com/cctest/cctest/simulators/tee"
 	"github.com/cctest/cctest/simulators/tee/simdevice"
 
+	"github.com/cctest/cctest/attest/gatetrace"
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
 )
@@ -24,7 +24,7 @@ type VerifierGate struct {
 }
 
 // Admit runs the gate for one machine.
-func (g VerifierGate) Admit(_ context.Context, m *Machine) Admission {
+func (g VerifierGate) Admit(_ context.Context, m *Machine, node string) Admission {
 	if m.Device == nil {
 		return Admission{Reason: fmt.Sprintf("machine %s has no TEE device: no evidence to verify", m.Name)}
 	}
@@ -32,7 +32,7 @@ func (g VerifierGate) Admit(_ context.Context, m *Machine) Admission {
 	if _, err := rand.Read(nonce); err != nil {
 		return Admission{Reason: "gate: no randomness for a nonce: " + err.Error()}
 	}
-	rd := verifier.BindReportData(nonce, "node-join:"+m.Name)
+	rd := verifier.BindReportData(nonce, gatetrace.Context(node))
 	ev, err := simdevice.New(m.Device).Evidence(rd)
 	if err != nil {
 		return Admission{Reason: fmt.Sprintf("machine %s produced no evidence: %v", m.Name, err)}
@@ -42,6 +42,9 @@ func (g VerifierGate) Admit(_ context.Context, m *Machine) Admission {
 		v = verifier.New(verifier.Options{TestRoots: tee.TestRoots()})
 	}
 	verdict := v.Verify(ev, g.Policy, rd[:])
-	raw, _ := json.Marshal(verdict)
-	return Admission{Passed: verdict.Pass, Reason: verdict.Reason, Verdict: raw}
+	adm := Admission{Passed: verdict.Pass, Reason: verdict.Reason}
+	if t, err := gatetrace.New(node, nonce, ev, verdict); err == nil {
+		adm.Trace, _ = t.Encode()
+	}
+	return adm
 }

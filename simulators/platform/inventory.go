@@ -22,8 +22,6 @@ const (
 	// AnnotationQuarantine carries why the node-join gate refused the host;
 	// a quarantined host is never offered again.
 	AnnotationQuarantine = "cctest.dev/quarantined"
-	// LabelMachine on a joined Node names the BareMetalHost behind it.
-	LabelMachine = "cctest.dev/machine"
 )
 
 // Machine is one bare-metal host of the simulated inventory: a

@@ -14,7 +14,7 @@ import (
 
 // selectNodeType picks the node type for a pool and the pod's own
 // requirements (nil for a static pool). When none fits it returns the
-// reasons, one per rejected type, for the pod's NoMatchingNodeType Event.
+// reasons, one per rejected type, for the pod's FailedScheduling Event.
 func (p *Platform) selectNodeType(ctx context.Context, v *view, pool Pool, podReqs []mgmt.Requirement) (*mgmt.NodeType, []string, error) {
 	types, err := p.nodeTypes(ctx, v, pool.Provider)
 	if err != nil {

@@ -7,7 +7,6 @@ package platform
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -45,10 +44,13 @@ type Pool struct {
 type JoinRequest struct {
 	NodeName string
 	Labels   map[string]string
-	Taints   []corev1.Taint
-	CPU      resource.Quantity
-	Memory   resource.Quantity
-	Machine  *Machine
+	// GateTrace, when set, is written by the node itself onto its Node
+	// (gatetrace.Annotation) once registered.
+	GateTrace string
+	Taints    []corev1.Taint
+	CPU       resource.Quantity
+	Memory    resource.Quantity
+	Machine   *Machine
 }
 
 // Joiner turns a machine into a tenant Node (the simulated kubelet).
@@ -59,14 +61,17 @@ type Joiner interface {
 
 // Admission is the node-join gate's decision on a booting machine.
 type Admission struct {
-	Passed  bool
-	Reason  string          // the verifier's first failure, human readable
-	Verdict json.RawMessage // the full verdict, kept on the NodeClaim
+	Passed bool
+	Reason string // the verifier's first failure, human readable
+	// Trace is the gate trace the node writes onto its own Node when it
+	// joins (gatetrace.Annotation), as `cctest gate --annotate-node` does.
+	Trace string
 }
 
-// Gate verifies a booting machine's evidence for a gate-issued nonce.
+// Gate verifies a booting machine's evidence for a gate-issued nonce bound
+// to the name the machine will join as.
 type Gate interface {
-	Admit(ctx context.Context, m *Machine) Admission
+	Admit(ctx context.Context, m *Machine, node string) Admission
 }
 
 // Config of the simulated platform.

@@ -2,7 +2,6 @@ package platform
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -36,12 +35,11 @@ func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 // for the verifier-backed gate, which the environment wires in.
 type nameGate struct{ deny map[string]string }
 
-func (g nameGate) Admit(_ context.Context, m *Machine) Admission {
+func (g nameGate) Admit(_ context.Context, m *Machine, _ string) Admission {
 	if why, ok := g.deny[m.Name]; ok {
 		return Admission{Passed: false, Reason: why}
 	}
-	v, _ := json.Marshal(map[string]string{"machine": m.Name, "tee": m.TEE})
-	return Admission{Passed: true, Verdict: v}
+	return Admission{Passed: true}
 }
 
 // apiJoiner registers a Ready node through the tenant API, as a kubelet does.
@@ -211,8 +209,8 @@ func TestUnsatisfiablePodGetsNoNodeAndAReason(t *testing.T) {
 	j, _, tenant := startPlatform(t, "t-none", []Pool{tdxPool}, nameGate{}, nil)
 	pendingPod(t, tenant, "t-none", "wants-snp", map[string]string{"confidential-compute": "sev-snp"})
 	var msg string
-	waitFor(t, "NoMatchingNodeType event", func(ctx context.Context) (bool, error) {
-		evs, err := tenant.CoreV1().Events("t-none").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=wants-snp,reason=NoMatchingNodeType"})
+	waitFor(t, "Karpenter's FailedScheduling event", func(ctx context.Context) (bool, error) {
+		evs, err := tenant.CoreV1().Events("t-none").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=wants-snp,reason=FailedScheduling,source=karpenter"})
 		if err != nil || len(evs.Items) == 0 {
 			return false, nil
 		}
@@ -301,8 +299,8 @@ func TestVerifierGate(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The replay fault returns evidence minted earlier: mint once first.
-			g.Admit(context.Background(), m)
-			adm := g.Admit(context.Background(), m)
+			g.Admit(context.Background(), m, m.Name)
+			adm := g.Admit(context.Background(), m, m.Name)
 			if adm.Passed != c.pass {
 				t.Fatalf("passed = %v, want %v (reason %q)", adm.Passed, c.pass, adm.Reason)
 			}

@@ -122,15 +122,15 @@ func TestReasonNamesEachRequirementOnce(t *testing.T) {
 	_, _, tenant := startPlatform(t, "t-once", []Pool{tdxPool}, nameGate{}, nil)
 	pendingPod(t, tenant, "t-once", "tdx-gpu", map[string]string{"confidential-compute": "tdx", "gpu": "h100"})
 	var msg string
-	waitFor(t, "NoMatchingNodeType event", func(ctx context.Context) (bool, error) {
-		evs, err := tenant.CoreV1().Events("t-once").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=tdx-gpu,reason=NoMatchingNodeType"})
+	waitFor(t, "Karpenter's FailedScheduling event", func(ctx context.Context) (bool, error) {
+		evs, err := tenant.CoreV1().Events("t-once").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=tdx-gpu,reason=FailedScheduling,source=karpenter"})
 		if err != nil || len(evs.Items) == 0 {
 			return false, nil
 		}
 		msg = evs.Items[0].Message
 		return true, nil
 	})
-	twice := `confidential-compute In [tdx]: property is "sev-snp"; confidential-compute In [tdx]: property is "sev-snp"`
+	twice := `confidential-compute In [tdx]: property is "sev-snp", confidential-compute In [tdx]: property is "sev-snp"`
 	if strings.Contains(msg, twice) || !strings.Contains(msg, "gpu In [h100]: property not set") {
 		t.Errorf("reason repeats a requirement or misses the unmet one: %q", msg)
 	}

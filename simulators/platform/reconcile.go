@@ -35,7 +35,7 @@ func (p *Platform) Run(ctx context.Context) error {
 	tb := record.NewBroadcaster()
 	tb.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: p.tenant.CoreV1().Events("")})
 	p.hostRec = hb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vcluster-platform"})
-	p.tenRec = tb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "vcluster-auto-nodes"})
+	p.tenRec = tb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: EventSourceKarpenter})
 	defer hb.Shutdown()
 	defer tb.Shutdown()
 

@@ -2,26 +2,24 @@ package example
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/klient/k8s"
 	"sigs.k8s.io/e2e-framework/klient/wait"
 	"sigs.k8s.io/e2e-framework/klient/wait/conditions"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
-	"sigs.k8s.io/e2e-framework/pkg/envfuncs"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
-	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/attest/gatetrace"
+	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
-	"github.com/cctest/cctest/environments/e2eprov"
+	"github.com/cctest/cctest/internal/testpolicy"
+	"github.com/cctest/cctest/simulators/tee"
 )
 
 type ctxKey string
@@ -49,12 +47,8 @@ func TestConfidentialPodRunsOnAnAttestedTDXNode(t *testing.T) {
 			return context.WithValue(ctx, ctxKey("node"), node)
 		}).
 		Assess("the node joined through a passing TDX attestation", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
-			p, ok := envfuncs.GetClusterFromContext(ctx, clusterName)
-			if !ok {
-				t.Fatal("no cluster provider in the context")
-			}
 			node := ctx.Value(ctxKey("node")).(*corev1.Node)
-			if err := joinedAttested(ctx, p.(*e2eprov.Embedded).HostKubeconfig(), node); err != nil {
+			if err := joinedAttested(node, testpolicy.Platform(t)); err != nil {
 				t.Fatal(err)
 			}
 			return ctx
@@ -137,43 +131,24 @@ func whyNot(pod *corev1.Pod, err error) string {
 	return "no reason given"
 }
 
-// joinedAttested checks, in the host cluster, that the node's NodeClaim is
-// Available and carries a passing TDX verdict from the join gate.
-func joinedAttested(ctx context.Context, hostKubeconfig string, node *corev1.Node) error {
-	claim := node.Labels["vcluster.com/node-claim"]
-	if claim == "" {
-		return fmt.Errorf("node %s has no vcluster.com/node-claim label: it is not an auto node", node.Name)
+// joinedAttested reads the trace `cctest gate` left on the node and
+// verifies its evidence itself: a TDX quote bound to this node that passes
+// the platform's policy.
+func joinedAttested(node *corev1.Node, p *policy.Policy) error {
+	tr, err := gatetrace.Decode(node.Annotations[gatetrace.Annotation])
+	if err != nil {
+		return fmt.Errorf("node %s: no readable gate trace (%s): %v", node.Name, gatetrace.Annotation, err)
 	}
-	nc, err := findNodeClaim(ctx, hostKubeconfig, claim)
+	if tr.Node() != node.Name {
+		return fmt.Errorf("node %s carries the gate trace of node %s", node.Name, tr.Node())
+	}
+	rd, err := tr.ReportData()
 	if err != nil {
 		return err
 	}
-	if nc.Status.Phase != mgmt.PhaseAvailable {
-		return fmt.Errorf("NodeClaim %s is %s (%s)", nc.Name, nc.Status.Phase, nc.Status.Message)
-	}
-	var v verifier.Verdict
-	if err := json.Unmarshal([]byte(nc.Annotations["cctest.dev/attestation-verdict"]), &v); err != nil {
-		return fmt.Errorf("NodeClaim %s has no readable attestation verdict: %v", nc.Name, err)
-	}
+	v := verifier.New(verifier.Options{TestRoots: tee.TestRoots()}).Verify(tr.Evidence, p, rd[:])
 	if !v.Pass || v.TEE != "tdx" {
-		return fmt.Errorf("node %s joined without a passing TDX attestation (NodeClaim %s verdict: pass=%v tee=%s: %s)", node.Name, nc.Name, v.Pass, v.TEE, v.Reason)
+		return fmt.Errorf("node %s joined without a passing TDX attestation (pass=%v tee=%s: %s)", node.Name, v.Pass, v.TEE, v.Reason)
 	}
 	return nil
-}
-
-func findNodeClaim(ctx context.Context, hostKubeconfig, name string) (*mgmt.NodeClaim, error) {
-	hostCfg, err := clientcmd.BuildConfigFromFlags("", hostKubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	list, err := dynamic.NewForConfigOrDie(hostCfg).Resource(mgmt.NodeClaimResource).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for i := range list.Items {
-		if list.Items[i].GetName() == name {
-			return mgmt.NodeClaimFrom(&list.Items[i])
-		}
-	}
-	return nil, fmt.Errorf("NodeClaim %s not found in the host", name)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/cctest/cctest/environments/e2eprov"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/internal/testbin"
+	"github.com/cctest/cctest/internal/testpolicy"
 	"github.com/cctest/cctest/simulators/platform"
 	"github.com/cctest/cctest/simulators/tee"
 )
@@ -74,7 +75,7 @@ func TestExampleAssessmentsCatchFaults(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					err = joinedAttested(ctx, p.(*e2eprov.Embedded).HostKubeconfig(), node)
+					err = joinedAttested(node, testpolicy.Platform(t))
 					if err == nil || !strings.Contains(err.Error(), c.attestErr) {
 						t.Fatalf("attestation assessment: %v, want an error containing %q", err, c.attestErr)
 					}
