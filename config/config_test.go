@@ -47,7 +47,8 @@ func wantProblem(t *testing.T, ps Problems, path, sub string) {
 }
 
 func TestReferenceVClusterLoadsAndValidates(t *testing.T) {
-	for _, name := range []string{"reference/vcluster.yaml", "reference/vcluster-shared-nodes.yaml"} {
+	for _, name := range []string{"reference/vcluster.yaml", "reference/vcluster-shared-nodes.yaml", "reference/vcluster-private-nodes.yaml",
+		"reference/vcluster-cloud.yaml", "reference/vcluster-embedded.yaml"} {
 		f, err := LoadVCluster(name, mustFixture(t, name))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
