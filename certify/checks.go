@@ -58,7 +58,7 @@ var (
 		"set privateNodes.enabled: true"}
 	CheckPrivateNodesMode = Check{"CC017", "private-nodes-mode",
 		"with private nodes, none of what vCluster refuses there (integrations, embedded CoreDNS, host path mapper, multi-namespace mode); controlPlane.endpoint only there, as host:port",
-		"disable the feature, or run the tenant on shared nodes"}
+		"disable the feature vCluster refuses with private nodes (or run the tenant on shared nodes); set controlPlane.endpoint only with private nodes, as host:port"}
 
 	CheckSelectorMatches = Check{"CC020", "selector-matches-node-type",
 		"every nodeTypeSelector matches at least one node type of its provider",
