@@ -31,13 +31,16 @@ var (
 	CheckInputsValid = Check{"CC003", "inputs-valid",
 		"NodeProvider, RuntimeClass, workload, NetworkPolicy and policy files parse strictly and are valid",
 		"correct the manifest; unknown fields are rejected"}
+	CheckVClusterVersion = Check{"CC004", "vcluster-version",
+		"vcluster.yaml uses only fields the targeted vCluster version has (--vcluster-version)",
+		"remove the field, or certify for the version that has it (--vcluster-version main)"}
 
 	CheckAutoNodesArray = Check{"CC010", "autonodes-array-form",
 		"privateNodes.autoNodes uses the array form (the map form is rejected since vCluster v0.30)",
 		"rewrite autoNodes as a list: `- provider: <name>` with static/dynamic pools"}
 	CheckRequirements = Check{"CC011", "autonodes-requirements",
 		"nodeTypeSelector requirements use vCluster's operators (In, NotIn, Exists, DoesNotExist, Gt, Lt) with value/values as each needs",
-		"use DoesNotExist instead of NotExists; In/NotIn need values, Exists/DoesNotExist none, Gt/Lt exactly one integer; set value or values, not both"}
+		"use DoesNotExist instead of NotExists; In/NotIn need values, Exists/DoesNotExist none, Gt/Lt one integer (non-negative in dynamic pools); set value or values, not both"}
 	CheckProviderUnique = Check{"CC012", "autonodes-provider-unique",
 		"each autoNodes entry names a provider, each provider at most once",
 		"merge the pools of the same provider into one autoNodes entry"}
@@ -53,6 +56,9 @@ var (
 	CheckPrivateNodesOn = Check{"CC016", "autonodes-private-nodes",
 		"autoNodes only provision when privateNodes.enabled is true",
 		"set privateNodes.enabled: true"}
+	CheckPrivateNodesMode = Check{"CC017", "private-nodes-mode",
+		"with private nodes, none of what vCluster refuses there (integrations, embedded CoreDNS, host path mapper, multi-namespace mode); controlPlane.endpoint only there, as host:port",
+		"disable the feature vCluster refuses with private nodes (or run the tenant on shared nodes); set controlPlane.endpoint only with private nodes, as host:port"}
 
 	CheckSelectorMatches = Check{"CC020", "selector-matches-node-type",
 		"every nodeTypeSelector matches at least one node type of its provider",
@@ -63,6 +69,12 @@ var (
 	CheckWorkloadSelector = Check{"CC022", "workload-node-selector",
 		"a workload's nodeSelector / required node affinity is satisfiable by the labels of some node type",
 		"select on labels node types really get: their properties, the built-ins and the pool's nodeLabels"}
+	CheckNodeTypeResources = Check{"CC023", "node-type-resources",
+		"node types declare resources (cpu, memory) unless their provider discovers them (BCM, KubeVirt): the platform only chooses a type the pods fit",
+		"set resources.cpu and resources.memory on the node type"}
+	CheckMetal3Image = Check{"CC024", "metal3-os-image",
+		"metal3 node types get an OS image: vcluster.com/os-image, or metal3.vcluster.com/image-url with image-checksum",
+		"set vcluster.com/os-image (an OSImage), or metal3.vcluster.com/image-url and metal3.vcluster.com/image-checksum, in the node type's properties"}
 
 	CheckRuntimeClassHandler = Check{"CC030", "runtimeclass-handler",
 		"RuntimeClasses set a valid handler",
@@ -88,6 +100,12 @@ var (
 	CheckContainerdJoin = Check{"CC037", "containerd-join-kata",
 		"privateNodes.joinNode.containerd.enabled (default true) can wipe Kata handlers installed before the join",
 		"install Kata after the join (kata-deploy in the tenant) or bake the image and set privateNodes.joinNode.containerd.enabled: false"}
+	CheckRuntimeClassPatches = Check{"CC038", "runtimeclass-patches-pro",
+		"sync.fromHost.runtimeClasses.patches need vCluster Pro: on open-source vCluster no RuntimeClass is synced at all",
+		"remove the patches unless the tenant runs vCluster Pro"}
+	CheckTenantOnlyClassShared = Check{"CC039", "tenant-runtimeclass-shared-nodes",
+		"on shared nodes with RuntimeClass sync and a selector, a tenant RuntimeClass exempt by controlled-by has a host twin the selector matches",
+		"install the class on the host with labels the sync selector matches, and sync it instead of deploying it in the tenant"}
 
 	CheckCloudZone = Check{"CC040", "cloud-cvm-zone",
 		"cloud Confidential VM node types set an explicit zone, not only a region",
@@ -119,11 +137,11 @@ var (
 
 // AllChecks lists every check in ID order.
 func AllChecks() []Check {
-	cs := []Check{CheckVClusterValid, CheckVClusterSchema, CheckInputsValid,
-		CheckAutoNodesArray, CheckRequirements, CheckProviderUnique, CheckPoolUnique, CheckStaticQuantity, CheckProviderExists, CheckPrivateNodesOn,
-		CheckSelectorMatches, CheckConfidentialProperty, CheckWorkloadSelector,
+	cs := []Check{CheckVClusterValid, CheckVClusterSchema, CheckInputsValid, CheckVClusterVersion,
+		CheckAutoNodesArray, CheckRequirements, CheckProviderUnique, CheckPoolUnique, CheckStaticQuantity, CheckProviderExists, CheckPrivateNodesOn, CheckPrivateNodesMode,
+		CheckSelectorMatches, CheckConfidentialProperty, CheckWorkloadSelector, CheckNodeTypeResources, CheckMetal3Image,
 		CheckRuntimeClassHandler, CheckRuntimeClassSyncSelector, CheckSyncPrivateNodes, CheckWorkloadRuntimeClass, CheckRuntimeClassOverride,
-		CheckCloudVMRuntimeClass, CheckPodRuntimeClass, CheckContainerdJoin,
+		CheckCloudVMRuntimeClass, CheckPodRuntimeClass, CheckContainerdJoin, CheckRuntimeClassPatches, CheckTenantOnlyClassShared,
 		CheckCloudZone, CheckCloudMaintenance,
 		CheckPolicyCoverage, CheckPolicyDebug, CheckPolicyRoots, CheckPolicyMeasurements, CheckAttestationEgress,
 		CheckTenancy}

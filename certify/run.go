@@ -26,6 +26,9 @@ type Inputs struct {
 	NetworkPolicies []string
 	Policies        []string
 	VClusterSchema  string
+	// VClusterVersion is the vCluster version whose rules apply (see
+	// config.VClusterVersions); empty = config.DefaultVClusterVersion.
+	VClusterVersion string
 	// AttestationService is NAMESPACE/NAME:PORT or IP:PORT (see package doc);
 	// empty = DefaultAttestationService.
 	AttestationService string
@@ -86,6 +89,7 @@ type loadedPolicy struct {
 // run holds everything loaded for one certify run.
 type run struct {
 	in       Inputs
+	version  config.VClusterVersion
 	report   Report
 	skipped  map[string]string
 	vcs      []*config.VClusterFile
@@ -140,12 +144,20 @@ func Run(in Inputs) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &run{in: in, skipped: map[string]string{}, provs: map[string]*config.NodeProviderDoc{},
+	version := config.DefaultVClusterVersion
+	if in.VClusterVersion != "" {
+		if version, err = config.ParseVClusterVersion(in.VClusterVersion); err != nil {
+			return nil, fmt.Errorf("--vcluster-version: %w", err)
+		}
+	}
+	r := &run{in: in, version: version, skipped: map[string]string{}, provs: map[string]*config.NodeProviderDoc{},
 		tenantRC: map[*config.VClusterFile][]runtimeClass{}}
 	r.load()
 
 	r.checkAutoNodes()
 	r.checkNodeTypes()
+	r.checkNodeTypeResources()
+	r.checkMetal3Images()
 	r.checkRuntimeClasses()
 	r.checkWorkloads()
 	r.checkCloudTypes()
@@ -171,7 +183,7 @@ func (r *run) load() {
 			continue
 		}
 		if err == nil {
-			for _, p := range vf.Validate() {
+			for _, p := range vf.ValidateFor(r.version) {
 				r.addProblem(vclusterCheckFor(p), SeverityError, p)
 			}
 		}
@@ -322,6 +334,10 @@ func vclusterCheckFor(p config.Problem) Check {
 		return CheckPoolUnique
 	case config.RuleStaticQuantity:
 		return CheckStaticQuantity
+	case config.RuleVersion:
+		return CheckVClusterVersion
+	case config.RulePrivateNodes:
+		return CheckPrivateNodesMode
 	}
 	return CheckVClusterValid
 }

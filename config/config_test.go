@@ -47,7 +47,8 @@ func wantProblem(t *testing.T, ps Problems, path, sub string) {
 }
 
 func TestReferenceVClusterLoadsAndValidates(t *testing.T) {
-	for _, name := range []string{"reference/vcluster.yaml", "reference/vcluster-shared-nodes.yaml"} {
+	for _, name := range []string{"reference/vcluster.yaml", "reference/vcluster-shared-nodes.yaml", "reference/vcluster-private-nodes.yaml",
+		"reference/vcluster-cloud.yaml", "reference/vcluster-embedded.yaml"} {
 		f, err := LoadVCluster(name, mustFixture(t, name))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -283,6 +284,75 @@ experimental:
 	wantProblem(t, ps, "experimental.deploy.vcluster.manifests", "handlr: RuntimeClass \"kata-qemu-tdx\": unknown field")
 }
 
+func TestValidateRuntimeClassPatches(t *testing.T) {
+	ps := validateYAML(t, `sync:
+  fromHost:
+    runtimeClasses:
+      enabled: true
+      patches:
+      - {path: metadata.labels.a, expression: x}
+      - {path: metadata.labels.b, reverseExpression: x, labels: {}}
+      - {path: metadata.labels.c}
+      - {path: metadata.labels.a, reference: {apiVersion: v1, kind: Secret}}
+`)
+	const base = "sync.fromHost.runtimeClasses.patches"
+	wantProblem(t, ps, base+"[1]", "can only use one of: expression (or reverseExpression), labels or reference")
+	wantProblem(t, ps, base+"[2]", "needs one of: expression (or reverseExpression), labels or reference")
+	wantProblem(t, ps, base+"[3].path", `path "metadata.labels.a" is already patched by `+base+"[0]")
+	if len(ps) != 3 {
+		t.Fatalf("problems = %v", ps)
+	}
+}
+
+// vCluster's validatePrivatedNodesMode, switch by switch.
+func TestValidatePrivateNodesMode(t *testing.T) {
+	for _, u := range unsupportedWithPrivateNodes {
+		keys := strings.Split(u.path, ".") // a.b.c: true as {a: {b: {c: true}}}
+		src := "privateNodes: {enabled: true}\n" + strings.Join(keys, ": {") + ": true" + strings.Repeat("}", len(keys)-1) + "\n"
+		ps := validateYAML(t, src)
+		wantProblem(t, ps, u.path, "is not supported in private nodes mode")
+		if ps[0].Rule != RulePrivateNodes {
+			t.Errorf("%s: rule %q", u.path, ps[0].Rule)
+		}
+		if ps := validateYAML(t, strings.Replace(src, "enabled: true}\n", "enabled: false}\n", 1)); len(ps) > 0 {
+			t.Errorf("%s refused on shared nodes: %v", u.path, ps)
+		}
+	}
+	wantProblem(t, validateYAML(t, "controlPlane: {endpoint: \"10.0.0.1:443\"}\n"), "controlPlane.endpoint", "only supported in private nodes mode")
+	wantProblem(t, validateYAML(t, "privateNodes: {enabled: true}\ncontrolPlane: {endpoint: cp.example.com}\n"), "controlPlane.endpoint", `"cp.example.com" must be host:port`)
+	if ps := validateYAML(t, "privateNodes: {enabled: true}\ncontrolPlane: {endpoint: \"cp.example.com:443\", coredns: {embedded: false}}\n"); len(ps) > 0 {
+		t.Fatal(ps)
+	}
+}
+
+// Documented property values that are not label values: the platform's
+// provisioning properties, several values and any value.
+func TestNodeProviderDocumentedProperties(t *testing.T) {
+	np := []byte(`apiVersion: management.loft.sh/v1
+kind: NodeProvider
+metadata: {name: bare-metal}
+spec:
+  properties:
+    vcluster.com/user-data: |
+      #cloud-config
+      packages: [kata-containers]
+  metal3:
+    clusterRef: {cluster: datacenter, namespace: metal3}
+    nodeTypes:
+    - name: tdx-large
+      resources: {cpu: "64", memory: 512Gi}
+      properties:
+        metal3.vcluster.com/image-url: https://images.example.com/tdx-node.qcow2
+        metal3.vcluster.com/image-checksum: https://images.example.com/tdx-node.qcow2.sha256sum
+        metal3.vcluster.com/network-data: '{"links": []}'
+        cpu-generation: "old,new"
+        zone-any: "*"
+`)
+	if _, err := LoadNodeProviders("np.yaml", np); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLoadObjectsStrictMultiDoc(t *testing.T) {
 	data := []byte(`apiVersion: node.k8s.io/v1
 kind: RuntimeClass
@@ -358,7 +428,7 @@ spec:
     clusterRef: {cluster: ""}
     nodeTypes:
     - name: a
-      properties: {confidential-compute: "tdx gen5"}
+      properties: {confidential-compute: "tdx gen5", cpu-generation: "old,new gen"}
     - name: a
       bareMetalHosts: {selector: {matchExpressions: [{key: x, operator: Bogus}]}}
     - name: b
@@ -374,6 +444,7 @@ spec: {containers: [{name: c, image: i}]}
 	wantProblem(t, ps, "spec", "several providers set (terraform, metal3)")
 	wantProblem(t, ps, "spec.metal3.clusterRef", "cluster is required")
 	wantProblem(t, ps, "spec.metal3.nodeTypes[0].properties.confidential-compute", "not a valid label value")
+	wantProblem(t, ps, "spec.metal3.nodeTypes[0].properties.cpu-generation", `"new gen" is not a valid label value`)
 	wantProblem(t, ps, "spec.metal3.nodeTypes[1].name", `node type "a" is already defined`)
 	wantProblem(t, ps, "spec.metal3.nodeTypes[1].bareMetalHosts.selector", "invalid label selector")
 	wantProblem(t, ps, "spec.metal3.nodeTypes[2].cpu", "unknown field")
@@ -395,15 +466,19 @@ func upstreamDir(t testing.TB) string {
 	return ""
 }
 
-// The chart's own defaults must parse under the strict model: proves the
-// opaque key lists beside the typed fields match the real chart.
+// Each version's chart defaults must parse under the strict model and pass
+// that version's rules: proves the opaque key lists beside the typed fields
+// match the real charts.
 func TestChartDefaultsParseStrictly(t *testing.T) {
-	f, err := LoadVClusterFile(filepath.Join(upstreamDir(t), "values.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ps := f.Validate(); len(ps) > 0 {
-		t.Fatal(ps)
+	dir := upstreamDir(t)
+	for ver, file := range map[VClusterVersion]string{DefaultVClusterVersion: "v0.36.1/values.yaml", VClusterMain: "values.yaml"} {
+		f, err := LoadVClusterFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps := f.ValidateFor(ver); len(ps) > 0 {
+			t.Fatalf("%s: %v", file, ps)
+		}
 	}
 }
 

@@ -11,8 +11,12 @@ import (
 	"github.com/cctest/cctest/config/strictyaml"
 )
 
-// propertyProblems: node type properties become node labels verbatim, so
-// keys and values must be valid labels.
+// propertyProblems: custom properties become node labels, so keys must be
+// label keys and values label values, where "a,b" lists several values and
+// "*" stands for any. The platform's own provisioning properties (the
+// vcluster.com domain and its subdomains: image URLs and checksums, cloud-init
+// user data, network data) configure provisioning, are not labels, and take
+// any value.
 func propertyProblems(o *Object, path string, props map[string]string) Problems {
 	var ps Problems
 	for _, k := range mgmtv1.SortedKeys(props) {
@@ -20,11 +24,22 @@ func propertyProblems(o *Object, path string, props map[string]string) Problems 
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
 			ps = append(ps, o.Problem(p, "property key is not a valid label key (properties become node labels): %s", strings.Join(errs, "; ")))
 		}
-		if errs := validation.IsValidLabelValue(props[k]); len(errs) > 0 {
-			ps = append(ps, o.Problem(p, "property value %q is not a valid label value (properties become node labels): %s", props[k], strings.Join(errs, "; ")))
+		if provisioningProperty(k) || props[k] == "*" {
+			continue
+		}
+		for _, val := range strings.Split(props[k], ",") {
+			if errs := validation.IsValidLabelValue(val); len(errs) > 0 {
+				ps = append(ps, o.Problem(p, "property value %q is not a valid label value (properties become node labels; list several values as \"a,b\", any value as \"*\"): %s", val, strings.Join(errs, "; ")))
+			}
 		}
 	}
 	return ps
+}
+
+// provisioningProperty: a key in the platform's domain, vcluster.com.
+func provisioningProperty(key string) bool {
+	prefix, _, ok := strings.Cut(key, "/")
+	return ok && (prefix == "vcluster.com" || strings.HasSuffix(prefix, ".vcluster.com"))
 }
 
 func labelSelector(s *metav1.LabelSelector) (labels.Selector, error) {

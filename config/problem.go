@@ -80,6 +80,8 @@ const (
 	RulePatch           = "patch"
 	RuleTenantManifests = "tenant-manifests"
 	RuleNodeProvider    = "node-provider"
+	RuleVersion         = "version"
+	RulePrivateNodes    = "private-nodes-mode"
 )
 
 // located builds a problem at a path, taking the line from pos.

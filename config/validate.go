@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,17 +12,24 @@ import (
 	"github.com/cctest/cctest/config/strictyaml"
 )
 
-// Validate applies vCluster's rules to the typed sections and returns every
-// problem, each with its YAML path:
+// Validate applies the rules of DefaultVClusterVersion (see ValidateFor).
+func (f *VClusterFile) Validate() Problems { return f.ValidateFor(DefaultVClusterVersion) }
+
+// ValidateFor applies vCluster's rules of version v to the typed sections
+// and returns every problem, each with its YAML path:
+//   - fields v does not have yet (added after it, see fieldsAddedAfter);
+//   - with privateNodes.enabled, what vCluster refuses in private nodes mode
+//     (validatePrivatedNodesMode), and controlPlane.endpoint only there;
 //   - autoNodes: provider required and unique; pool names required and unique
 //     across static and dynamic pools of all providers; static quantity
 //     required and >= 0; nodeTypeSelector operators and value/values;
 //     taints; nodeLabels are valid labels;
 //   - sync.fromHost.runtimeClasses: the selector is a valid label selector,
-//     patches have a path;
+//     patches have a path, exactly one kind of patch and unique paths;
 //   - experimental.deploy.vcluster.manifests parses as Kubernetes manifests.
-func (f *VClusterFile) Validate() Problems {
-	var ps Problems
+func (f *VClusterFile) ValidateFor(ver VClusterVersion) Problems {
+	ps := f.versionProblems(ver)
+	ps = append(ps, f.privateNodesModeProblems()...)
 	rule := ""
 	add := func(path, format string, a ...any) {
 		p := f.Problem(path, format, a...)
@@ -59,8 +68,12 @@ func (f *VClusterFile) Validate() Problems {
 				for k, r := range pool.NodeTypeSelector {
 					rule = RuleRequirement
 					rp := indexPath(pool.Path+".nodeTypeSelector", k)
-					for _, fp := range r.Validate() {
+					fps := r.Validate()
+					for _, fp := range fps {
 						add(rp+"."+fp.Field, "%s", fp.Message)
+					}
+					if len(fps) == 0 && !pool.Static && negativeBound(r) {
+						add(rp+".values", "a dynamic pool becomes a Karpenter NodePool, which needs a non-negative integer for %s, got %s", r.EffectiveOperator(), r.AllValues()[0])
 					}
 				}
 				for k, t := range pool.Taints {
@@ -100,9 +113,21 @@ func (f *VClusterFile) Validate() Problems {
 			}
 		}
 		rule = RulePatch
+		paths := map[string]string{}
 		for i, p := range rc.Patches {
+			pp := indexPath(base+".patches", i)
 			if p.Path == "" {
-				add(indexPath(base+".patches", i)+".path", "path is required")
+				add(pp+".path", "path is required")
+			} else if prev, dup := paths[p.Path]; dup {
+				add(pp+".path", "path %q is already patched by %s; each path may be patched once", p.Path, prev)
+			} else {
+				paths[p.Path] = pp
+			}
+			switch n := p.kinds(); {
+			case n == 0:
+				add(pp, "needs one of: expression (or reverseExpression), labels or reference")
+			case n > 1:
+				add(pp, "can only use one of: expression (or reverseExpression), labels or reference")
 			}
 		}
 	}
@@ -117,6 +142,86 @@ func (f *VClusterFile) Validate() Problems {
 		}
 	}
 	return ps
+}
+
+// kinds counts the kinds of patch set, as vCluster's validatePatches does:
+// expression and reverseExpression are one kind.
+func (p TranslatePatch) kinds() int {
+	n := 0
+	if p.Expression != "" || p.ReverseExpression != "" {
+		n++
+	}
+	if p.Labels != nil {
+		n++
+	}
+	if p.Reference != nil {
+		n++
+	}
+	return n
+}
+
+// negativeBound: a Gt/Lt requirement with one negative integer bound.
+func negativeBound(r mgmtv1.Requirement) bool {
+	op := r.EffectiveOperator()
+	if op != mgmtv1.OpGt && op != mgmtv1.OpLt || len(r.AllValues()) != 1 {
+		return false
+	}
+	n, err := strconv.ParseInt(r.AllValues()[0], 10, 64)
+	return err == nil && n < 0
+}
+
+// unsupportedWithPrivateNodes are the switches vCluster refuses in private
+// nodes mode (validatePrivatedNodesMode), each set when true.
+var unsupportedWithPrivateNodes = []struct{ path, what string }{
+	{"integrations.metricsServer.enabled", "the metrics-server integration"},
+	{"integrations.certManager.enabled", "the cert-manager integration"},
+	{"integrations.externalSecrets.enabled", "the external-secrets integration"},
+	{"integrations.istio.enabled", "the istio integration"},
+	{"integrations.kubeVirt.enabled", "the kubevirt integration"},
+	{"controlPlane.coredns.embedded", "embedded CoreDNS"},
+	{"controlPlane.hostPathMapper.enabled", "the host path mapper"},
+	{"sync.toHost.namespaces.enabled", "multi-namespace mode (sync.toHost.namespaces)"},
+}
+
+// privateNodesModeProblems: what vCluster refuses to start with in (or,
+// for controlPlane.endpoint, outside) private nodes mode. These sections
+// are opaque in the model, so they are read from the generic document.
+func (f *VClusterFile) privateNodesModeProblems() Problems {
+	var ps Problems
+	add := func(path, format string, a ...any) {
+		ps = append(ps, withRule(f.Problem(path, format, a...), RulePrivateNodes))
+	}
+	private := f.Values.PrivateNodesEnabled()
+	endpoint, _ := lookup(f.Generic, "controlPlane.endpoint").(string)
+	switch {
+	case endpoint != "" && !private:
+		add("controlPlane.endpoint", "controlPlane.endpoint is only supported in private nodes mode: vCluster refuses it unless privateNodes.enabled is true")
+	case endpoint != "":
+		if _, _, err := net.SplitHostPort(endpoint); err != nil {
+			add("controlPlane.endpoint", "controlPlane.endpoint %q must be host:port: %v", endpoint, err)
+		}
+	}
+	if !private {
+		return ps
+	}
+	for _, u := range unsupportedWithPrivateNodes {
+		if on, _ := lookup(f.Generic, u.path).(bool); on {
+			add(u.path, "%s is not supported in private nodes mode: vCluster refuses to start with it and privateNodes.enabled: true", u.what)
+		}
+	}
+	return ps
+}
+
+// lookup returns the value at a dotted path of plain keys (nil if absent).
+func lookup(doc any, path string) any {
+	for _, key := range strings.Split(path, ".") {
+		m, ok := doc.(map[string]any)
+		if !ok {
+			return nil
+		}
+		doc = m[key]
+	}
+	return doc
 }
 
 func (f *VClusterFile) labelProblems(path string, labels map[string]string) Problems {

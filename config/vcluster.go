@@ -1,6 +1,8 @@
 package config
 
 import (
+	"maps"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mgmtv1 "github.com/cctest/cctest/api/management/v1"
@@ -235,6 +237,9 @@ type Pool struct {
 	NodeTypeSelector []mgmtv1.Requirement
 	NodeLabels       map[string]string
 	Taints           []Taint
+	// Properties go onto the pool's NodeClaims: the autoNodes entry's, then
+	// the pool's own (vCluster main) over them.
+	Properties map[string]string
 }
 
 // Pools lists every pool of every autoNodes entry.
@@ -254,12 +259,23 @@ func (an *AutoNodes) pools(base string) []Pool {
 	out := make([]Pool, 0, len(an.Static)+len(an.Dynamic))
 	for j, p := range an.Static {
 		out = append(out, Pool{Provider: an.Provider, Name: p.Name, Static: true, Path: indexPath(base+".static", j),
-			NodeTypeSelector: p.NodeTypeSelector, NodeLabels: p.NodeLabels, Taints: p.Taints})
+			NodeTypeSelector: p.NodeTypeSelector, NodeLabels: p.NodeLabels, Taints: p.Taints, Properties: merged(an.Properties, p.Properties)})
 	}
 	for j, p := range an.Dynamic {
 		out = append(out, Pool{Provider: an.Provider, Name: p.Name, Path: indexPath(base+".dynamic", j),
-			NodeTypeSelector: p.NodeTypeSelector, NodeLabels: p.NodeLabels, Taints: p.Taints})
+			NodeTypeSelector: p.NodeTypeSelector, NodeLabels: p.NodeLabels, Taints: p.Taints, Properties: merged(an.Properties, p.Properties)})
 	}
+	return out
+}
+
+// merged returns the keys of both maps, over's values winning (nil when both are empty).
+func merged(base, over map[string]string) map[string]string {
+	if len(base)+len(over) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(base)+len(over))
+	maps.Copy(out, base)
+	maps.Copy(out, over)
 	return out
 }
 

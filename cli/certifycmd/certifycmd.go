@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cctest/cctest/certify"
+	"github.com/cctest/cctest/config"
 	"github.com/cctest/cctest/internal/exitcode"
 )
 
@@ -24,6 +26,12 @@ func New() *cobra.Command {
 RuntimeClasses, workloads, NetworkPolicies and attestation policies, and runs
 the checks a platform team needs before publishing a confidential node type.
 Every input may hold several YAML documents; unknown fields are errors.
+
+vcluster.yaml is checked against the rules of one vCluster version
+(--vcluster-version, default the newest stable release ` + string(config.DefaultVClusterVersion) + `; "main" for
+fields added after it, such as pool-level properties). --vcluster-schema
+additionally validates against a chart's values.schema.json: pass the chart
+of the same version.
 
 Each finding has a stable ID (CC001...), a severity (error or warning), the
 file and YAML path it concerns and a fix hint. The exit status is 1 when any
@@ -48,6 +56,9 @@ Checks:
   # also validate against the vCluster chart schema, JSON output and JUnit for CI
   cctest certify --node-provider np.yaml --vcluster vcluster.yaml \
     --vcluster-schema values.schema.json -o json --junit certify.xml
+
+  # a vcluster.yaml for vCluster main (pool-level properties)
+  cctest certify --node-provider np.yaml --vcluster vcluster.yaml --vcluster-version main
 
   # two tenants sharing node types (tenancy warning), simulated platform policies
   cctest certify --node-provider np.yaml --vcluster a.yaml --vcluster b.yaml \
@@ -91,10 +102,13 @@ Checks:
 	f.StringArrayVar(&in.NetworkPolicies, "network-policy", nil, "NetworkPolicies of the tenant namespace (repeatable)")
 	f.StringArrayVar(&in.Policies, "policy", nil, "attestation policy (repeatable)")
 	f.StringVar(&in.VClusterSchema, "vcluster-schema", "", "the vCluster chart's values.schema.json to validate vcluster.yaml against")
+	f.StringVar(&in.VClusterVersion, "vcluster-version", string(config.DefaultVClusterVersion),
+		"the vCluster version whose rules apply: "+strings.Join(config.VClusterVersions(), " or "))
 	f.StringVar(&in.AttestationService, "attestation-service", certify.DefaultAttestationService, "where confidential pods reach the attestation service: NAMESPACE/NAME:PORT or IP:PORT")
 	f.BoolVar(&in.Simulation, "simulation", false, "certify for the simulated platform: policies may trust the simulated test PKI")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&junit, "junit", "", "also write a JUnit XML report (one test case per check) to FILE")
+	_ = cmd.RegisterFlagCompletionFunc("vcluster-version", cobra.FixedCompletions(config.VClusterVersions(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

@@ -118,9 +118,26 @@ func TestUsageErrors(t *testing.T) {
 	if _, err := execute(t, args...); exitCode(err) != exitcode.Usage || !strings.Contains(err.Error(), "NAMESPACE/NAME:PORT") {
 		t.Fatalf("bad --attestation-service: %v", err)
 	}
+	args = append(referenceArgs("reference/vcluster.yaml"), "--vcluster-version", "0.30.0")
+	if _, err := execute(t, args...); exitCode(err) != exitcode.Usage || !strings.Contains(err.Error(), "cctest knows 0.36.1, main") {
+		t.Fatalf("unknown --vcluster-version: exit %d (%v)", exitCode(err), err)
+	}
 	out, err := execute(t, "--node-provider", "/nonexistent.yaml", "--vcluster", fx+"reference/vcluster.yaml")
 	if exitCode(err) != exitcode.Failed || !strings.Contains(out, "cannot read") {
 		t.Fatalf("missing file: exit %d\n%s", exitCode(err), out)
+	}
+}
+
+// Pool-level properties: refused for the default version, naming the field
+// and the version; accepted for main.
+func TestVClusterVersion(t *testing.T) {
+	args := referenceArgs("negative/vcluster-pool-properties.yaml")
+	out, err := execute(t, args...)
+	if exitCode(err) != exitcode.Failed || !strings.Contains(out, "privateNodes.autoNodes[0].dynamic[0].properties") || !strings.Contains(out, "not in vCluster 0.36.1") {
+		t.Fatalf("0.36.1: exit %d\n%s", exitCode(err), out)
+	}
+	if out, err := execute(t, append(args, "--vcluster-version", "main")...); err != nil || strings.Contains(out, "CC004") {
+		t.Fatalf("main: %v\n%s", err, out)
 	}
 }
 
@@ -129,7 +146,7 @@ func TestHelpListsChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CC001", "CC060", "--attestation-service", "cctest.dev/on-host-maintenance", "Examples:"} {
+	for _, want := range []string{"CC001", "CC060", "--attestation-service", "--vcluster-version", "cctest.dev/on-host-maintenance", "Examples:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q", want)
 		}
