@@ -49,7 +49,7 @@ func certifyRun(t *testing.T, in Inputs) *Report {
 
 func dump(rep *Report) string {
 	var b bytes.Buffer
-	_ = rep.WriteTable(&b)
+	_ = rep.WriteText(&b)
 	return b.String()
 }
 

@@ -13,11 +13,11 @@ const (
 // Check describes one certify check. IDs are stable: scripts and CI gates
 // may refer to them.
 type Check struct {
-	ID          string
-	Name        string
-	Description string
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
 	// Fix is the default hint attached to findings of this check.
-	Fix string
+	Fix string `json:"fix,omitempty"`
 }
 
 // The checks, by ID.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
 )
 
 // Finding is one problem found by a check.
@@ -129,17 +128,25 @@ func (r *Report) finish(skipped map[string]string) {
 	}
 }
 
-// WriteTable writes findings as an aligned table plus a summary line.
-func (r *Report) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	if len(r.Findings) > 0 {
-		fmt.Fprintln(tw, "ID\tSEVERITY\tLOCATION\tFINDING\tFIX")
-		for _, f := range r.Findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.ID, f.Severity, f.Location(), oneLine(f.Message), oneLine(f.Fix))
+// WriteText writes findings the way compilers do — "file:line: error
+// CC033: message", the YAML path and the fix hint indented below — and a
+// summary line. Lines stay as long as their message, not the longest one.
+func (r *Report) WriteText(w io.Writer) error {
+	for _, f := range r.Findings {
+		loc := f.File
+		if loc == "" {
+			loc = "certify"
 		}
-	}
-	if err := tw.Flush(); err != nil {
-		return err
+		if f.Line > 0 {
+			loc = fmt.Sprintf("%s:%d", loc, f.Line)
+		}
+		fmt.Fprintf(w, "%s: %s %s: %s\n", loc, f.Severity, f.ID, oneLine(f.Message))
+		if f.Path != "" {
+			fmt.Fprintf(w, "    at %s\n", f.Path)
+		}
+		if f.Fix != "" {
+			fmt.Fprintf(w, "    hint: %s\n", oneLine(f.Fix))
+		}
 	}
 	var pass, skipped int
 	for _, c := range r.Checks {

@@ -34,7 +34,9 @@ additionally validates against a chart's values.schema.json: pass the chart
 of the same version.
 
 Each finding has a stable ID (CC001...), a severity (error or warning), the
-file and YAML path it concerns and a fix hint. The exit status is 1 when any
+file, line and YAML path it concerns and a fix hint; the text output reads
+like a compiler's ("np.yaml:12: error CC023: ..."), -o sarif gives SARIF
+2.1.0 for GitHub code scanning (findings show on the manifest lines). The exit status is 1 when any
 error is found, 2 for unusable flags. Warnings alone exit 0.
 
 Conventions (vCluster defines none for these):
@@ -57,6 +59,9 @@ Checks:
   cctest certify --node-provider np.yaml --vcluster vcluster.yaml \
     --vcluster-schema values.schema.json -o json --junit certify.xml
 
+  # SARIF for GitHub code scanning (upload with github/codeql-action/upload-sarif)
+  cctest certify --node-provider np.yaml --vcluster vcluster.yaml -o sarif > certify.sarif
+
   # a vcluster.yaml for vCluster main (pool-level properties)
   cctest certify --node-provider np.yaml --vcluster vcluster.yaml --vcluster-version main
 
@@ -67,20 +72,17 @@ Checks:
 		SilenceUsage:  true, // findings are not usage mistakes
 		SilenceErrors: true, // the root prints the returned error once
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return exitcode.New(exitcode.Usage, fmt.Sprintf("-o %q: want table or json", output))
+			write, ok := map[string]func(*certify.Report, io.Writer) error{
+				"text": (*certify.Report).WriteText, "json": (*certify.Report).WriteJSON, "sarif": (*certify.Report).WriteSARIF,
+			}[output]
+			if !ok {
+				return exitcode.New(exitcode.Usage, fmt.Sprintf("-o %q: want text, json or sarif", output))
 			}
 			rep, err := certify.Run(in)
 			if err != nil {
 				return exitcode.New(exitcode.Usage, err.Error())
 			}
-			out := cmd.OutOrStdout()
-			if output == "json" {
-				err = rep.WriteJSON(out)
-			} else {
-				err = rep.WriteTable(out)
-			}
-			if err != nil {
+			if err := write(rep, cmd.OutOrStdout()); err != nil {
 				return err
 			}
 			if junit != "" {
@@ -106,7 +108,7 @@ Checks:
 		"the vCluster version whose rules apply: "+strings.Join(config.VClusterVersions(), " or "))
 	f.StringVar(&in.AttestationService, "attestation-service", certify.DefaultAttestationService, "where confidential pods reach the attestation service: NAMESPACE/NAME:PORT or IP:PORT")
 	f.BoolVar(&in.Simulation, "simulation", false, "certify for the simulated platform: policies may trust the simulated test PKI")
-	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
+	f.StringVarP(&output, "output", "o", "text", "output format: text (file:line: error CCnnn: message), json, or sarif (SARIF 2.1.0 for code scanning)")
 	f.StringVar(&junit, "junit", "", "also write a JUnit XML report (one test case per check) to FILE")
 	_ = cmd.RegisterFlagCompletionFunc("vcluster-version", cobra.FixedCompletions(config.VClusterVersions(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd

@@ -5,8 +5,10 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/cctest/cctest/internal/exitcode"
 
@@ -150,5 +152,63 @@ func TestHelpListsChecks(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q", want)
 		}
+	}
+}
+
+// Findings read like a compiler's: "file:line: error CCnnn: message", the
+// path and hint indented below; no line is padded to the longest message.
+func TestTextIsCompilerStyle(t *testing.T) {
+	out, err := execute(t, referenceArgs("negative/vcluster-notexists-operator.yaml")...)
+	if exitCode(err) != exitcode.Failed {
+		t.Fatalf("exit = %d (%v)", exitCode(err), err)
+	}
+	head := regexp.MustCompile(`(?m)^\S*vcluster-notexists-operator\.yaml:\d+: error CC011: .*NotExists.*\n    at .*operator\n    hint: `)
+	if !head.MatchString(out) {
+		t.Fatalf("no compiler-style CC011 finding in:\n%s", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasSuffix(l, "  ") {
+			t.Errorf("padded line %q", l)
+		}
+	}
+}
+
+// JSON field names are all lowerCamel, checks and findings alike.
+func TestJSONNamesAreConsistent(t *testing.T) {
+	out, _ := execute(t, append(referenceArgs("reference/vcluster.yaml"), "-o", "json")...)
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	var walk func(at string, v any)
+	walk = func(at string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, c := range v {
+				if k == "" || unicode.IsUpper(rune(k[0])) {
+					t.Errorf("%s: field %q is not lowerCamel", at, k)
+				}
+				walk(at+"."+k, c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(at+"[]", c)
+			}
+		}
+	}
+	walk("$", rep)
+}
+
+func TestSARIFOutput(t *testing.T) {
+	out, err := execute(t, append(referenceArgs("negative/vcluster-notexists-operator.yaml"), "-o", "sarif")...)
+	if exitCode(err) != exitcode.Failed {
+		t.Fatalf("exit = %d (%v)", exitCode(err), err)
+	}
+	var log struct {
+		Version string
+		Runs    []struct{ Results []struct{ RuleID string } }
+	}
+	if err := json.Unmarshal([]byte(out), &log); err != nil || log.Version != "2.1.0" || len(log.Runs) != 1 || len(log.Runs[0].Results) == 0 {
+		t.Fatalf("not a SARIF 2.1.0 log with results (%v):\n%s", err, out)
 	}
 }
