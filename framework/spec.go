@@ -27,6 +27,9 @@ type Spec struct {
 	// consequence, depending on where pods land (e.g. a Kata pod on a
 	// machine a faulty gate let in). The mutation check tolerates them.
 	MayAlsoFailUnder []string
+	// Needs are inputs the spec cannot do without; a run that lacks one
+	// stops before any spec (or, with --allow-missing, skips the spec).
+	Needs []Need
 
 	where string
 }

@@ -28,6 +28,7 @@ var (
 		Labels:    []string{"host-access", "tee:tdx"},
 		Checklist: framework.ChecklistCloudCVM,
 		BrokenBy:  framework.Faults(tdxNodeFaults, []string{"gate-admits-unattested"}),
+		Needs:     []framework.Need{framework.NeedPolicy},
 	})
 	specKataTDX = framework.Declare(framework.Spec{
 		Name:      "a Kata pod on a TDX node is attested when it starts",
@@ -37,12 +38,14 @@ var (
 		// A machine the faulty gate let in has an unapproved measurement,
 		// so a Kata pod placed on it fails its own attestation.
 		MayAlsoFailUnder: []string{"gate-admits-unattested"},
+		Needs:            []framework.Need{framework.NeedPolicy},
 	})
 	specKataSNP = framework.Declare(framework.Spec{
 		Name:      "a Kata pod on an SEV-SNP node is attested when it starts",
 		Labels:    []string{"tee:snp"},
 		Checklist: framework.ChecklistPodRuntime,
 		BrokenBy:  framework.Faults(snpNodeFaults, kataPodFaults),
+		Needs:     []framework.Need{framework.NeedPolicy},
 	})
 )
 

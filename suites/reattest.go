@@ -27,6 +27,7 @@ var specReattest = framework.Declare(framework.Spec{
 	Name:      "every confidential node is re-attested by a probe with the spec's own nonce",
 	Checklist: framework.ChecklistValidateInside,
 	BrokenBy:  framework.Faults(tdxNodeFaults, snpNodeFaults, kataFaults, []string{"gate-admits-unattested", "attestation-service-accepts-all"}),
+	Needs:     []framework.Need{framework.NeedPolicy},
 })
 
 // kataClass is the Kata runtime of each TEE: on the pod-level path only the

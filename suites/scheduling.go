@@ -29,6 +29,7 @@ var (
 		Labels:    []string{"auto-nodes", "tee:snp", "host-access"},
 		Checklist: framework.ChecklistAutoNodes,
 		BrokenBy:  framework.Faults(snpNodeFaults, []string{"node-shared-across-tenants"}),
+		Needs:     []framework.Need{framework.NeedHostAccess},
 	})
 )
 
@@ -64,9 +65,6 @@ var _ = describe(func(s *suite) {
 		})
 
 		specCapacity.It(func(ctx SpecContext) {
-			if s.c.HostDyn == nil {
-				Skip("needs --host-kubeconfig: capacity is the NodeType's status in the host")
-			}
 			u, err := s.c.HostDyn.Resource(mgmt.NodeTypeResource).Get(ctx, "snp-large", metav1.GetOptions{})
 			Expect(err).NotTo(HaveOccurred(), "NodeType snp-large")
 			nt, err := mgmt.NodeTypeFrom(u)

@@ -50,6 +50,17 @@ func Define(r *framework.Run) error {
 		Expect(err).NotTo(HaveOccurred(), "connect to the environment")
 		framework.RecordEnvironment(ctx, r, s.c)
 	})
+	// A spec whose needs the run lacks is a skip saying so (the runner
+	// stops before any spec unless --allow-missing).
+	BeforeEach(func() {
+		if spec, ok := framework.Lookup(CurrentSpecReport().LeafNodeText); ok {
+			for _, n := range spec.Needs {
+				if r.Lacks(n) {
+					Skip("needs " + string(n))
+				}
+			}
+		}
+	})
 	for _, d := range describes {
 		d(s)
 	}

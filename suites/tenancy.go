@@ -18,6 +18,7 @@ var specOneNodePerMachine = framework.Declare(framework.Spec{
 	Name:      "no machine backs more than one node",
 	Checklist: framework.ChecklistRegister,
 	BrokenBy:  framework.Faults(tdxNodeFaults, []string{"node-shared-across-tenants"}),
+	Needs:     []framework.Need{framework.NeedPolicy},
 })
 
 var _ = describe(func(s *suite) {

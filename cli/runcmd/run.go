@@ -4,6 +4,8 @@ package runcmd
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +44,7 @@ type Options struct {
 	Context, HostContext, SharedContext string
 	LabelFilter                         string
 	Focus, Skip                         []string
+	AllowMissing                        bool
 	Faults                              []string
 	ReportDir                           string
 	Timeout                             time.Duration
@@ -102,6 +105,7 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f.StringVar(&o.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'auto-nodes || attestation' (labels: "+strings.Join(framework.KnownLabels(), ", ")+")")
 	f.StringSliceVar(&o.Focus, "focus", nil, "run only specs whose name matches this regexp (repeatable)")
 	f.StringSliceVar(&o.Skip, "skip", nil, "skip specs whose name matches this regexp (repeatable)")
+	f.BoolVar(&o.AllowMissing, "allow-missing", false, "run even when planned specs lack what they need (a policy, host access, ...): those specs are skipped, saying why, instead of the run stopping before any spec")
 	f.StringSliceVar(&o.Faults, "fault", nil, "start the embedded platform with a named fault (repeatable; see cctest faults)")
 	f.StringVar(&o.ReportDir, "report-dir", "cctest-results", "where report.html, junit.xml, report.json and evidence/ go")
 	f.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up on the whole run after this long")
@@ -200,6 +204,11 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err := suites.Define(run); err != nil {
 		return err
 	}
+	if !o.DryRun && !o.AllowMissing {
+		if unmet := run.Unmet(planned(o)); len(unmet) > 0 {
+			return usage(errors.New(framework.MissingMessage(unmet)))
+		}
+	}
 	passed, r := runSpecs(out, o, reportDir)
 	verdict := check(r, passed)
 	if problems := hardwareProblems(r, hwTEEs); o.TEE != "" && len(problems) > 0 {
@@ -258,6 +267,27 @@ type failFlag struct{ failed bool }
 
 func (f *failFlag) Fail() { f.failed = true }
 
+// planned is Ginkgo's own selection of specs under this run's filters,
+// previewed without running anything. PreviewSpecs reads the filters from
+// Ginkgo's global configuration, which its flags (on flag.CommandLine) set.
+func planned(o Options) []string {
+	set := func(name, v string) { _ = flag.CommandLine.Set("ginkgo."+name, v) }
+	set("label-filter", o.LabelFilter)
+	for _, f := range o.Focus {
+		set("focus", f)
+	}
+	for _, s := range o.Skip {
+		set("skip", s)
+	}
+	var names []string
+	for _, s := range ginkgo.PreviewSpecs("cctest").SpecReports {
+		if s.LeafNodeType == types.NodeTypeIt && s.State != types.SpecStateSkipped {
+			names = append(names, s.LeafNodeText)
+		}
+	}
+	return names
+}
+
 // runSpecs runs Ginkgo with progress lines and returns its report.
 func runSpecs(out io.Writer, o Options, reportDir string) (bool, types.Report) {
 	suiteCfg, reporterCfg := ginkgo.GinkgoConfiguration()
@@ -295,8 +325,15 @@ func runSpecs(out io.Writer, o Options, reportDir string) (bool, types.Report) {
 		if o.DryRun && len(s.Labels()) > 0 {
 			line += "  [" + strings.Join(s.Labels(), ", ") + "]"
 		}
+		if spec, ok := framework.Lookup(s.LeafNodeText); o.DryRun && ok && len(spec.Needs) > 0 {
+			var needs []string
+			for _, n := range spec.Needs {
+				needs = append(needs, string(n))
+			}
+			line += "  needs " + strings.Join(needs, "; ")
+		}
 		fmt.Fprintln(out, line)
-		if s.State.Is(types.SpecStateFailureStates) {
+		if s.State.Is(types.SpecStateFailureStates | types.SpecStateSkipped) {
 			fmt.Fprintf(out, "        %s\n", firstLine(s.Failure.Message))
 		}
 	})

@@ -38,7 +38,7 @@ func TestDryRunListsEverySpec(t *testing.T) {
 	for _, l := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(l, "[") && strings.Contains(l, "PLANNED") {
 			lines++
-			if !strings.HasSuffix(l, "]") {
+			if !strings.Contains(l, "  [") {
 				t.Errorf("dry-run line without labels: %q", l)
 			}
 		}
@@ -114,6 +114,28 @@ func TestExistingEnvironment(t *testing.T) {
 	}
 	if got, want := r.PreRunStats.SpecsThatWillRun, len(framework.SpecNames()); got != want {
 		t.Errorf("ran %d specs against the existing environment, the suites have %d", got, want)
+	}
+
+	// Without a policy and host access the run stops before any spec,
+	// naming what is missing and which specs need it.
+	tenantOnly := []string{"run", "--env", "existing", "--kubeconfig", filepath.Join(dir, "tenant.kubeconfig"),
+		"--shared-tenant-kubeconfig", filepath.Join(dir, "shared-tenant.kubeconfig"), "--report-dir", t.TempDir()}
+	stop, err := exec.Command(bin, tenantOnly...).CombinedOutput()
+	if code, _ := exitStatus(err); code != exitcode.Usage {
+		t.Fatalf("missing inputs: exit %d, want %d\n%s", code, exitcode.Usage, stop)
+	}
+	for _, want := range []string{string(framework.NeedPolicy), string(framework.NeedHostAccess), "no machine backs more than one node", "nothing was run"} {
+		if !strings.Contains(string(stop), want) {
+			t.Errorf("the stop message does not name %q:\n%s", want, stop)
+		}
+	}
+	if strings.Contains(string(stop), "[1/") {
+		t.Errorf("a spec ran although inputs were missing:\n%s", stop)
+	}
+	// --allow-missing runs them as skips that say why.
+	skip, err := exec.Command(bin, append(tenantOnly, "--allow-missing", "--focus", "no machine backs")...).CombinedOutput()
+	if err != nil || !strings.Contains(string(skip), "needs "+string(framework.NeedPolicy)) {
+		t.Errorf("--allow-missing: %v\n%s", err, skip)
 	}
 }
 
