@@ -306,3 +306,46 @@ func TestBrowserShowsClusterMarkupAsText(t *testing.T) {
 		}
 	}
 }
+
+// A spec that passed only on a retry shows as flaky — its own badge and
+// status filter — and never among the passes.
+func TestBrowserShowsFlakySpecs(t *testing.T) {
+	ctx := newBrowser(t)
+	r := withOneFlaky(t, mustLoad(t, "testdata/tampered-quote.json"))
+	step, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(step, chromedp.Navigate(writePage(t, r)), chromedp.WaitReady(chromedp.CSS("#f-shown"))); err != nil {
+		t.Fatal(err)
+	}
+	passed := expected(r, "", "passed") - 1 // the flaky one is Ginkgo-passed
+	for status, want := range map[string]int{"flaky": 1, "passed": passed} {
+		if err := chromedp.Do(step,
+			chromedp.SetValue(chromedp.CSS("#f-status"), status),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("f-status").dispatchEvent(new Event("change"))`),
+		); err != nil {
+			t.Fatal(err)
+		}
+		if n := eval[int](t, step, visibleSpecs); n != want {
+			t.Errorf("status %s: %d specs visible, want %d", status, n, want)
+		}
+	}
+	if b := eval[string](t, step, `document.querySelector("tr.spec.st-flaky .badge").textContent`); b != "flaky" {
+		t.Errorf("flaky spec's badge %q", b)
+	}
+	if c := eval[string](t, step, `document.querySelector('button.count[data-status="flaky"]').textContent`); c != "1 flaky" {
+		t.Errorf("banner count %q", c)
+	}
+}
+
+// withOneFlaky marks the report's first passed spec as passing on its
+// second of three attempts.
+func withOneFlaky(t testing.TB, r types.Report) types.Report {
+	for i, s := range r.SpecReports {
+		if s.LeafNodeType == types.NodeTypeIt && s.State == types.SpecStatePassed {
+			r.SpecReports[i].NumAttempts, r.SpecReports[i].MaxFlakeAttempts = 2, 3
+			return r
+		}
+	}
+	t.Fatal("no passed spec to make flaky")
+	return r
+}

@@ -78,8 +78,8 @@ func newChart(r types.Report, specIDs map[int]string) chart {
 		c.Bars = append(c.Bars, bar{
 			SpecID: specIDs[i],
 			Label:  truncate(label, 58),
-			Title:  fmt.Sprintf("%s — %s, %s, starts at +%.2fs", name, s.State, duration(s.RunTime), s.StartTime.Sub(start).Seconds()),
-			State:  s.State.String(),
+			Title:  fmt.Sprintf("%s — %s, %s, starts at +%.2fs", name, Status(s), duration(s.RunTime), s.StartTime.Sub(start).Seconds()),
+			State:  Status(s),
 			X:      round1(x), W: round1(w), Y: y + 2, TextY: y + 12,
 		})
 		row++

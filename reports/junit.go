@@ -58,9 +58,12 @@ type junitCase struct {
 	Properties *junitProperties `xml:"properties,omitempty"`
 	Skipped    *junitSkipped    `xml:"skipped,omitempty"`
 	Failure    *junitFailure    `xml:"failure,omitempty"`
-	Error      *junitFailure    `xml:"error,omitempty"`
-	SystemOut  string           `xml:"system-out,omitempty"`
-	SystemErr  string           `xml:"system-err,omitempty"`
+	// FlakyFailure marks a pass after failed attempts, as Maven Surefire
+	// does (Jenkins and most JUnit readers show it as flaky).
+	FlakyFailure *junitFailure `xml:"flakyFailure,omitempty"`
+	Error        *junitFailure `xml:"error,omitempty"`
+	SystemOut    string        `xml:"system-out,omitempty"`
+	SystemErr    string        `xml:"system-err,omitempty"`
 }
 
 type junitSkipped struct {
@@ -145,7 +148,7 @@ func newJUnitCase(s types.SpecReport, suitePath, name string) junitCase {
 	c := junitCase{
 		Name:   name,
 		Time:   secs(s.RunTime.Seconds()),
-		Status: s.State.String(),
+		Status: Status(s),
 		Line:   s.LeafNodeLocation.LineNumber,
 	}
 	if loc := relLocation(suitePath, types.CodeLocation{FileName: s.LeafNodeLocation.FileName}); loc != "" {
@@ -176,6 +179,8 @@ func newJUnitCase(s types.SpecReport, suitePath, name string) junitCase {
 		c.Error = &junitFailure{Message: msg, Type: s.State.String(), Text: failureText(s, suitePath)}
 	case s.State.Is(types.SpecStateFailureStates):
 		c.Failure = &junitFailure{Message: msg, Type: s.State.String(), Text: failureText(s, suitePath)}
+	case Status(s) == StatusFlaky:
+		c.FlakyFailure = &junitFailure{Message: Attempts(s), Type: StatusFlaky, Text: reporters.RenderTimeline(s, true)}
 	}
 	if s.State.Is(types.SpecStateFailureStates) {
 		var out strings.Builder

@@ -146,3 +146,31 @@ func TestJUnitSkippedPendingPanickedAndSetupFailures(t *testing.T) {
 		t.Error("markup from the cluster is not escaped in the XML")
 	}
 }
+
+// A pass after failed attempts is a flakyFailure with status "flaky", and
+// the summary counts it apart from the passes.
+func TestJUnitAndSummaryReportFlakySpecs(t *testing.T) {
+	r := withOneFlaky(t, mustLoad(t, "testdata/tampered-quote.json"))
+	out, _ := junitOf(t, r)
+	flaky := 0
+	for _, c := range cases(out) {
+		if c.Status == StatusFlaky {
+			flaky++
+			if c.FlakyFailure == nil || c.FlakyFailure.Message != "passed on attempt 2 of 3" || c.Failure != nil {
+				t.Errorf("flaky case %q: flakyFailure %+v, failure %+v", c.Name, c.FlakyFailure, c.Failure)
+			}
+		} else if c.FlakyFailure != nil {
+			t.Errorf("case %q (%s) has a flakyFailure", c.Name, c.Status)
+		}
+	}
+	if flaky != 1 {
+		t.Errorf("%d flaky cases, want 1", flaky)
+	}
+	counts := map[string]int{}
+	for _, c := range Summarize(r).Counts {
+		counts[c.State] = c.N
+	}
+	if counts[StatusFlaky] != 1 || counts["passed"] != expected(r, "", "passed")-1 {
+		t.Errorf("summary counts %v", counts)
+	}
+}

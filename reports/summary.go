@@ -6,10 +6,25 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 )
 
-// States in the order the report lists them.
-var stateOrder = []types.SpecState{
-	types.SpecStateFailed, types.SpecStateTimedout, types.SpecStatePanicked, types.SpecStateInterrupted,
-	types.SpecStateAborted, types.SpecStatePassed, types.SpecStateSkipped, types.SpecStatePending,
+// StatusFlaky is a spec that passed only on a retry (--flake-attempts): it
+// is reported apart from passes, never as one.
+const StatusFlaky = "flaky"
+
+// statusOrder is the order the report lists statuses in.
+var statusOrder = []string{"failed", "timedout", "panicked", "interrupted", "aborted", StatusFlaky, "passed", "skipped", "pending"}
+
+// Status is a spec's outcome as cctest reports it: Ginkgo's state, except
+// that a pass after failed attempts is "flaky".
+func Status(s types.SpecReport) string {
+	if s.State == types.SpecStatePassed && s.NumAttempts > 1 {
+		return StatusFlaky
+	}
+	return s.State.String()
+}
+
+// Attempts says how a flaky spec got there, e.g. "passed on attempt 2 of 3".
+func Attempts(s types.SpecReport) string {
+	return fmt.Sprintf("passed on attempt %d of %d", s.NumAttempts, s.MaxFlakeAttempts)
 }
 
 // Count is how many specs ended in one state.
@@ -34,7 +49,7 @@ type Summary struct {
 // Summarize computes the run's verdict and counts.
 func Summarize(r types.Report) Summary {
 	s := Summary{Planned: r.PreRunStats.SpecsThatWillRun, DryRun: r.SuiteConfig.DryRun}
-	counts := map[types.SpecState]int{}
+	counts := map[string]int{}
 	failed := 0
 	for _, sp := range r.SpecReports {
 		if sp.LeafNodeType != types.NodeTypeIt {
@@ -44,7 +59,7 @@ func Summarize(r types.Report) Summary {
 			continue
 		}
 		s.Specs++
-		counts[sp.State]++
+		counts[Status(sp)]++
 		if sp.State.Is(types.SpecStateFailureStates) {
 			failed++
 		}
@@ -56,9 +71,9 @@ func Summarize(r types.Report) Summary {
 			s.Ran++
 		}
 	}
-	for _, st := range stateOrder {
+	for _, st := range statusOrder {
 		if counts[st] > 0 {
-			s.Counts = append(s.Counts, Count{st.String(), counts[st]})
+			s.Counts = append(s.Counts, Count{st, counts[st]})
 		}
 	}
 	if failed > 0 {

@@ -157,9 +157,9 @@ func newPage(r types.Report) *page {
 		p.Specs = append(p.Specs, v)
 	}
 	p.Labels = sortedKeys(labels)
-	for _, st := range stateOrder {
-		if states[st.String()] {
-			p.States = append(p.States, st.String())
+	for _, st := range statusOrder {
+		if states[st] {
+			p.States = append(p.States, st)
 		}
 	}
 	p.Evidence = evidenceViews(r, specIDs)
@@ -227,7 +227,7 @@ func newSpecView(r types.Report, i int, s types.SpecReport, evs []*Evidence) spe
 		NodeType:   s.LeafNodeType.String(),
 		Labels:     labels,
 		LabelsJSON: string(lj),
-		State:      s.State.String(),
+		State:      Status(s),
 		Failed:     s.State.Is(types.SpecStateFailureStates),
 		Duration:   duration(s.RunTime),
 		Location:   relLocation(r.SuitePath, s.LeafNodeLocation),

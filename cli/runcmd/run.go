@@ -45,6 +45,8 @@ type Options struct {
 	LabelFilter                         string
 	Focus, Skip                         []string
 	AllowMissing                        bool
+	FlakeAttempts                       int
+	RerunFailed                         string
 	Faults                              []string
 	ReportDir                           string
 	Timeout                             time.Duration
@@ -105,6 +107,8 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f.StringVar(&o.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'auto-nodes || attestation' (labels: "+strings.Join(framework.KnownLabels(), ", ")+")")
 	f.StringSliceVar(&o.Focus, "focus", nil, "run only specs whose name matches this regexp (repeatable)")
 	f.StringSliceVar(&o.Skip, "skip", nil, "skip specs whose name matches this regexp (repeatable)")
+	f.IntVar(&o.FlakeAttempts, "flake-attempts", 0, "retry a failing spec up to N attempts in all; one that passes on a retry is reported as flaky (summary, JUnit, HTML), never as a plain pass")
+	f.StringVar(&o.RerunFailed, "rerun-failed", "", "run only the specs that failed in an earlier run: its report directory or report.json")
 	f.BoolVar(&o.AllowMissing, "allow-missing", false, "run even when planned specs lack what they need (a policy, host access, ...): those specs are skipped, saying why, instead of the run stopping before any spec")
 	f.StringSliceVar(&o.Faults, "fault", nil, "start the embedded platform with a named fault (repeatable; see cctest faults)")
 	f.StringVar(&o.ReportDir, "report-dir", "cctest-results", "where report.html, junit.xml, report.json and evidence/ go")
@@ -152,6 +156,21 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	if err := checkLabelFilter(o.LabelFilter); err != nil {
 		return usage(err)
+	}
+	if o.FlakeAttempts < 0 {
+		return usage(fmt.Errorf("--flake-attempts %d: want 0 (no retries) or more", o.FlakeAttempts))
+	}
+	if o.RerunFailed != "" {
+		focus, err := failedIn(o.RerunFailed)
+		if err != nil {
+			return usage(err)
+		}
+		if len(focus) == 0 {
+			fmt.Fprintf(out, "Nothing failed in %s: nothing to rerun\n", o.RerunFailed)
+			return nil
+		}
+		fmt.Fprintf(out, "Rerunning the %d spec(s) that failed in %s\n", len(focus), o.RerunFailed)
+		o.Focus = append(o.Focus, focus...)
 	}
 	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
 		return fmt.Errorf("report dir: %w", err)
@@ -296,6 +315,7 @@ func runSpecs(out io.Writer, o Options, reportDir string) (bool, types.Report) {
 	suiteCfg.SkipStrings = o.Skip
 	suiteCfg.Timeout = o.Timeout
 	suiteCfg.DryRun = o.DryRun
+	suiteCfg.FlakeAttempts = o.FlakeAttempts
 	suiteCfg.RandomSeed = 1 // a stable order keeps reports comparable
 	reporterCfg.NoColor = true
 	reporterCfg.JSONReport = filepath.Join(reportDir, "report.json")
@@ -317,11 +337,14 @@ func runSpecs(out io.Writer, o Options, reportDir string) (bool, types.Report) {
 			return
 		}
 		n++
-		state := strings.ToUpper(s.State.String())
+		state := strings.ToUpper(reports.Status(s))
 		if o.DryRun {
 			state = "PLANNED"
 		}
 		line := fmt.Sprintf("[%d/%d] %-7s %5.1fs  %s", n, total, state, s.RunTime.Seconds(), s.FullText())
+		if reports.Status(s) == reports.StatusFlaky {
+			line += "  (" + reports.Attempts(s) + ")"
+		}
 		if o.DryRun && len(s.Labels()) > 0 {
 			line += "  [" + strings.Join(s.Labels(), ", ") + "]"
 		}
@@ -387,9 +410,14 @@ func summary(out io.Writer, r types.Report, verdict error, dir string) {
 		if s.LeafNodeType != types.NodeTypeIt {
 			continue
 		}
-		state := s.State.String()
+		state := reports.Status(s)
 		if r.SuiteConfig.DryRun {
 			state = "planned"
+		}
+		if s.State == types.SpecStateSkipped && s.Failure.Message == "" {
+			// Left out by the filters: not a result, so not in the table.
+			counts["not selected"]++
+			continue
 		}
 		counts[state]++
 		fmt.Fprintf(w, "%s\t%.1fs\t%s\n", state, s.RunTime.Seconds(), s.FullText())
@@ -407,7 +435,7 @@ func summary(out io.Writer, r types.Report, verdict error, dir string) {
 		}
 	}
 	var parts []string
-	for _, k := range []string{"passed", "failed", "skipped", "pending", "panicked", "interrupted", "aborted", "timedout", "planned"} {
+	for _, k := range []string{"passed", reports.StatusFlaky, "failed", "skipped", "pending", "panicked", "interrupted", "aborted", "timedout", "planned", "not selected"} {
 		if counts[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 		}
@@ -418,6 +446,27 @@ func summary(out io.Writer, r types.Report, verdict error, dir string) {
 	}
 	fmt.Fprintf(out, "\n%s: %s in %.1fs. Reports: %s (open in a browser), %s, %s\n", v, strings.Join(parts, ", "), r.RunTime.Seconds(),
 		filepath.Join(dir, "report.html"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json"))
+}
+
+// failedIn reads an earlier run's report (its directory or report.json) and
+// returns a focus that selects exactly the specs that failed there.
+func failedIn(path string) ([]string, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "report.json")
+	}
+	r, err := reports.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("--rerun-failed: %w", err)
+	}
+	var focus []string
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType == types.NodeTypeIt && s.State.Is(types.SpecStateFailureStates) {
+			// Ginkgo matches focus against the suite description and the
+			// spec's full text: anchor the whole of it.
+			focus = append(focus, "^"+regexp.QuoteMeta(r.SuiteDescription+" "+s.FullText())+"$")
+		}
+	}
+	return focus, nil
 }
 
 // usage marks a problem with the flags or their inputs: nothing ran (exit 2).

@@ -245,3 +245,37 @@ func TestFlagCompletion(t *testing.T) {
 		}
 	}
 }
+
+// --rerun-failed reruns exactly what failed: a run under a fault fails two
+// of three specs; the rerun, without the fault, runs those two and passes.
+func TestRerunFailed(t *testing.T) {
+	bin := testbin.Path(t)
+	first := t.TempDir()
+	out, err := exec.Command(bin, "run", "--report-dir", first, "--fault", "node-shared-across-tenants",
+		"--focus", "no machine backs|every machine of a node type|a TDX workload gets").CombinedOutput()
+	if code, _ := exitStatus(err); code != exitcode.Failed {
+		t.Fatalf("faulted run: exit %d\n%s", code, out)
+	}
+	again, err := exec.Command(bin, "run", "--report-dir", t.TempDir(), "--rerun-failed", first).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rerun: %v\n%s", err, again)
+	}
+	for _, want := range []string{"Rerunning the 2 spec(s) that failed", "[2/2] PASSED", "no machine backs more than one node", "every machine of a node type"} {
+		if !strings.Contains(string(again), want) {
+			t.Errorf("rerun output lacks %q:\n%s", want, again)
+		}
+	}
+	if strings.Contains(string(again), "PASSED    0.0s  Auto nodes a TDX") || strings.Count(string(again), "PASSED") != 2 {
+		t.Errorf("the rerun ran a spec that had passed:\n%s", again)
+	}
+}
+
+func TestFailedIn(t *testing.T) {
+	focus, err := failedIn(filepath.Join("..", "..", "reports", "testdata", "tampered-quote.json"))
+	if err != nil || len(focus) != 13 {
+		t.Fatalf("failedIn = %d specs, %v; want the report's 13 failures", len(focus), err)
+	}
+	if _, err := failedIn(filepath.Join(t.TempDir(), "nothing-here")); err == nil || !strings.Contains(err.Error(), "nothing-here") {
+		t.Errorf("a missing report: %v", err)
+	}
+}
