@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 
 	"github.com/cctest/cctest/api/teename"
 
@@ -134,7 +135,7 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *pb.QuoteV4, p *policy.P
 		getter = v.opts.TestRoots.TDXGetter
 	}
 	opts := &tdxverify.Options{
-		TrustedRoots: pool, Now: now,
+		TrustedRoots: pool, Now: tdxTimes(now),
 		GetCollateral: p.Collateral.Verify, CheckRevocations: p.Collateral.CheckRevocations,
 		Getter: getter,
 	}
@@ -154,6 +155,11 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *pb.QuoteV4, p *policy.P
 	v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: name, simulated: simulated,
 		fmspc: vd.FMSPC, ppid: vd.PPID,
 		attestKey: &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(ak[:32]), Y: new(big.Int).SetBytes(ak[32:])}})
+}
+
+// tdxTimes checks the chain and every piece of collateral at one instant.
+func tdxTimes(t time.Time) *tdxverify.TimeSet {
+	return &tdxverify.TimeSet{PckCertChain: t, TcbInfo: t, QeIdentity: t, PckCrl: t, RootCaCrl: t}
 }
 
 // collateralBodyFields are the body fields the PCS TCB checks read; with

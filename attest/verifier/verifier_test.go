@@ -258,7 +258,7 @@ func TestTDXRejections(t *testing.T) {
 		{"debug TD", "debug", "TD_ATTRIBUTES.DEBUG is set", run(withFault(tee.FaultDebug), p, nil)},
 		{"migratable TD", "migratable", "MIGRATABLE is set", run(withFault(tee.FaultMigratable), p, nil)},
 		{"TCB below minimum", "tcb", "TEE_TCB_SVN[0] 2 < 3", run(withFault(tee.FaultOldTCB), p, nil)},
-		{"TCB out of date (PCS)", "verify", "TCB Status is not \"UpToDate\", found \"OutOfDate\"", run(withFault(tee.FaultOldTCB), pc, nil)},
+		{"TCB out of date (PCS)", "verify", "TDX TCB, it is now OutOfDate", run(withFault(tee.FaultOldTCB), pc, nil)},
 		{"untrusted root", "verify", "certificate signed by unknown authority", run(withFault(tee.FaultUntrustedRoot), p, nil)},
 		{"forged intermediate", "verify", "unable to validate Intermediate CA certificate", run(withFault(tee.FaultForgedChain), p, nil)},
 		{"simulated evidence vs vendor roots", "verify", "chains to the cctest TEST root",

@@ -56,7 +56,7 @@ func TestSimulatedAttestPasses(t *testing.T) {
 func TestEverySimulatedFaultFailsWithItsReason(t *testing.T) {
 	want := map[string]string{
 		"debug": "debug:", "wrong-measurement": "measurement:", "tampered": "verify: unable to verify message digest",
-		"old-tcb": "TCB Status is not \"UpToDate\"", "untrusted-root": "unknown authority", "forged-chain": "Intermediate CA",
+		"old-tcb": "TDX TCB, it is now OutOfDate", "untrusted-root": "unknown authority", "forged-chain": "Intermediate CA",
 		"replay": "nonce:", "migratable": "migratable:", "expired-cert": "expired", "revoked": "revoked",
 	}
 	snpWant := map[string]string{

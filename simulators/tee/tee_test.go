@@ -33,7 +33,9 @@ func verifyTDX(t *testing.T, raw []byte, collateral bool) error {
 	if err != nil {
 		return err
 	}
-	opts := &tdxverify.Options{TrustedRoots: testpki.IntelRootPool(), Now: time.Now()}
+	now := time.Now()
+	opts := &tdxverify.Options{TrustedRoots: testpki.IntelRootPool(),
+		Now: &tdxverify.TimeSet{PckCertChain: now, TcbInfo: now, QeIdentity: now, PckCrl: now, RootCaCrl: now}}
 	if collateral {
 		opts.GetCollateral, opts.CheckRevocations, opts.Getter = true, true, TDXGetter{NewPCS()}
 	}
