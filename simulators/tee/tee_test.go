@@ -1,6 +1,7 @@
 package tee
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	sevtrust "github.com/google/go-sev-guest/verify/trust"
 	tdxabi "github.com/google/go-tdx-guest/abi"
 	tdxclient "github.com/google/go-tdx-guest/client"
+	tdxpb "github.com/google/go-tdx-guest/proto/tdx"
 	tdxverify "github.com/google/go-tdx-guest/verify"
 	"github.com/google/logger"
 )
@@ -81,6 +83,47 @@ func TestTDXQuoteVerifiesWithTheRealLibrary(t *testing.T) {
 	}
 	if err := verifyTDX(t, raw, true); err != nil {
 		t.Fatalf("collateral verify: %v", err)
+	}
+}
+
+// Quote v5 with both body types: go-tdx-guest parses the TDX 1.5 fields
+// where the simulator put them and verifies the signature over header ||
+// body descriptor || body, offline and with collateral.
+func TestTDXQuoteV5VerifiesWithTheRealLibrary(t *testing.T) {
+	svn2, svcTD := []byte{4, 0, 5}, bytes.Repeat([]byte{0xab}, 48)
+	for _, bt := range []uint16{TDXBody10, TDXBody15} {
+		m := NewTDXMachine(TDXOptions{Name: "v5", QuoteVersion: 5, BodyType: bt, TeeTcbSvn2: svn2, MrServiceTd: svcTD})
+		raw, err := m.Quote(nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, coll := range []bool{false, true} {
+			if err := verifyTDX(t, raw, coll); err != nil {
+				t.Fatalf("body type %d (collateral %v): %v", bt, coll, err)
+			}
+		}
+		q, _ := tdxabi.QuoteToProto(raw)
+		d := q.(*tdxpb.QuoteV5).GetTdQuoteBodyDescriptor()
+		b := d.GetTdQuoteBodyV5()
+		if d.GetTdQuoteBodyType() != int32(bt) || !bytes.Equal(b.GetMrTd(), DefaultMRTD) || !bytes.Equal(b.GetReportData(), nonce[:]) {
+			t.Fatalf("body type %d: parsed %v", bt, d)
+		}
+		if bt == TDXBody15 && (!bytes.Equal(b.GetTeeTcbSvn2()[:3], svn2) || !bytes.Equal(b.GetMrServiceTd(), svcTD)) {
+			t.Fatalf("TDX 1.5 fields: %x %x", b.GetTeeTcbSvn2(), b.GetMrServiceTd())
+		}
+		if SignatureOffset(raw) != QuoteOffsetSignature+V5BodyShift+map[uint16]int{TDXBody10: 0, TDXBody15: 64}[bt] {
+			t.Fatalf("SignatureOffset %d", SignatureOffset(raw))
+		}
+		// The tampered fault still hits a signed byte in v5.
+		bad, _ := NewTDXMachine(TDXOptions{Name: "v5t", QuoteVersion: 5, BodyType: bt, Faults: []Fault{FaultTampered}}).Quote(nonce)
+		if err := verifyTDX(t, bad, false); err == nil || !strings.Contains(err.Error(), "unable to verify message digest") {
+			t.Fatalf("tampered v5: %v", err)
+		}
+	}
+	for _, o := range []TDXOptions{{QuoteVersion: 3}, {QuoteVersion: 5, BodyType: 1}} {
+		if _, err := NewTDXMachine(o).Quote(nonce); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
 	}
 }
 
