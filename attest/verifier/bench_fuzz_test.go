@@ -5,6 +5,7 @@ import (
 
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/simulators/tee"
+	tdxtestdata "github.com/google/go-tdx-guest/testing/testdata"
 )
 
 func benchVerify(b *testing.B, tdx, cached bool) {
@@ -69,6 +70,17 @@ func fuzzVerify(f *testing.F, tdx bool) {
 	f.Add(good.Raw[:len(good.Raw)/2])
 	f.Add([]byte{4, 0, 2, 0, 0x81, 0, 0, 0})
 	f.Add([]byte(`{"tee":"tdx","raw":"BAACAIEAAAA="}`))
+	if tdx {
+		// Quote v5 (both body types, and Intel's real sample): the layout
+		// checks before go-tdx-guest's parser.
+		for _, bt := range []uint16{tee.TDXBody10, tee.TDXBody15} {
+			v5 := tdxEvidence(f, tee.NewTDXMachine(tee.TDXOptions{Name: "fuzz", QuoteVersion: 5, BodyType: bt}), rd)
+			f.Add(v5.Raw)
+			f.Add(v5.Raw[:0x36+0x250])
+		}
+		f.Add(tdxtestdata.RawQuoteV5)
+		f.Add([]byte{5, 0, 2, 0, 0x81, 0, 0, 0})
+	}
 	v := New(Options{TestRoots: tee.TestRoots()})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := ParseEvidence(data)

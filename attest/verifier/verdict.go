@@ -39,7 +39,7 @@ type Verdict struct {
 	FMSPC         string   `json:"fmspc,omitempty"`
 	PPID          string   `json:"ppid,omitempty"`
 	ProductLine   string   `json:"productLine,omitempty"`
-	ReportVersion uint32   `json:"reportVersion,omitempty"`
+	ReportVersion uint32   `json:"reportVersion,omitempty"` // SNP report / TDX quote version
 	ReportData    string   `json:"reportData,omitempty"`
 	TrustRoot     string   `json:"trustRoot,omitempty"`
 	Simulated     bool     `json:"simulated"` // chained to the cctest test PKI

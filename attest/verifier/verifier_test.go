@@ -580,3 +580,137 @@ func TestConcurrentVerification(t *testing.T) {
 		}
 	}
 }
+
+func tdxV5(t testing.TB, name string, bodyType uint16, o tee.TDXOptions) Evidence {
+	t.Helper()
+	o.Name, o.QuoteVersion, o.BodyType = name, 5, bodyType
+	return tdxEvidence(t, tee.NewTDXMachine(o), testNonce)
+}
+
+// appendTDX adds policy lines to the tdx section (the last in the fixtures).
+func appendTDX(lines string) func(string) string {
+	return func(s string) string { return noCollateral(s) + lines }
+}
+
+// Quote v5, both body types, take the same path as v4: verify (offline and
+// with collateral), the chain cache, every field check.
+func TestSimulatedTDXv5Passes(t *testing.T) {
+	pc := fixturePolicy(t, "tdx-simulated.yaml")
+	for _, bt := range []uint16{tee.TDXBody10, tee.TDXBody15} {
+		ev := tdxV5(t, "v5-pass", bt, tee.TDXOptions{})
+		v := newTestVerifier(nil, nil)
+		vd := v.Verify(ev, pc, testNonce[:])
+		requirePass(t, vd)
+		parse, _ := vd.Check("parse")
+		if vd.ReportVersion != 5 || !strings.Contains(parse.Measured, map[uint16]string{tee.TDXBody10: "TDX 1.0 body", tee.TDXBody15: "TDX 1.5 body"}[bt]) {
+			t.Errorf("body type %d: version %d, parse %q", bt, vd.ReportVersion, parse.Measured)
+		}
+		if _, shown := vd.Check("mrservicetd"); shown != (bt == tee.TDXBody15) {
+			t.Errorf("body type %d: MRSERVICETD shown = %v", bt, shown)
+		}
+		requirePass(t, v.Verify(ev, offlinePolicy(t, "tdx-simulated.yaml"), testNonce[:]))
+		// Second quote from the machine: the cached chain, the quote signature still checked.
+		again := v.Verify(ev, pc, testNonce[:])
+		requirePass(t, again)
+		bad := ev
+		bad.Raw = flip(ev.Raw, tee.BodyOffsetMRTD+tee.V5BodyShift)
+		if vd := v.Verify(bad, pc, testNonce[:]); !again.ChainCached || !vd.ChainCached {
+			t.Fatal("expected cache hits")
+		} else {
+			requireFail(t, vd, "verify", "unable to verify message digest")
+		}
+	}
+	pinned := editedPolicy(t, "tdx-simulated.yaml", appendTDX("  minimumTeeTcbSvn2: \"03000500000000000000000000000000\"\n  mrServiceTd: \""+strings.Repeat("00", 48)+"\"\n"))
+	requirePass(t, newTestVerifier(nil, nil).Verify(tdxV5(t, "v5-pinned", tee.TDXBody15, tee.TDXOptions{}), pinned, testNonce[:]))
+}
+
+// Every v5-specific way to be wrong fails with its own check and reason.
+func TestTDXv5Rejections(t *testing.T) {
+	p := offlinePolicy(t, "tdx-simulated.yaml")
+	good := tdxV5(t, "v5-good", tee.TDXBody15, tee.TDXOptions{})
+	good10 := tdxV5(t, "v5-good10", tee.TDXBody10, tee.TDXOptions{})
+	raw := good.Raw
+	sig := tee.SignatureOffset(raw)
+	run := func(ev Evidence, pol *policy.Policy) func(t *testing.T) Verdict {
+		return func(t *testing.T) Verdict { return newTestVerifier(nil, nil).Verify(ev, pol, testNonce[:]) }
+	}
+	with := func(b []byte) Evidence { ev := good; ev.Raw = b; return ev }
+	edited := func(edit func([]byte)) Evidence { b := bytes.Clone(raw); edit(b); return with(b) }
+	flipped := func(off int) func(t *testing.T) Verdict { return run(with(flip(raw, off)), p) }
+	svn2Floor := editedPolicy(t, "tdx-simulated.yaml", appendTDX("  minimumTeeTcbSvn2: \"04000000000000000000000000000000\"\n"))
+	svcPin := editedPolicy(t, "tdx-simulated.yaml", appendTDX("  mrServiceTd: \""+strings.Repeat("00", 48)+"\"\n"))
+	const digest = "unable to verify message digest"
+	variants := []variant{
+		{"flip body descriptor size", "parse", "declares a", flipped(tee.BodyOffsetTeeTcbSvn + 2)},
+		{"flip MRTD", "verify", digest, flipped(tee.BodyOffsetMRTD + tee.V5BodyShift)},
+		{"flip REPORT_DATA", "verify", digest, flipped(tee.BodyOffsetReportData + tee.V5BodyShift + 9)},
+		{"flip TEE_TCB_SVN2", "verify", digest, flipped(tee.BodyOffsetTeeTcbSvn2 + tee.V5BodyShift + 1)},
+		{"flip MRSERVICETD", "verify", digest, flipped(tee.BodyOffsetMrServiceTd + tee.V5BodyShift + 47)},
+		{"flip quote signature", "verify", digest, flipped(sig + 3)},
+		{"body type 1 (SGX enclave report)", "parse", "body type 1 is not a TD report", run(edited(func(b []byte) { b[0x30] = 1 }), p)},
+		{"body type 2 with a TDX 1.5 body", "parse", "body type 2 declares a 648-byte body, want 584", run(edited(func(b []byte) { b[0x30] = 2 }), p)},
+		{"body type 3 with a TDX 1.0 body", "parse", "body type 3 declares a 584-byte body, want 648", run(edited10(good10.Raw), p)},
+		{"quote version 6", "parse", "TDX quote version 6 is not supported", run(edited(func(b []byte) { b[0] = 6 }), p)},
+		{"truncated in the descriptor", "parse", "truncated in the body descriptor", run(with(raw[:0x33]), p)},
+		{"truncated in the body", "parse", "truncated inside the TD quote body", run(with(raw[:0x200]), p)},
+		{"truncated signed data", "parse", "truncated: its signed data", run(with(raw[:len(raw)-100]), p)},
+		{"TEE_TCB_SVN2 below the floor", "tee-tcb-svn2", "TEE_TCB_SVN2[0] 3 < 4", run(good, svn2Floor)},
+		{"TEE_TCB_SVN2 asked of a TDX 1.0 body", "tee-tcb-svn2", "carries none", run(good10, svn2Floor)},
+		{"MRSERVICETD of another service TD", "mrservicetd", "not the one the policy pins",
+			run(tdxV5(t, "v5-svc", tee.TDXBody15, tee.TDXOptions{MrServiceTd: bytes.Repeat([]byte{7}, 48)}), svcPin)},
+		{"MRSERVICETD asked of a quote v4", "mrservicetd", "this TDX quote v4 carries none",
+			run(tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "v4-svc"}), testNonce), svcPin)},
+		{"debug TD (v5)", "debug", "TD_ATTRIBUTES.DEBUG is set", run(tdxV5(t, "v5-debug", tee.TDXBody15, tee.TDXOptions{Debug: true}), p)},
+		{"TCB below minimum (v5)", "tcb", "TEE_TCB_SVN[0] 2 < 3",
+			run(tdxV5(t, "v5-old", tee.TDXBody15, tee.TDXOptions{Faults: []tee.Fault{tee.FaultOldTCB}, TeeTcbSvn2: []byte{9}}), p)},
+	}
+	runVariants(t, variants)
+}
+
+// edited10 relabels a TDX 1.0 body as type 3: the declared size is wrong.
+func edited10(raw []byte) Evidence {
+	b := bytes.Clone(raw)
+	b[0x30] = 3
+	return Evidence{TEE: teename.TDX, Raw: b}
+}
+
+// Real quote v5 (TDX 1.5 body) from go-tdx-guest's testdata, read from the
+// module cache, verified against Intel's root and validated under a policy.
+func TestRealTDXQuoteV5(t *testing.T) {
+	raw := tdxtestdata.RawQuoteV5
+	ev, err := ParseEvidence(raw)
+	if err != nil || ev.TEE != teename.TDX {
+		t.Fatalf("ParseEvidence: %v %q", err, ev.TEE)
+	}
+	body := raw[0x36:]
+	mrtd := fmt.Sprintf("%x", body[0x88:0xB8])
+	rd := body[0x208:0x248]
+	doc := func(extra string) *policy.Policy {
+		p, err := policy.Load([]byte("apiVersion: cctest.dev/v1alpha1\nkind: AttestationPolicy\nname: real-v5\ntdx:\n" +
+			"  allowedMeasurements:\n  - {name: sample, mrtd: \"" + mrtd + "\"}\n" + extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	at := time.Date(2026, time.June, 1, 0, 0, 0, 0, time.UTC) // the sample's PCK certificate is valid from 2026-01-27
+	v := New(Options{Now: func() time.Time { return at }})
+	p := doc("  minimumTeeTcbSvn2: \"0d010400000000000000000000000000\"\n  mrServiceTd: \"" + strings.Repeat("00", 48) + "\"\n")
+	vd := v.Verify(ev, p, rd)
+	requirePass(t, vd)
+	parse, _ := vd.Check("parse")
+	if vd.Simulated || vd.TrustRoot != trust.IntelVendorRootName || vd.ReportVersion != 5 || !strings.Contains(parse.Measured, "TDX 1.5 body") {
+		t.Errorf("identity: %+v", vd)
+	}
+	// One above the sample's TEE_TCB_SVN2 fails through its own check.
+	requireFail(t, v.Verify(ev, doc("  minimumTeeTcbSvn2: \"0e000000000000000000000000000000\"\n"), rd), "tee-tcb-svn2", "TEE_TCB_SVN2[0] 13 < 14")
+	requireFail(t, v.Verify(ev, doc("  mrServiceTd: \""+strings.Repeat("01", 48)+"\"\n"), rd), "mrservicetd", "not the one the policy pins")
+	// A changed byte anywhere in what the signature covers is refused.
+	for _, off := range []int{0x36 + 0x88, 0x36 + 0x248, 0x36 + 0x258, 0x31} {
+		bad := ev
+		bad.Raw = flip(raw, off)
+		if vd := v.Verify(bad, p, rd); vd.Pass {
+			t.Errorf("flipped byte 0x%x accepted", off)
+		}
+	}
+}

@@ -44,6 +44,7 @@ type source struct {
 	machine       string
 	productLine   string
 	reportVersion uint32
+	quoteVersion  uint16
 }
 
 func (s *source) addFlags(cmd *cobra.Command) {
@@ -53,6 +54,7 @@ func (s *source) addFlags(cmd *cobra.Command) {
 	f.StringVar(&s.machine, "machine-name", "sim-node", "with --simulate, the simulated machine's name (seeds its identity)")
 	f.StringVar(&s.productLine, "product-line", "Milan", "with --simulate snp, the CPU product line: Milan or Genoa")
 	f.Uint32Var(&s.reportVersion, "report-version", 3, "with --simulate snp, the attestation report version: 2, 3 or 5")
+	f.Uint16Var(&s.quoteVersion, "quote-version", 4, "with --simulate tdx, the quote version: 4, or 5 (TDX 1.5 body)")
 }
 
 func faultNames() string {
@@ -94,7 +96,11 @@ func (s *source) device() (device.Device, error) {
 		faults = append(faults, f)
 	}
 	if teeName == teename.TDX {
-		return simdevice.New(tee.NewTDXMachine(tee.TDXOptions{Name: s.machine, Faults: faults})), nil
+		m := tee.NewTDXMachine(tee.TDXOptions{Name: s.machine, QuoteVersion: s.quoteVersion, Faults: faults})
+		if _, err := m.PCKCertificate(); err != nil {
+			return nil, usage("--quote-version: %v", err)
+		}
+		return simdevice.New(m), nil
 	}
 	m, err := tee.NewSNPMachine(tee.SNPOptions{Name: s.machine, ProductLine: s.productLine, ReportVersion: s.reportVersion, Faults: faults})
 	if err != nil {
@@ -304,7 +310,7 @@ func newVerify() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify --evidence FILE --policy FILE [--nonce HEX]",
 		Short: "Verify saved evidence (a raw quote / report, or cctest's evidence JSON)",
-		Long: `verify checks evidence saved earlier: a raw TDX quote, a raw SEV-SNP report
+		Long: `verify checks evidence saved earlier: a raw TDX quote (v4 or v5), a raw SEV-SNP report
 (optionally followed by its certificate table), or the JSON written by
 'cctest attest --save-evidence'. Supply the VCEK or the certificate table when
 an SNP report lacks them (or let collateral fetching get the VCEK from AMD KDS).

@@ -45,6 +45,7 @@ func TestSimulatedAttestPasses(t *testing.T) {
 		{"--simulate", "snp", "--policy", policyPath("snp-simulated.yaml")},
 		{"--simulate", "snp", "--product-line", "Genoa", "--report-version", "5", "--policy", policyPath("platform.yaml")},
 		{"--simulate", "tdx"}, // embedded example policy
+		{"--simulate", "tdx", "--quote-version", "5"},
 	} {
 		out, errOut, code := run(t, New(), tc...)
 		if code != 0 || !strings.HasPrefix(out, "PASS") {
@@ -117,6 +118,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--simulate", "tdx", "--policy", "/nonexistent.yaml"}, "/nonexistent.yaml"},
 		{[]string{"--simulate-fault", "debug"}, "needs --simulate"},
 		{[]string{"--simulate", "snp", "--product-line", "Turin"}, "unsupported SNP product line"},
+		{[]string{"--simulate", "tdx", "--quote-version", "3"}, "unsupported TDX quote version 3"},
 		{[]string{"verify", "--policy", policyPath("tdx-simulated.yaml")}, "--evidence and --policy are required"},
 	} {
 		_, errOut, code := run(t, New(), tc.args...)
@@ -189,6 +191,30 @@ tdx:
 	nonce := hexOf(raw[0x30+0x208 : 0x30+0x248])
 	out, errOut, code := run(t, New(), "verify", "--evidence", quote, "--policy", pol, "--nonce", nonce, "--at", "2023-07-01T01:00:00Z")
 	if code != 0 || !strings.Contains(out, "Intel SGX Root CA (vendor)") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// Quote v5 used to fail here with "not a TDX quote v4": Intel's real
+// sample (TDX 1.5 body, go-tdx-guest testdata) verifies.
+func TestVerifyRealQuoteV5(t *testing.T) {
+	dir := t.TempDir()
+	raw := tdxtestdata.RawQuoteV5
+	quote := filepath.Join(dir, "quote-v5.bin")
+	_ = os.WriteFile(quote, raw, 0o644)
+	pol := filepath.Join(dir, "p.yaml")
+	_ = os.WriteFile(pol, []byte(`apiVersion: cctest.dev/v1alpha1
+kind: AttestationPolicy
+name: sample-v5
+tdx:
+  allowedMeasurements:
+  - name: sample
+    mrtd: "`+hexOf(raw[0x36+0x88:0x36+0xB8])+`"
+  mrServiceTd: "`+strings.Repeat("00", 48)+`"
+`), 0o644)
+	nonce := hexOf(raw[0x36+0x208 : 0x36+0x248])
+	out, errOut, code := run(t, New(), "verify", "--evidence", quote, "--policy", pol, "--nonce", nonce, "--at", "2026-06-01T00:00:00Z")
+	if code != 0 || !strings.Contains(out, "TDX quote v5 (TDX 1.5 body)") || !strings.Contains(out, "mrservicetd") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }
