@@ -11,6 +11,7 @@ import (
 	"github.com/cctest/cctest/simulators/tee/testpki"
 	sevabi "github.com/google/go-sev-guest/abi"
 	sevclient "github.com/google/go-sev-guest/client"
+	spb "github.com/google/go-sev-guest/proto/sevsnp"
 	sevvalidate "github.com/google/go-sev-guest/validate"
 	sevverify "github.com/google/go-sev-guest/verify"
 	sevtrust "github.com/google/go-sev-guest/verify/trust"
@@ -48,7 +49,7 @@ func snpRoots() map[string][]*sevtrust.AMDRootCerts {
 	out := map[string][]*sevtrust.AMDRootCerts{}
 	for _, l := range testpki.ProductLines {
 		r := sevtrust.AMDRootCertsProduct(l)
-		r.ProductCerts = &sevtrust.ProductCerts{Ark: testpki.ARK(l), Ask: testpki.ASK(l)}
+		r.ProductCerts = &sevtrust.ProductCerts{Ark: testpki.ARK(l), Ask: testpki.ASK(l), Asvk: testpki.ASVK(l)}
 		out[l] = []*sevtrust.AMDRootCerts{r}
 	}
 	return out
@@ -146,6 +147,43 @@ func TestSNPReportVerifiesWithTheRealLibrary(t *testing.T) {
 	}
 }
 
+// VLEK-signed reports (AWS): go-sev-guest verifies VLEK -> ASVK -> ARK and
+// validates them; the report carries no chip identity.
+func TestSNPVLEKReportVerifiesWithTheRealLibrary(t *testing.T) {
+	for _, line := range []string{Milan, Genoa} {
+		for _, v := range []uint32{2, 3, 5} {
+			m := MustNewSNPMachine(SNPOptions{Name: "aws", ProductLine: line, ReportVersion: v, VLEK: true})
+			raw, err := m.ExtendedReport(nonce)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := verifySNP(t, raw, true); err != nil {
+				t.Fatalf("%s v%d: %v", line, v, err)
+			}
+			att, _ := sevabi.ReportCertsToProto(raw)
+			info, _ := sevabi.ParseSignerInfo(att.GetReport().GetSignerInfo())
+			if info.SigningKey != sevabi.VlekReportSigner || !bytes.Equal(att.GetReport().GetChipId(), make([]byte, 64)) || len(att.GetCertificateChain().GetVlekCert()) == 0 {
+				t.Fatalf("%s v%d: signer %v, chip %x", line, v, info.SigningKey, att.GetReport().GetChipId())
+			}
+		}
+	}
+	m := MustNewSNPMachine(SNPOptions{Name: "aws", VLEK: true})
+	if _, err := m.VCEK(); err == nil {
+		t.Error("a VLEK machine handed out a VCEK")
+	}
+	raw, _ := m.Report(nonce)
+	att, _ := sevabi.ReportToProto(raw)
+	err := sevverify.SnpAttestation(&spb.Attestation{Report: att, CertificateChain: &spb.CertificateChain{}},
+		&sevverify.Options{TrustedRoots: snpRoots(), DisableCertFetching: true, Now: time.Now()})
+	if err == nil || !strings.Contains(err.Error(), "missing VLEK certificate") {
+		t.Errorf("bare VLEK report: %v", err)
+	}
+	forged, _ := MustNewSNPMachine(SNPOptions{Name: "aws-forged", VLEK: true, Faults: []Fault{FaultForgedChain}}).ExtendedReport(nonce)
+	if err := verifySNP(t, forged, false); err == nil || !strings.Contains(err.Error(), "VLEK could not be verified by any trusted roots") {
+		t.Errorf("forged ASVK: %v", err)
+	}
+}
+
 func TestFaultsAreVisibleToTheLibraries(t *testing.T) {
 	tdxWant := map[Fault]string{
 		FaultTampered:      "unable to verify message digest",
@@ -219,6 +257,8 @@ func TestPCSAndKDSOverHTTP(t *testing.T) {
 		"https://certificates.trustedservices.intel.com/IntelSGXRootCA.der",
 		"https://kdsintf.amd.com/vcek/v1/Milan/cert_chain",
 		"https://kdsintf.amd.com/vcek/v1/Genoa/crl",
+		"https://kdsintf.amd.com/vlek/v1/Milan/cert_chain",
+		"https://kdsintf.amd.com/vlek/v1/Genoa/crl",
 	} {
 		if _, _, err := (getter{h}).do(u); err != nil {
 			t.Errorf("%s: %v", u, err)
