@@ -24,6 +24,10 @@ type Evidence struct {
 	// VCEK is the SNP VCEK certificate (DER or PEM) when the report comes
 	// without a certificate table.
 	VCEK []byte `json:"vcek,omitempty"`
+	// VLEK is the SNP VLEK certificate (DER or PEM) of a VLEK-signed report
+	// (AWS) that comes without a certificate table. Unlike a VCEK it cannot
+	// be fetched from AMD KDS: the cloud provider hands it out.
+	VLEK []byte `json:"vlek,omitempty"`
 	// Nonce is the REPORT_DATA the evidence was requested with. Informational:
 	// the verifier compares against the caller's expectation, never this.
 	Nonce []byte `json:"nonce,omitempty"`

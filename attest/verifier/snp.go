@@ -39,22 +39,27 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	rep := att.GetReport()
 	vd.add(Check{Name: "parse", Expected: "SEV-SNP attestation report", Pass: true,
 		Measured: fmt.Sprintf("SEV-SNP report v%d, %d certificate table entries", rep.GetVersion(), certCount(att.GetCertificateChain()))})
+	signer := reportSigner(rep)
+	vd.SigningKey = signer.String()
 	vd.Measurement = hex.EncodeToString(rep.GetMeasurement())
-	vd.ChipID = hex.EncodeToString(rep.GetChipId())
+	if !allZero(rep.GetChipId()) {
+		vd.ChipID = hex.EncodeToString(rep.GetChipId())
+	}
 	vd.ReportVersion = rep.GetVersion()
 	vd.ReportData = hex.EncodeToString(rep.GetReportData())
 	reported := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetReportedTcb()))
 	vd.TCB = tcbString(reported)
 	if fms := rep.GetCpuid1EaxFms(); fms != 0 {
 		vd.ProductLine = kds.ProductLineFromFms(fms)
-	} else if vcek, err := sevtrust.ParseCert(att.GetCertificateChain().GetVcekCert()); err == nil {
-		if exts, err := kds.VcekCertificateExtensions(vcek); err == nil {
-			if prod, err := kds.ParseProductName(exts.ProductName, sevabi.VcekReportSigner); err == nil {
+	} else if ek, err := sevtrust.ParseCert(endorsementKey(att)); err == nil {
+		if exts, err := kds.CertificateExtensions(ek, signer); err == nil {
+			if prod, err := kds.ParseProductName(exts.ProductName, signer); err == nil {
 				vd.ProductLine = kds.ProductLine(prod)
 			}
 		}
 	}
 
+	vd.add(signingKeyCheck(ev, att))
 	v.snpVerify(vd, att, report, p)
 
 	pol, _ := sevabi.ParseSnpPolicy(rep.GetPolicy()) // parse already checked it
@@ -118,17 +123,86 @@ func snpAttestation(ev Evidence) (*spb.Attestation, []byte, error) {
 		}
 		chain = ct.Proto()
 	}
-	if len(ev.VCEK) > 0 {
-		der := ev.VCEK
+	for _, k := range []struct {
+		name     string
+		supplied []byte
+		dst      *[]byte
+	}{{"VCEK", ev.VCEK, &chain.VcekCert}, {"VLEK", ev.VLEK, &chain.VlekCert}} {
+		if len(k.supplied) == 0 {
+			continue
+		}
+		der := k.supplied
 		if b, _ := pem.Decode(der); b != nil {
 			der = b.Bytes
 		}
-		if len(chain.GetVcekCert()) > 0 && !bytes.Equal(chain.GetVcekCert(), der) {
-			return nil, nil, fmt.Errorf("the supplied VCEK differs from the one in the certificate table")
+		if len(*k.dst) > 0 && !bytes.Equal(*k.dst, der) {
+			return nil, nil, fmt.Errorf("the supplied %s differs from the one in the certificate table", k.name)
 		}
-		chain.VcekCert = der
+		*k.dst = der
 	}
 	return &spb.Attestation{Report: rep, CertificateChain: chain}, report, nil
+}
+
+// reportSigner is the report's SIGNING_KEY (ReportToProto has checked it).
+func reportSigner(rep *spb.Report) sevabi.ReportSigner {
+	info, _ := sevabi.ParseSignerInfo(rep.GetSignerInfo())
+	return info.SigningKey
+}
+
+// endorsementKey is the certificate of the key the report says signed it.
+func endorsementKey(att *spb.Attestation) []byte {
+	if reportSigner(att.GetReport()) == sevabi.VlekReportSigner {
+		return att.GetCertificateChain().GetVlekCert()
+	}
+	return att.GetCertificateChain().GetVcekCert()
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// signingKeyCheck matches what came with the report to its SIGNING_KEY, so
+// a VLEK handed in for a VCEK-signed report (or the reverse, or a table
+// with the other kind only) is named as such rather than failing later as
+// a chain or signature error.
+func signingKeyCheck(ev Evidence, att *spb.Attestation) Check {
+	signer := reportSigner(att.GetReport())
+	chain := att.GetCertificateChain()
+	c := Check{Name: "signing-key", Expected: "the certificate of the key SIGNING_KEY names",
+		Measured: fmt.Sprintf("SIGNING_KEY %d (%v)", int(signer), signer)}
+	switch signer {
+	case sevabi.VcekReportSigner:
+		switch {
+		case len(ev.VLEK) > 0:
+			c.Detail = "a VLEK certificate was supplied, but the report's SIGNING_KEY is 0: the chip's VCEK signed it (supply the VCEK, or nothing and let collateral fetch it)"
+		case len(chain.GetVlekCert()) > 0 && len(chain.GetVcekCert()) == 0:
+			c.Detail = "the certificate table carries a VLEK but no VCEK, and the report's SIGNING_KEY is 0 (VCEK): the table belongs to another report"
+		default:
+			c.Pass = true
+		}
+	case sevabi.VlekReportSigner:
+		switch {
+		case len(ev.VCEK) > 0:
+			c.Detail = "a VCEK certificate was supplied, but the report's SIGNING_KEY is 1: a VLEK signed it (supply the VLEK: --vlek, or the certificate table)"
+		case len(chain.GetVlekCert()) == 0 && len(chain.GetVcekCert()) > 0:
+			c.Detail = "the report's SIGNING_KEY is 1 (VLEK), but the certificate table carries a VCEK and no VLEK: the table belongs to another report"
+		case len(chain.GetVlekCert()) == 0:
+			c.Detail = "the report is signed by a VLEK (SIGNING_KEY 1, as on AWS) and no VLEK certificate came with it: supply --vlek or the certificate table (AMD KDS does not serve VLEKs to tenants)"
+		default:
+			c.Pass = true
+		}
+		if c.Pass && allZero(att.GetReport().GetChipId()) {
+			c.Measured += "; CHIP_ID masked (all zero): the report does not identify the chip"
+		}
+	default:
+		c.Detail = fmt.Sprintf("the report's SIGNING_KEY is %d (%v): it is not signed by a VCEK or VLEK", int(signer), signer)
+	}
+	return c
 }
 
 func certCount(c *spb.CertificateChain) int {
@@ -161,7 +235,7 @@ func (v *Verifier) snpRootSets(p *policy.Policy) []amdRootSet {
 		s := amdRootSet{name: v.testRootName(teename.SNP), simulated: true, roots: map[string][]*sevtrust.AMDRootCerts{}, getter: t.SNPGetter}
 		for l, pc := range t.AMD {
 			r := sevtrust.AMDRootCertsProduct(l)
-			r.ProductCerts = &sevtrust.ProductCerts{Ark: pc.Ark, Ask: pc.Ask}
+			r.ProductCerts = &sevtrust.ProductCerts{Ark: pc.Ark, Ask: pc.Ask, Asvk: pc.Asvk}
 			s.roots[l] = []*sevtrust.AMDRootCerts{r}
 			s.certs = append(s.certs, pc.Ark, pc.Ask)
 		}
@@ -183,20 +257,25 @@ func (v *Verifier) snpRootSets(p *policy.Policy) []amdRootSet {
 }
 
 // snpVerify runs go-sev-guest verify, or on a cache hit checks only the
-// report signature with the cached VCEK (go-sev-guest's SnpReportSignature).
+// report signature with the cached VCEK / VLEK (go-sev-guest's SnpReportSignature).
 func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p *policy.Policy) {
 	now := v.now()
+	signer := reportSigner(att.GetReport())
 	c := Check{Name: "verify", Expected: "report signature, VCEK chain to " + strings.Join(v.rootNames(p, teename.SNP), " or ")}
+	if signer == sevabi.VlekReportSigner {
+		c.Expected = "report signature, VLEK -> ASVK chain to " + strings.Join(v.rootNames(p, teename.SNP), " or ")
+	}
 	if p.Collateral.CheckRevocations {
 		c.Expected += ", ARK CRL"
 	}
 	chain := att.GetCertificateChain()
-	key := cacheKey([]byte("snp"), []byte(fmt.Sprint(p.TrustRoots, p.Collateral)), chain.GetVcekCert(),
+	ek := endorsementKey(att)
+	key := cacheKey([]byte("snp"), []byte(fmt.Sprint(p.TrustRoots, p.Collateral)), ek,
 		[]byte(vd.ProductLine), []byte{byte(att.GetReport().GetSignerInfo())})
-	if e := v.cache.get(key, now); e != nil && len(chain.GetVcekCert()) > 0 {
+	if e := v.cache.get(key, now); e != nil && len(ek) > 0 {
 		vd.ChainCached = true
 		vd.TrustRoot, vd.Simulated = e.trustRoot, e.simulated
-		if err := sevverify.SnpReportSignature(report, e.vcek); err != nil {
+		if err := sevverify.SnpReportSignature(report, e.ek); err != nil {
 			c.Detail = err.Error() + " (chain cached)"
 		} else {
 			c.Pass, c.Measured = true, "valid; chain to "+e.trustRoot+" (cached)"
@@ -212,36 +291,44 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 	var lastErr error
 	for _, set := range v.snpRootSets(p) {
 		getter := set.getter
-		fetch := len(chain.GetVcekCert()) == 0 && (getter != nil || p.Collateral.Verify)
-		if len(chain.GetVcekCert()) == 0 && !fetch {
+		// Only a VCEK can be fetched (from AMD KDS); a VLEK comes from the cloud provider.
+		fetch := signer == sevabi.VcekReportSigner && len(ek) == 0 && (getter != nil || p.Collateral.Verify)
+		if len(ek) == 0 && !fetch {
 			lastErr = errors.New("the report carries no VCEK certificate: supply the certificate table or the VCEK, or enable collateral to fetch it from the KDS")
+			if signer == sevabi.VlekReportSigner {
+				lastErr = sevverify.ErrMissingVlek
+			}
 			continue
 		}
 		opts := &sevverify.Options{
 			TrustedRoots: set.roots, Now: now, DisableCertFetching: !fetch,
 			CheckRevocations: p.Collateral.CheckRevocations, Getter: getter,
 		}
-		if err := safeErr("go-sev-guest verify", func() error { return sevverify.SnpAttestation(att, opts) }); err != nil {
+		err := safeErr("go-sev-guest verify", func() error { return sevverify.SnpAttestation(att, opts) })
+		if err == nil && signer == sevabi.VlekReportSigner && p.Collateral.CheckRevocations {
+			err = asvkNotRevoked(set, vd.ProductLine, opts)
+		}
+		if err != nil {
 			lastErr = err
 			continue
 		}
 		vd.TrustRoot, vd.Simulated = set.name, set.simulated
 		c.Pass, c.Measured = true, "valid; chain to "+set.name
 		vd.add(c)
-		vcek, err := sevtrust.ParseCert(att.GetCertificateChain().GetVcekCert())
+		cert, err := sevtrust.ParseCert(endorsementKey(att))
 		if err != nil {
 			return
 		}
-		nb, na := window(append([]*x509.Certificate{vcek}, set.certs...)...)
+		nb, na := window(append([]*x509.Certificate{cert}, set.certs...)...)
 		if p.Collateral.CheckRevocations && now.Add(v.opts.CollateralTTL).Before(na) {
 			na = now.Add(v.opts.CollateralTTL)
 		}
-		v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: set.name, simulated: set.simulated, vcek: vcek})
+		v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: set.name, simulated: set.simulated, ek: cert})
 		return
 	}
 	c.Detail = fmt.Sprint(lastErr)
 	var presented []*x509.Certificate
-	for _, der := range [][]byte{chain.GetVcekCert(), chain.GetAskCert(), chain.GetArkCert()} {
+	for _, der := range [][]byte{chain.GetVcekCert(), chain.GetVlekCert(), chain.GetAskCert(), chain.GetArkCert()} {
 		if cert, err := x509.ParseCertificate(der); err == nil {
 			presented = append(presented, cert)
 		}
@@ -249,6 +336,25 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 	c.Detail += v.testRootHint(p, presented...)
 	c.Measured = "not verified"
 	vd.add(c)
+}
+
+// asvkNotRevoked checks the ASVK against the VLEK CRL. go-sev-guest's
+// revocation check reads only the ASK's CRL (the VCEK side), so it is run
+// again on a root set whose intermediate is the ASVK: same fetch, same
+// ARK signature check, same serial lookup.
+func asvkNotRevoked(set amdRootSet, line string, opts *sevverify.Options) error {
+	for _, r := range set.roots[line] {
+		if r.ProductCerts == nil || r.ProductCerts.Asvk == nil {
+			continue
+		}
+		vlekSide := sevtrust.AMDRootCertsProduct(line)
+		vlekSide.ProductCerts = &sevtrust.ProductCerts{Ark: r.ProductCerts.Ark, Ask: r.ProductCerts.Asvk}
+		if _, err := sevverify.GetCrlAndCheckRoot(vlekSide, opts); err != nil {
+			return fmt.Errorf("ASVK revocation check (VLEK CRL): %v", strings.Replace(err.Error(), "ASK was revoked", "ASVK was revoked", 1))
+		}
+		return nil
+	}
+	return fmt.Errorf("no ASVK for product line %q to check against the VLEK CRL", line)
 }
 
 func snpMeasurementCheck(vd *Verdict, rep *spb.Report, p *policy.Policy) *policy.SNPMeasurement {

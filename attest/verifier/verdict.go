@@ -35,7 +35,8 @@ type Verdict struct {
 	RTMRs         []string `json:"rtmrs,omitempty"`
 	MatchedImage  string   `json:"matchedImage,omitempty"` // allowlist entry name
 	TCB           string   `json:"tcb,omitempty"`
-	ChipID        string   `json:"chipID,omitempty"`
+	ChipID        string   `json:"chipID,omitempty"`     // empty when masked (all zero, as with a VLEK)
+	SigningKey    string   `json:"signingKey,omitempty"` // SNP: VCEK or VLEK
 	FMSPC         string   `json:"fmspc,omitempty"`
 	PPID          string   `json:"ppid,omitempty"`
 	ProductLine   string   `json:"productLine,omitempty"`

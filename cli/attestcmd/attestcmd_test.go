@@ -3,6 +3,7 @@ package attestcmd
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -46,6 +47,7 @@ func TestSimulatedAttestPasses(t *testing.T) {
 		{"--simulate", "snp", "--product-line", "Genoa", "--report-version", "5", "--policy", policyPath("platform.yaml")},
 		{"--simulate", "tdx"}, // embedded example policy
 		{"--simulate", "tdx", "--quote-version", "5"},
+		{"--simulate", "snp", "--signing-key", "vlek", "--product-line", "Genoa"},
 	} {
 		out, errOut, code := run(t, New(), tc...)
 		if code != 0 || !strings.HasPrefix(out, "PASS") {
@@ -119,6 +121,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--simulate-fault", "debug"}, "needs --simulate"},
 		{[]string{"--simulate", "snp", "--product-line", "Turin"}, "unsupported SNP product line"},
 		{[]string{"--simulate", "tdx", "--quote-version", "3"}, "unsupported TDX quote version 3"},
+		{[]string{"--simulate", "snp", "--signing-key", "vxek"}, "want vcek or vlek"},
 		{[]string{"verify", "--policy", policyPath("tdx-simulated.yaml")}, "--evidence and --policy are required"},
 	} {
 		_, errOut, code := run(t, New(), tc.args...)
@@ -171,6 +174,37 @@ func TestSaveThenVerifyEvidence(t *testing.T) {
 	if out, errOut, code := run(t, New(), "verify", "--evidence", rawPath, "--vcek", vcekPath, "--policy", policyPath("snp-simulated.yaml"),
 		"--nonce", "0102", "--bind-context", "ctx"); code != 0 {
 		t.Errorf("bare report + vcek: %d %s %s", code, out, errOut)
+	}
+}
+
+// A bare VLEK-signed report verifies with --vlek; the VLEK given for a
+// VCEK-signed report is named as the problem.
+func TestVerifyVLEKReport(t *testing.T) {
+	dir := t.TempDir()
+	rd := verifier.BindReportData([]byte{3}, "ctx")
+	aws := tee.MustNewSNPMachine(tee.SNPOptions{Name: "aws", VLEK: true})
+	chip := tee.MustNewSNPMachine(tee.SNPOptions{Name: "chip"})
+	awsReport, _ := aws.Report(rd)
+	chipReport, _ := chip.Report(rd)
+	vlek, _ := aws.VLEK()
+	paths := map[string][]byte{"aws.bin": awsReport, "chip.bin": chipReport,
+		"vlek.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vlek})}
+	for name, data := range paths {
+		_ = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}
+	verify := func(report string, extra ...string) (string, string, int) {
+		return run(t, New(), append([]string{"verify", "--evidence", filepath.Join(dir, report), "--policy", policyPath("snp-simulated.yaml"),
+			"--nonce", "03", "--bind-context", "ctx"}, extra...)...)
+	}
+	if out, errOut, code := verify("aws.bin", "--vlek", filepath.Join(dir, "vlek.pem")); code != 0 || !strings.Contains(out, "signing-key") {
+		t.Errorf("VLEK report + --vlek: %d %s %s", code, out, errOut)
+	}
+	if _, errOut, code := verify("aws.bin"); code != exitcode.Failed || !strings.Contains(errOut, "signing-key: the report is signed by a VLEK") {
+		t.Errorf("VLEK report without its VLEK: %d %s", code, errOut)
+	}
+	if _, errOut, code := verify("chip.bin", "--vlek", filepath.Join(dir, "vlek.pem")); code != exitcode.Failed ||
+		!strings.Contains(errOut, "a VLEK certificate was supplied, but the report's SIGNING_KEY is 0") {
+		t.Errorf("VLEK for a VCEK report: %d %s", code, errOut)
 	}
 }
 
