@@ -57,8 +57,13 @@ type SNPOptions struct {
 	ReportVersion uint32
 	// Measurement; nil takes DefaultSNPMeas.
 	Measurement []byte
-	// TCB; nil takes DefaultSNPTCB for the product line.
+	// TCB; nil takes DefaultSNPTCB for the product line. It is the
+	// committed, reported and launch TCB.
 	TCB *kds.TCBParts
+	// ProvisionalTCB makes the host run provisional firmware: CURRENT_TCB
+	// is this (newer than TCB, which stays committed and reported) and the
+	// current firmware build is one ahead of the committed one.
+	ProvisionalTCB *kds.TCBParts
 	// Debug sets the guest policy DEBUG bit; NoSMT clears the SMT bit.
 	Debug, NoSMT bool
 	// VMPL the report is requested at (0 default).
@@ -83,6 +88,7 @@ type SNPMachine struct {
 	version     uint32
 	measurement []byte
 	tcb         kds.TCBParts
+	current     *kds.TCBParts // provisional firmware's CURRENT_TCB
 	policy      uint64
 	vmpl        uint32
 	chipID      []byte
@@ -123,6 +129,7 @@ func NewSNPMachine(o SNPOptions) (*SNPMachine, error) {
 	if o.TCB != nil {
 		m.tcb = *o.TCB
 	}
+	m.current = o.ProvisionalTCB
 	pol := abi.SnpPolicy{SMT: !o.NoSMT, Debug: o.Debug || m.faults[FaultDebug], MigrateMA: m.faults[FaultMigratable]}
 	m.policy = abi.SnpPolicyToBytes(pol)
 	m.chipID = derive(o.Name, "chip-id", abi.ChipIDSize)
@@ -261,6 +268,13 @@ func (m *SNPMachine) mint(reportData [64]byte, vmpl uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	current, build := tcb, uint32(21)
+	if m.current != nil {
+		if current, err = kds.ComposeTCBParts(*m.current); err != nil {
+			return nil, err
+		}
+		build++
+	}
 	r := &spb.Report{
 		Version:         m.version,
 		GuestSvn:        1,
@@ -269,7 +283,7 @@ func (m *SNPMachine) mint(reportData [64]byte, vmpl uint32) ([]byte, error) {
 		ImageId:         make([]byte, abi.ImageIDSize),
 		Vmpl:            vmpl,
 		SignatureAlgo:   abi.SignEcdsaP384Sha384,
-		CurrentTcb:      uint64(tcb),
+		CurrentTcb:      uint64(current),
 		PlatformInfo:    snpPlatformInfo,
 		SignerInfo:      abi.ComposeSignerInfo(abi.SignerInfo{SigningKey: m.signer()}),
 		ReportData:      reportData[:],
@@ -282,7 +296,7 @@ func (m *SNPMachine) mint(reportData [64]byte, vmpl uint32) ([]byte, error) {
 		ReportedTcb:     uint64(tcb),
 		ChipId:          m.chipID,
 		CommittedTcb:    uint64(tcb),
-		CurrentBuild:    21,
+		CurrentBuild:    build,
 		CurrentMinor:    55,
 		CurrentMajor:    1,
 		CommittedBuild:  21,

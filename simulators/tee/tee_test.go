@@ -184,6 +184,30 @@ func TestSNPVLEKReportVerifiesWithTheRealLibrary(t *testing.T) {
 	}
 }
 
+// Provisional firmware: go-sev-guest validate refuses CURRENT_TCB newer
+// than COMMITTED_TCB unless PermitProvisionalFirmware is set.
+func TestSNPProvisionalFirmware(t *testing.T) {
+	newer := DefaultSNPTCB[Milan]
+	newer.SnpSpl++
+	raw, err := MustNewSNPMachine(SNPOptions{Name: "prov", ProvisionalTCB: &newer}).ExtendedReport(nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, _ := sevabi.ReportCertsToProto(raw)
+	if err := sevverify.SnpAttestation(att, &sevverify.Options{TrustedRoots: snpRoots(), DisableCertFetching: true, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	vmpl := 0
+	o := &sevvalidate.Options{GuestPolicy: sevabi.SnpPolicy{SMT: true}, VMPL: &vmpl}
+	if err := sevvalidate.SnpAttestation(att, o); err == nil || !strings.Contains(err.Error(), "does not match the report's CURRENT_TCB") {
+		t.Fatalf("committed firmware required: %v", err)
+	}
+	o.PermitProvisionalFirmware = true
+	if err := sevvalidate.SnpAttestation(att, o); err != nil {
+		t.Fatalf("provisional firmware permitted: %v", err)
+	}
+}
+
 func TestFaultsAreVisibleToTheLibraries(t *testing.T) {
 	tdxWant := map[Fault]string{
 		FaultTampered:      "unable to verify message digest",
