@@ -125,6 +125,11 @@ type SNP struct {
 	ProductLines []string `json:"productLines,omitempty"`
 	// MinimumGuestSvn is the floor for the guest's GUEST_SVN.
 	MinimumGuestSvn uint32 `json:"minimumGuestSvn,omitempty"`
+	// PermitProvisionalFirmware accepts hosts running provisional firmware
+	// (CURRENT_TCB / build / API version newer than the COMMITTED ones, as
+	// after a firmware update not yet committed). Default false: current
+	// and committed must be equal. Committed newer than current never passes.
+	PermitProvisionalFirmware bool `json:"permitProvisionalFirmware,omitempty"`
 }
 
 // SNPMeasurement is one allowed guest launch measurement.

@@ -70,8 +70,13 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	vd.add(bitCheck("migratable", pol.MigrateMA, "guest policy MIGRATE_MA (bit 18)",
 		"the guest policy allows a migration agent, so the guest can be moved to a host this evidence does not describe"))
 	vd.add(snpTCBCheck(reported, p.SNP))
+	c := provisionalCheck(rep, p.SNP)
+	if c.Pass && c.Detail != "" {
+		vd.Notes = append(vd.Notes, "provisional-firmware: "+c.Detail)
+	}
+	vd.add(c)
 	wantVMPL := p.SNP.RequiredVMPL()
-	c := Check{Name: "vmpl", Expected: fmt.Sprint(wantVMPL), Measured: fmt.Sprint(rep.GetVmpl()), Pass: rep.GetVmpl() == wantVMPL}
+	c = Check{Name: "vmpl", Expected: fmt.Sprint(wantVMPL), Measured: fmt.Sprint(rep.GetVmpl()), Pass: rep.GetVmpl() == wantVMPL}
 	if !c.Pass {
 		c.Detail = fmt.Sprintf("report VMPL %d is not %d: evidence from a less privileged level cannot vouch for the guest", rep.GetVmpl(), wantVMPL)
 	}
@@ -405,6 +410,43 @@ func snpTCBCheck(reported kds.TCBParts, s *policy.SNP) Check {
 	return c
 }
 
+// provisionalCheck compares the firmware running (CURRENT_TCB, build, API
+// version) with the one committed. Newer than committed is provisional
+// firmware (an update not yet committed, which can still be rolled back):
+// refused unless the policy permits it, and the reason is given either way.
+func provisionalCheck(rep *spb.Report, s *policy.SNP) Check {
+	cur := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetCurrentTcb()))
+	com := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetCommittedTcb()))
+	fw := func(tcb kds.TCBParts, major, minor, build uint32) string {
+		return fmt.Sprintf("%s, firmware %d.%d build %d", tcbString(tcb), major, minor, build)
+	}
+	current := fw(cur, rep.GetCurrentMajor(), rep.GetCurrentMinor(), rep.GetCurrentBuild())
+	committed := fw(com, rep.GetCommittedMajor(), rep.GetCommittedMinor(), rep.GetCommittedBuild())
+	c := Check{Name: "provisional-firmware", Expected: "current firmware = committed", Measured: "current " + current}
+	if s.PermitProvisionalFirmware {
+		c.Expected = "current firmware >= committed (policy permits provisional firmware)"
+	}
+	version := func(major, minor, build uint32) uint64 { return uint64(major)<<40 | uint64(minor)<<32 | uint64(build) }
+	curV := version(rep.GetCurrentMajor(), rep.GetCurrentMinor(), rep.GetCurrentBuild())
+	comV := version(rep.GetCommittedMajor(), rep.GetCommittedMinor(), rep.GetCommittedBuild())
+	switch {
+	case cur == com && curV == comV:
+		c.Pass = true
+	case !kds.TCBPartsLE(com, cur) || comV > curV:
+		c.Detail = fmt.Sprintf("the committed firmware (%s) is newer than the current one (%s): no host can be in that state", committed, current)
+	case s.PermitProvisionalFirmware:
+		c.Pass = true
+		c.Detail = fmt.Sprintf("accepted: the host runs provisional firmware (current %s, committed %s) and the policy permits it", current, committed)
+	default:
+		c.Detail = fmt.Sprintf("the host runs provisional firmware: current %s is newer than committed %s, and an uncommitted update can be rolled back; "+
+			"set snp.permitProvisionalFirmware to accept it", current, committed)
+	}
+	if c.Pass && c.Detail == "" {
+		c.Measured = "committed " + committed
+	}
+	return c
+}
+
 // snpLibraryValidate runs go-sev-guest's validate with everything the
 // policy pins (it also cross-checks CHIP_ID and REPORTED_TCB with the VCEK).
 func snpLibraryValidate(att *spb.Attestation, p *policy.Policy, matched *policy.SNPMeasurement, expected []byte) Check {
@@ -414,6 +456,8 @@ func snpLibraryValidate(att *spb.Attestation, p *policy.Policy, matched *policy.
 		MinimumTCB:      minTCB(p.SNP),
 		MinimumGuestSvn: p.SNP.MinimumGuestSvn,
 		VMPL:            &vmpl,
+
+		PermitProvisionalFirmware: p.SNP.PermitProvisionalFirmware,
 	}
 	if matched != nil {
 		o.Measurement = matched.Bytes()

@@ -29,6 +29,8 @@ type Verdict struct {
 	Source string `json:"source,omitempty"`
 
 	Checks []Check `json:"checks"`
+	// Notes say what passed only because the policy permits it.
+	Notes []string `json:"notes,omitempty"`
 
 	// Identity of what was attested.
 	Measurement   string   `json:"measurement,omitempty"` // MRTD or MEASUREMENT, hex
@@ -109,6 +111,9 @@ func (v Verdict) WriteTable(w io.Writer) error {
 	}
 	if v.TrustRoot != "" {
 		fmt.Fprintf(w, "trust root: %s\n", v.TrustRoot)
+	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

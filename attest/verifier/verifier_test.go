@@ -800,3 +800,44 @@ func TestSNPVLEKRejections(t *testing.T) {
 	// signed: a revoked ASK fails VLEK reports too (stricter than needed).
 	requireFail(t, newTestVerifier(nil, &tee.KDS{RevokeASK: true}).Verify(good, pc, testNonce[:]), "verify", "ASK was revoked")
 }
+
+// Provisional firmware (CURRENT_TCB newer than COMMITTED_TCB) is refused by
+// default and accepted under snp.permitProvisionalFirmware; the reason is in
+// the verdict either way. Committed newer than current is never accepted.
+func TestSNPProvisionalFirmware(t *testing.T) {
+	p := offlinePolicy(t, "snp-simulated.yaml")
+	permit := editedPolicy(t, "snp-simulated.yaml", func(s string) string { return noCollateral(s) + "  permitProvisionalFirmware: true\n" })
+	newer := tee.DefaultSNPTCB[tee.Milan]
+	newer.SnpSpl++
+	older := tee.DefaultSNPTCB[tee.Milan]
+	older.UcodeSpl--
+	prov := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "prov", ProvisionalTCB: &newer}), testNonce)
+	provVLEK := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "prov-aws", ProvisionalTCB: &newer, VLEK: true}), testNonce)
+	backwards := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "backwards", ProvisionalTCB: &older}), testNonce)
+
+	vd := newTestVerifier(nil, nil).Verify(prov, p, testNonce[:])
+	requireFail(t, vd, "provisional-firmware", "the host runs provisional firmware: current bl=3 tee=0 snp=9 ucode=115, firmware 1.55 build 22 is newer than committed bl=3 tee=0 snp=8 ucode=115, firmware 1.55 build 21")
+	if !strings.Contains(vd.Reason, "set snp.permitProvisionalFirmware") || len(vd.Notes) != 0 {
+		t.Errorf("refusal: %q, notes %v", vd.Reason, vd.Notes)
+	}
+	for _, ev := range []Evidence{prov, provVLEK} {
+		vd := newTestVerifier(nil, nil).Verify(ev, permit, testNonce[:])
+		requirePass(t, vd)
+		if len(vd.Notes) != 1 || !strings.Contains(vd.Notes[0], "accepted: the host runs provisional firmware") {
+			t.Errorf("notes: %v", vd.Notes)
+		}
+		var table bytes.Buffer
+		_ = vd.WriteTable(&table)
+		if !strings.Contains(table.String(), "note: provisional-firmware: accepted") {
+			t.Errorf("table lacks the note:\n%s", table.String())
+		}
+	}
+	requireFail(t, newTestVerifier(nil, nil).Verify(backwards, permit, testNonce[:]), "provisional-firmware", "the committed firmware")
+	// Committed firmware passes both policies, without a note.
+	good := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "committed"}), testNonce)
+	for _, pol := range []*policy.Policy{p, permit} {
+		if vd := newTestVerifier(nil, nil).Verify(good, pol, testNonce[:]); !vd.Pass || len(vd.Notes) != 0 {
+			t.Errorf("committed firmware: pass %v notes %v (%s)", vd.Pass, vd.Notes, vd.Reason)
+		}
+	}
+}
