@@ -72,7 +72,21 @@ func newTestVerifier(pcs *tee.PCS, k *tee.KDS) *Verifier {
 	}
 	roots := tee.TestRoots()
 	roots.TDXGetter, roots.SNPGetter = tee.TDXGetter{Handler: pcs}, tee.SNPGetter{Handler: k}
-	return New(Options{TestRoots: roots})
+	return New(Options{TestRoots: roots, TDXGetter: noNetwork{}, SNPGetter: noNetworkSNP{}})
+}
+
+// noNetwork answers vendor collateral fetches at once: without it a vendor
+// policy with collateral waits for the library's two-minute retry on Intel PCS.
+type noNetwork struct{}
+
+func (noNetwork) Get(url string) (map[string][]string, []byte, error) {
+	return nil, nil, fmt.Errorf("tests do not reach %s", url)
+}
+
+type noNetworkSNP struct{}
+
+func (noNetworkSNP) Get(url string) ([]byte, error) {
+	return nil, fmt.Errorf("tests do not reach %s", url)
 }
 
 // A policy that trusts the simulated roots fails, saying why, when the
