@@ -136,6 +136,12 @@ func (p *Policy) Validate() error {
 		if t.MrSeam != "" {
 			checkHex(add, "tdx.mrSeam", t.MrSeam, MeasurementSize)
 		}
+		if t.MinimumTeeTcbSvn2 != "" {
+			checkHex(add, "tdx.minimumTeeTcbSvn2", t.MinimumTeeTcbSvn2, TeeTcbSvnSize)
+		}
+		if t.MrServiceTd != "" {
+			checkHex(add, "tdx.mrServiceTd", t.MrServiceTd, MeasurementSize)
+		}
 	}
 	if s := p.SNP; s != nil {
 		if len(s.AllowedMeasurements) == 0 {

@@ -86,6 +86,13 @@ type TDX struct {
 	MinimumPceSvn uint16 `json:"minimumPceSvn,omitempty"`
 	// MrSeam pins the TDX module measurement (hex, 48 bytes), optional.
 	MrSeam string `json:"mrSeam,omitempty"`
+	// MinimumTeeTcbSvn2 is the 16-byte TEE_TCB_SVN2 floor (hex) for the
+	// TDX 1.5 body of quote v5. When set, quotes without that field (v4,
+	// v5 with a TDX 1.0 body) fail: the policy asks for what they lack.
+	MinimumTeeTcbSvn2 string `json:"minimumTeeTcbSvn2,omitempty"`
+	// MrServiceTd pins MRSERVICETD (hex, 48 bytes; all zero = no service TD
+	// bound) of the TDX 1.5 body. When set, quotes without it fail.
+	MrServiceTd string `json:"mrServiceTd,omitempty"`
 }
 
 // TDXMeasurement is one allowed TD image.
@@ -118,6 +125,11 @@ type SNP struct {
 	ProductLines []string `json:"productLines,omitempty"`
 	// MinimumGuestSvn is the floor for the guest's GUEST_SVN.
 	MinimumGuestSvn uint32 `json:"minimumGuestSvn,omitempty"`
+	// PermitProvisionalFirmware accepts hosts running provisional firmware
+	// (CURRENT_TCB / build / API version newer than the COMMITTED ones, as
+	// after a firmware update not yet committed). Default false: current
+	// and committed must be equal. Committed newer than current never passes.
+	PermitProvisionalFirmware bool `json:"permitProvisionalFirmware,omitempty"`
 }
 
 // SNPMeasurement is one allowed guest launch measurement.
@@ -280,6 +292,12 @@ func (t *TDX) MinimumTeeTcbSvnBytes() []byte { return mustHex(t.MinimumTeeTcbSvn
 
 // MrSeamBytes returns the pinned MRSEAM, nil when unset.
 func (t *TDX) MrSeamBytes() []byte { return mustHex(t.MrSeam) }
+
+// MinimumTeeTcbSvn2Bytes returns the TEE_TCB_SVN2 floor, nil when unset.
+func (t *TDX) MinimumTeeTcbSvn2Bytes() []byte { return mustHex(t.MinimumTeeTcbSvn2) }
+
+// MrServiceTdBytes returns the pinned MRSERVICETD, nil when unset.
+func (t *TDX) MrServiceTdBytes() []byte { return mustHex(t.MrServiceTd) }
 
 // String names the policy for messages.
 func (p *Policy) String() string {

@@ -47,6 +47,8 @@ tdx:
   allowedMeasurements:
   - {name: a, mrtd: "` + hex48 + `", rtmr2: "` + hex48 + `"}
   minimumTeeTcbSvn: "03000500000000000000000000000000"
+  minimumTeeTcbSvn2: "03000500000000000000000000000000"
+  mrServiceTd: "` + hex48 + `"
 snp:
   allowedMeasurements:
   - {name: b, measurement: "` + hex48 + `"}
@@ -55,6 +57,7 @@ snp:
   vmpl: 0
   allowSMT: false
   productLines: [Milan, Genoa]
+  permitProvisionalFirmware: true
 `
 	p, err := Load([]byte(doc))
 	if err != nil {
@@ -68,6 +71,9 @@ snp:
 	}
 	if !p.HasPlaceholderMeasurements() || p.RealMeasurementCount(teename.SNP) != 1 || p.RealMeasurementCount(teename.TDX) != 1 {
 		t.Error("placeholder accounting")
+	}
+	if len(p.TDX.MinimumTeeTcbSvn2Bytes()) != 16 || len(p.TDX.MrServiceTdBytes()) != 48 || !p.SNP.PermitProvisionalFirmware {
+		t.Error("TDX 1.5 fields / provisional firmware switch not loaded")
 	}
 	if p.SNP.SMTAllowed() || p.SNP.RequiredVMPL() != 0 {
 		t.Error("snp accessors")
@@ -102,6 +108,9 @@ func TestLoadErrorsNameTheField(t *testing.T) {
 		"empty":             {"  \n", "policy is empty"},
 		"bad yaml":          {"a: [\n", "not valid YAML"},
 		"tcb svn size":      {tdxDoc("  minimumTeeTcbSvn: aabb\n"), "tdx.minimumTeeTcbSvn: must be 16 bytes"},
+		"tcb svn2 size":     {tdxDoc("  minimumTeeTcbSvn2: aabb\n"), "tdx.minimumTeeTcbSvn2: must be 16 bytes"},
+		"mrservicetd hex":   {tdxDoc("  mrServiceTd: zz\n"), "tdx.mrServiceTd: not hex"},
+		"provisional type":  {base + "snp:\n  allowedMeasurements:\n  - {name: a, measurement: " + hex48 + "}\n  permitProvisionalFirmware: yes please\n", "snp.permitProvisionalFirmware: expected true or false"},
 		"measurement name":  {base + "snp:\n  allowedMeasurements:\n  - {measurement: " + hex48 + "}\n", "snp.allowedMeasurements[0].name: must be set"},
 		"list for a string": {tdxDoc("nonce: [a]\n"), "nonce: expected a string"},
 		"unquoted hex":      {base + "tdx:\n  allowedMeasurements:\n  - {name: a, mrtd: 1234}\n", "tdx.allowedMeasurements[0].mrtd: expected a string, got a number 1234 (quote hex values"},

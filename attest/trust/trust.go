@@ -8,6 +8,8 @@ package trust
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/pem"
+	"strings"
 
 	sevtrust "github.com/google/go-sev-guest/verify/trust"
 	tdxtrust "github.com/google/go-tdx-guest/verify/trust"
@@ -22,14 +24,36 @@ const (
 // VendorProductLines are the AMD product lines go-sev-guest embeds roots for.
 var VendorProductLines = []string{"Milan", "Genoa", "Turin"}
 
-// VendorAMD returns AMD's ARK and ASK for a product line, as embedded in
-// go-sev-guest.
+// vendorASVK are the VLEK cert_chain bundles go-sev-guest embeds; its
+// default roots carry only the VCEK side (ARK, ASK).
+var vendorASVK = map[string][]byte{
+	"Milan": sevtrust.AskArkMilanVlekBytes,
+	"Genoa": sevtrust.AskArkGenoaVlekBytes,
+	"Turin": sevtrust.AskArkTurinVlekBytes,
+}
+
+// VendorAMD returns AMD's ARK, ASK and ASVK for a product line, as embedded
+// in go-sev-guest. The ASVK is kept only if the same ARK signed it.
 func VendorAMD(productLine string) (*sevtrust.ProductCerts, bool) {
 	r, err := sevtrust.GetDefaultRootCerts(productLine)
 	if err != nil || r == nil || r.ProductCerts == nil {
 		return nil, false
 	}
-	return r.ProductCerts, true
+	pc := *r.ProductCerts // a copy: the library's defaults are shared
+	// Read the PEM blocks directly: v0.15.0's own parser refuses the Turin
+	// bundle (two trailing bytes).
+	rest := vendorASVK[productLine]
+	for {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err == nil && strings.HasPrefix(c.Subject.CommonName, "SEV-VLEK-") && c.CheckSignatureFrom(pc.Ark) == nil {
+			pc.Asvk = c
+		}
+	}
+	return &pc, true
 }
 
 // Roots is a set of trust anchors other than the vendors', together with
@@ -45,7 +69,7 @@ type Roots struct {
 	// Intermediates are other CA certificates of the set (PCK platform CA,
 	// TCB signing), recognised in presented chains.
 	Intermediates []*x509.Certificate
-	// AMD holds ARK and ASK per product line.
+	// AMD holds ARK, ASK and ASVK per product line.
 	AMD map[string]*sevtrust.ProductCerts
 	// TDXGetter and SNPGetter serve PCS / KDS collateral for evidence that
 	// chains to these roots (vendor servers never can).
@@ -72,7 +96,7 @@ func (r *Roots) cas() []*x509.Certificate {
 	}
 	out = append(out, r.Intermediates...)
 	for _, pc := range r.AMD {
-		out = append(out, pc.Ark, pc.Ask)
+		out = append(out, pc.Ark, pc.Ask, pc.Asvk)
 	}
 	return out
 }

@@ -3,8 +3,11 @@ package verifier
 import (
 	"testing"
 
+	"github.com/cctest/cctest/api/teename"
+
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/simulators/tee"
+	tdxtestdata "github.com/google/go-tdx-guest/testing/testdata"
 )
 
 func benchVerify(b *testing.B, tdx, cached bool) {
@@ -69,6 +72,21 @@ func fuzzVerify(f *testing.F, tdx bool) {
 	f.Add(good.Raw[:len(good.Raw)/2])
 	f.Add([]byte{4, 0, 2, 0, 0x81, 0, 0, 0})
 	f.Add([]byte(`{"tee":"tdx","raw":"BAACAIEAAAA="}`))
+	if tdx {
+		// Quote v5 (both body types, and Intel's real sample): the layout
+		// checks before go-tdx-guest's parser.
+		for _, bt := range []uint16{tee.TDXBody10, tee.TDXBody15} {
+			v5 := tdxEvidence(f, tee.NewTDXMachine(tee.TDXOptions{Name: "fuzz", QuoteVersion: 5, BodyType: bt}), rd)
+			f.Add(v5.Raw)
+			f.Add(v5.Raw[:0x36+0x250])
+		}
+		f.Add(tdxtestdata.RawQuoteV5)
+		f.Add([]byte{5, 0, 2, 0, 0x81, 0, 0, 0})
+	} else {
+		vlek := snpEvidence(f, tee.MustNewSNPMachine(tee.SNPOptions{Name: "fuzz-vlek", VLEK: true}), rd)
+		f.Add(vlek.Raw)
+		f.Add(vlek.Raw[:snpReportSize+100])
+	}
 	v := New(Options{TestRoots: tee.TestRoots()})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := ParseEvidence(data)
@@ -85,3 +103,34 @@ func fuzzVerify(f *testing.F, tdx bool) {
 
 func FuzzVerifyTDXQuote(f *testing.F)  { fuzzVerify(f, true) }
 func FuzzVerifySNPReport(f *testing.F) { fuzzVerify(f, false) }
+
+// FuzzSNPEvidenceParts: a report with whatever certificate table, VCEK and
+// VLEK come with it (cctest attest verify --cert-table / --vcek / --vlek)
+// gives a consistent verdict, never a panic, and never passes with parts
+// that do not belong to the report.
+func FuzzSNPEvidenceParts(f *testing.F) {
+	rd := BindReportData([]byte("fuzz"), "fuzz")
+	aws := tee.MustNewSNPMachine(tee.SNPOptions{Name: "fuzz-vlek", VLEK: true})
+	chip := tee.MustNewSNPMachine(tee.SNPOptions{Name: "fuzz-vcek"})
+	a, c := snpEvidence(f, aws, rd).Raw, snpEvidence(f, chip, rd).Raw
+	vlek, _ := aws.VLEK()
+	vcek, _ := chip.VCEK()
+	f.Add(a[:snpReportSize], a[snpReportSize:], []byte(nil), []byte(nil))
+	f.Add(a[:snpReportSize], []byte(nil), []byte(nil), vlek)
+	f.Add(c[:snpReportSize], []byte(nil), vcek, []byte(nil))
+	f.Add(c[:snpReportSize], a[snpReportSize:], []byte(nil), vlek)
+	f.Add(a[:snpReportSize], c[snpReportSize:], vcek, vlek)
+	f.Add(a[:snpReportSize], a[snpReportSize:snpReportSize+40], []byte(nil), vlek[:10])
+	p := offlinePolicy(f, "snp-simulated.yaml")
+	v := New(Options{TestRoots: tee.TestRoots(), DisableCache: true})
+	f.Fuzz(func(t *testing.T, report, table, vcekDER, vlekDER []byte) {
+		ev := Evidence{TEE: teename.SNP, Raw: report, CertTable: table, VCEK: vcekDER, VLEK: vlekDER}
+		vd := v.Verify(ev, p, rd[:])
+		if vd.Pass != (len(vd.Failed()) == 0) || (!vd.Pass && vd.Reason == "") {
+			t.Fatalf("inconsistent verdict: pass=%v failed=%v reason=%q", vd.Pass, vd.Failed(), vd.Reason)
+		}
+		if vd.Pass && ((len(vcekDER) > 0 && vd.SigningKey != "VCEK") || (len(vlekDER) > 0 && vd.SigningKey != "VLEK")) {
+			t.Fatalf("passed with a certificate of the other kind: signer %s", vd.SigningKey)
+		}
+	})
+}

@@ -10,7 +10,7 @@ import (
 
 // chainCache remembers certificate chains the libraries verified in full,
 // so the next report from the same platform (TDX: same PCK chain, QE report
-// and attestation key; SNP: same VCEK) costs one signature check over the
+// and attestation key; SNP: same VCEK or VLEK) costs one signature check over the
 // report. Entries are keyed by everything the full verification depended
 // on except the report itself, and expire with the chain (or the collateral
 // TTL when collateral was checked).
@@ -26,7 +26,7 @@ type chainEntry struct {
 	simulated           bool
 	fmspc, ppid         string
 	attestKey           *ecdsa.PublicKey  // TDX: verifies the quote signature
-	vcek                *x509.Certificate // SNP: verifies the report signature
+	ek                  *x509.Certificate // SNP: the VCEK or VLEK, verifies the report signature
 }
 
 func newChainCache(max int) *chainCache {

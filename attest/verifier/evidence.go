@@ -16,7 +16,7 @@ import (
 type Evidence struct {
 	// TEE is "tdx" or "sev-snp".
 	TEE string `json:"tee"`
-	// Raw is the TDX quote, or the SNP report (1184 bytes), optionally
+	// Raw is the TDX quote (v4 or v5), or the SNP report (1184 bytes), optionally
 	// followed by the extended certificate table.
 	Raw []byte `json:"raw"`
 	// CertTable is the SNP certificate table when not appended to Raw.
@@ -24,6 +24,10 @@ type Evidence struct {
 	// VCEK is the SNP VCEK certificate (DER or PEM) when the report comes
 	// without a certificate table.
 	VCEK []byte `json:"vcek,omitempty"`
+	// VLEK is the SNP VLEK certificate (DER or PEM) of a VLEK-signed report
+	// (AWS) that comes without a certificate table. Unlike a VCEK it cannot
+	// be fetched from AMD KDS: the cloud provider hands it out.
+	VLEK []byte `json:"vlek,omitempty"`
 	// Nonce is the REPORT_DATA the evidence was requested with. Informational:
 	// the verifier compares against the caller's expectation, never this.
 	Nonce []byte `json:"nonce,omitempty"`
@@ -63,7 +67,8 @@ func ReportData(v []byte) ([64]byte, error) {
 
 // DetectTEE guesses the TEE from raw evidence bytes ("" if neither).
 func DetectTEE(raw []byte) string {
-	if len(raw) >= 8 && binary.LittleEndian.Uint16(raw[0:2]) == 4 && binary.LittleEndian.Uint32(raw[4:8]) == 0x81 {
+	if len(raw) >= 8 && (binary.LittleEndian.Uint16(raw[0:2]) == 4 || binary.LittleEndian.Uint16(raw[0:2]) == 5) &&
+		binary.LittleEndian.Uint32(raw[4:8]) == 0x81 {
 		return teename.TDX
 	}
 	if len(raw) >= snpReportSize {
@@ -100,7 +105,7 @@ func ParseEvidence(data []byte) (Evidence, error) {
 	}
 	tee := DetectTEE(data)
 	if tee == "" {
-		return Evidence{}, fmt.Errorf("not a TDX quote v4 or an SEV-SNP report (%d bytes)", len(data))
+		return Evidence{}, fmt.Errorf("not a TDX quote (v4 or v5) or an SEV-SNP report (%d bytes)", len(data))
 	}
 	return Evidence{TEE: tee, Raw: bytes.Clone(data)}, nil
 }

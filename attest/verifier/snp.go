@@ -39,22 +39,27 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	rep := att.GetReport()
 	vd.add(Check{Name: "parse", Expected: "SEV-SNP attestation report", Pass: true,
 		Measured: fmt.Sprintf("SEV-SNP report v%d, %d certificate table entries", rep.GetVersion(), certCount(att.GetCertificateChain()))})
+	signer := reportSigner(rep)
+	vd.SigningKey = signer.String()
 	vd.Measurement = hex.EncodeToString(rep.GetMeasurement())
-	vd.ChipID = hex.EncodeToString(rep.GetChipId())
+	if !allZero(rep.GetChipId()) {
+		vd.ChipID = hex.EncodeToString(rep.GetChipId())
+	}
 	vd.ReportVersion = rep.GetVersion()
 	vd.ReportData = hex.EncodeToString(rep.GetReportData())
 	reported := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetReportedTcb()))
 	vd.TCB = tcbString(reported)
 	if fms := rep.GetCpuid1EaxFms(); fms != 0 {
 		vd.ProductLine = kds.ProductLineFromFms(fms)
-	} else if vcek, err := sevtrust.ParseCert(att.GetCertificateChain().GetVcekCert()); err == nil {
-		if exts, err := kds.VcekCertificateExtensions(vcek); err == nil {
-			if prod, err := kds.ParseProductName(exts.ProductName, sevabi.VcekReportSigner); err == nil {
+	} else if ek, err := sevtrust.ParseCert(endorsementKey(att)); err == nil {
+		if exts, err := kds.CertificateExtensions(ek, signer); err == nil {
+			if prod, err := kds.ParseProductName(exts.ProductName, signer); err == nil {
 				vd.ProductLine = kds.ProductLine(prod)
 			}
 		}
 	}
 
+	vd.add(signingKeyCheck(ev, att))
 	v.snpVerify(vd, att, report, p)
 
 	pol, _ := sevabi.ParseSnpPolicy(rep.GetPolicy()) // parse already checked it
@@ -65,8 +70,13 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	vd.add(bitCheck("migratable", pol.MigrateMA, "guest policy MIGRATE_MA (bit 18)",
 		"the guest policy allows a migration agent, so the guest can be moved to a host this evidence does not describe"))
 	vd.add(snpTCBCheck(reported, p.SNP))
+	c := provisionalCheck(rep, p.SNP)
+	if c.Pass && c.Detail != "" {
+		vd.Notes = append(vd.Notes, "provisional-firmware: "+c.Detail)
+	}
+	vd.add(c)
 	wantVMPL := p.SNP.RequiredVMPL()
-	c := Check{Name: "vmpl", Expected: fmt.Sprint(wantVMPL), Measured: fmt.Sprint(rep.GetVmpl()), Pass: rep.GetVmpl() == wantVMPL}
+	c = Check{Name: "vmpl", Expected: fmt.Sprint(wantVMPL), Measured: fmt.Sprint(rep.GetVmpl()), Pass: rep.GetVmpl() == wantVMPL}
 	if !c.Pass {
 		c.Detail = fmt.Sprintf("report VMPL %d is not %d: evidence from a less privileged level cannot vouch for the guest", rep.GetVmpl(), wantVMPL)
 	}
@@ -118,17 +128,86 @@ func snpAttestation(ev Evidence) (*spb.Attestation, []byte, error) {
 		}
 		chain = ct.Proto()
 	}
-	if len(ev.VCEK) > 0 {
-		der := ev.VCEK
+	for _, k := range []struct {
+		name     string
+		supplied []byte
+		dst      *[]byte
+	}{{"VCEK", ev.VCEK, &chain.VcekCert}, {"VLEK", ev.VLEK, &chain.VlekCert}} {
+		if len(k.supplied) == 0 {
+			continue
+		}
+		der := k.supplied
 		if b, _ := pem.Decode(der); b != nil {
 			der = b.Bytes
 		}
-		if len(chain.GetVcekCert()) > 0 && !bytes.Equal(chain.GetVcekCert(), der) {
-			return nil, nil, fmt.Errorf("the supplied VCEK differs from the one in the certificate table")
+		if len(*k.dst) > 0 && !bytes.Equal(*k.dst, der) {
+			return nil, nil, fmt.Errorf("the supplied %s differs from the one in the certificate table", k.name)
 		}
-		chain.VcekCert = der
+		*k.dst = der
 	}
 	return &spb.Attestation{Report: rep, CertificateChain: chain}, report, nil
+}
+
+// reportSigner is the report's SIGNING_KEY (ReportToProto has checked it).
+func reportSigner(rep *spb.Report) sevabi.ReportSigner {
+	info, _ := sevabi.ParseSignerInfo(rep.GetSignerInfo())
+	return info.SigningKey
+}
+
+// endorsementKey is the certificate of the key the report says signed it.
+func endorsementKey(att *spb.Attestation) []byte {
+	if reportSigner(att.GetReport()) == sevabi.VlekReportSigner {
+		return att.GetCertificateChain().GetVlekCert()
+	}
+	return att.GetCertificateChain().GetVcekCert()
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// signingKeyCheck matches what came with the report to its SIGNING_KEY, so
+// a VLEK handed in for a VCEK-signed report (or the reverse, or a table
+// with the other kind only) is named as such rather than failing later as
+// a chain or signature error.
+func signingKeyCheck(ev Evidence, att *spb.Attestation) Check {
+	signer := reportSigner(att.GetReport())
+	chain := att.GetCertificateChain()
+	c := Check{Name: "signing-key", Expected: "the certificate of the key SIGNING_KEY names",
+		Measured: fmt.Sprintf("SIGNING_KEY %d (%v)", int(signer), signer)}
+	switch signer {
+	case sevabi.VcekReportSigner:
+		switch {
+		case len(ev.VLEK) > 0:
+			c.Detail = "a VLEK certificate was supplied, but the report's SIGNING_KEY is 0: the chip's VCEK signed it (supply the VCEK, or nothing and let collateral fetch it)"
+		case len(chain.GetVlekCert()) > 0 && len(chain.GetVcekCert()) == 0:
+			c.Detail = "the certificate table carries a VLEK but no VCEK, and the report's SIGNING_KEY is 0 (VCEK): the table belongs to another report"
+		default:
+			c.Pass = true
+		}
+	case sevabi.VlekReportSigner:
+		switch {
+		case len(ev.VCEK) > 0:
+			c.Detail = "a VCEK certificate was supplied, but the report's SIGNING_KEY is 1: a VLEK signed it (supply the VLEK: --vlek, or the certificate table)"
+		case len(chain.GetVlekCert()) == 0 && len(chain.GetVcekCert()) > 0:
+			c.Detail = "the report's SIGNING_KEY is 1 (VLEK), but the certificate table carries a VCEK and no VLEK: the table belongs to another report"
+		case len(chain.GetVlekCert()) == 0:
+			c.Detail = "the report is signed by a VLEK (SIGNING_KEY 1, as on AWS) and no VLEK certificate came with it: supply --vlek or the certificate table (AMD KDS does not serve VLEKs to tenants)"
+		default:
+			c.Pass = true
+		}
+		if c.Pass && allZero(att.GetReport().GetChipId()) {
+			c.Measured += "; CHIP_ID masked (all zero): the report does not identify the chip"
+		}
+	default:
+		c.Detail = fmt.Sprintf("the report's SIGNING_KEY is %d (%v): it is not signed by a VCEK or VLEK", int(signer), signer)
+	}
+	return c
 }
 
 func certCount(c *spb.CertificateChain) int {
@@ -161,7 +240,7 @@ func (v *Verifier) snpRootSets(p *policy.Policy) []amdRootSet {
 		s := amdRootSet{name: v.testRootName(teename.SNP), simulated: true, roots: map[string][]*sevtrust.AMDRootCerts{}, getter: t.SNPGetter}
 		for l, pc := range t.AMD {
 			r := sevtrust.AMDRootCertsProduct(l)
-			r.ProductCerts = &sevtrust.ProductCerts{Ark: pc.Ark, Ask: pc.Ask}
+			r.ProductCerts = &sevtrust.ProductCerts{Ark: pc.Ark, Ask: pc.Ask, Asvk: pc.Asvk}
 			s.roots[l] = []*sevtrust.AMDRootCerts{r}
 			s.certs = append(s.certs, pc.Ark, pc.Ask)
 		}
@@ -183,20 +262,25 @@ func (v *Verifier) snpRootSets(p *policy.Policy) []amdRootSet {
 }
 
 // snpVerify runs go-sev-guest verify, or on a cache hit checks only the
-// report signature with the cached VCEK (go-sev-guest's SnpReportSignature).
+// report signature with the cached VCEK / VLEK (go-sev-guest's SnpReportSignature).
 func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p *policy.Policy) {
 	now := v.now()
+	signer := reportSigner(att.GetReport())
 	c := Check{Name: "verify", Expected: "report signature, VCEK chain to " + strings.Join(v.rootNames(p, teename.SNP), " or ")}
+	if signer == sevabi.VlekReportSigner {
+		c.Expected = "report signature, VLEK -> ASVK chain to " + strings.Join(v.rootNames(p, teename.SNP), " or ")
+	}
 	if p.Collateral.CheckRevocations {
 		c.Expected += ", ARK CRL"
 	}
 	chain := att.GetCertificateChain()
-	key := cacheKey([]byte("snp"), []byte(fmt.Sprint(p.TrustRoots, p.Collateral)), chain.GetVcekCert(),
+	ek := endorsementKey(att)
+	key := cacheKey([]byte("snp"), []byte(fmt.Sprint(p.TrustRoots, p.Collateral)), ek,
 		[]byte(vd.ProductLine), []byte{byte(att.GetReport().GetSignerInfo())})
-	if e := v.cache.get(key, now); e != nil && len(chain.GetVcekCert()) > 0 {
+	if e := v.cache.get(key, now); e != nil && len(ek) > 0 {
 		vd.ChainCached = true
 		vd.TrustRoot, vd.Simulated = e.trustRoot, e.simulated
-		if err := sevverify.SnpReportSignature(report, e.vcek); err != nil {
+		if err := sevverify.SnpReportSignature(report, e.ek); err != nil {
 			c.Detail = err.Error() + " (chain cached)"
 		} else {
 			c.Pass, c.Measured = true, "valid; chain to "+e.trustRoot+" (cached)"
@@ -212,36 +296,44 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 	var lastErr error
 	for _, set := range v.snpRootSets(p) {
 		getter := set.getter
-		fetch := len(chain.GetVcekCert()) == 0 && (getter != nil || p.Collateral.Verify)
-		if len(chain.GetVcekCert()) == 0 && !fetch {
+		// Only a VCEK can be fetched (from AMD KDS); a VLEK comes from the cloud provider.
+		fetch := signer == sevabi.VcekReportSigner && len(ek) == 0 && (getter != nil || p.Collateral.Verify)
+		if len(ek) == 0 && !fetch {
 			lastErr = errors.New("the report carries no VCEK certificate: supply the certificate table or the VCEK, or enable collateral to fetch it from the KDS")
+			if signer == sevabi.VlekReportSigner {
+				lastErr = sevverify.ErrMissingVlek
+			}
 			continue
 		}
 		opts := &sevverify.Options{
 			TrustedRoots: set.roots, Now: now, DisableCertFetching: !fetch,
 			CheckRevocations: p.Collateral.CheckRevocations, Getter: getter,
 		}
-		if err := safeErr("go-sev-guest verify", func() error { return sevverify.SnpAttestation(att, opts) }); err != nil {
+		err := safeErr("go-sev-guest verify", func() error { return sevverify.SnpAttestation(att, opts) })
+		if err == nil && signer == sevabi.VlekReportSigner && p.Collateral.CheckRevocations {
+			err = asvkNotRevoked(set, vd.ProductLine, opts)
+		}
+		if err != nil {
 			lastErr = err
 			continue
 		}
 		vd.TrustRoot, vd.Simulated = set.name, set.simulated
 		c.Pass, c.Measured = true, "valid; chain to "+set.name
 		vd.add(c)
-		vcek, err := sevtrust.ParseCert(att.GetCertificateChain().GetVcekCert())
+		cert, err := sevtrust.ParseCert(endorsementKey(att))
 		if err != nil {
 			return
 		}
-		nb, na := window(append([]*x509.Certificate{vcek}, set.certs...)...)
+		nb, na := window(append([]*x509.Certificate{cert}, set.certs...)...)
 		if p.Collateral.CheckRevocations && now.Add(v.opts.CollateralTTL).Before(na) {
 			na = now.Add(v.opts.CollateralTTL)
 		}
-		v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: set.name, simulated: set.simulated, vcek: vcek})
+		v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: set.name, simulated: set.simulated, ek: cert})
 		return
 	}
 	c.Detail = fmt.Sprint(lastErr)
 	var presented []*x509.Certificate
-	for _, der := range [][]byte{chain.GetVcekCert(), chain.GetAskCert(), chain.GetArkCert()} {
+	for _, der := range [][]byte{chain.GetVcekCert(), chain.GetVlekCert(), chain.GetAskCert(), chain.GetArkCert()} {
 		if cert, err := x509.ParseCertificate(der); err == nil {
 			presented = append(presented, cert)
 		}
@@ -249,6 +341,25 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 	c.Detail += v.testRootHint(p, presented...)
 	c.Measured = "not verified"
 	vd.add(c)
+}
+
+// asvkNotRevoked checks the ASVK against the VLEK CRL. go-sev-guest's
+// revocation check reads only the ASK's CRL (the VCEK side), so it is run
+// again on a root set whose intermediate is the ASVK: same fetch, same
+// ARK signature check, same serial lookup.
+func asvkNotRevoked(set amdRootSet, line string, opts *sevverify.Options) error {
+	for _, r := range set.roots[line] {
+		if r.ProductCerts == nil || r.ProductCerts.Asvk == nil {
+			continue
+		}
+		vlekSide := sevtrust.AMDRootCertsProduct(line)
+		vlekSide.ProductCerts = &sevtrust.ProductCerts{Ark: r.ProductCerts.Ark, Ask: r.ProductCerts.Asvk}
+		if _, err := sevverify.GetCrlAndCheckRoot(vlekSide, opts); err != nil {
+			return fmt.Errorf("ASVK revocation check (VLEK CRL): %v", strings.Replace(err.Error(), "ASK was revoked", "ASVK was revoked", 1))
+		}
+		return nil
+	}
+	return fmt.Errorf("no ASVK for product line %q to check against the VLEK CRL", line)
 }
 
 func snpMeasurementCheck(vd *Verdict, rep *spb.Report, p *policy.Policy) *policy.SNPMeasurement {
@@ -299,6 +410,43 @@ func snpTCBCheck(reported kds.TCBParts, s *policy.SNP) Check {
 	return c
 }
 
+// provisionalCheck compares the firmware running (CURRENT_TCB, build, API
+// version) with the one committed. Newer than committed is provisional
+// firmware (an update not yet committed, which can still be rolled back):
+// refused unless the policy permits it, and the reason is given either way.
+func provisionalCheck(rep *spb.Report, s *policy.SNP) Check {
+	cur := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetCurrentTcb()))
+	com := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetCommittedTcb()))
+	fw := func(tcb kds.TCBParts, major, minor, build uint32) string {
+		return fmt.Sprintf("%s, firmware %d.%d build %d", tcbString(tcb), major, minor, build)
+	}
+	current := fw(cur, rep.GetCurrentMajor(), rep.GetCurrentMinor(), rep.GetCurrentBuild())
+	committed := fw(com, rep.GetCommittedMajor(), rep.GetCommittedMinor(), rep.GetCommittedBuild())
+	c := Check{Name: "provisional-firmware", Expected: "current firmware = committed", Measured: "current " + current}
+	if s.PermitProvisionalFirmware {
+		c.Expected = "current firmware >= committed (policy permits provisional firmware)"
+	}
+	version := func(major, minor, build uint32) uint64 { return uint64(major)<<40 | uint64(minor)<<32 | uint64(build) }
+	curV := version(rep.GetCurrentMajor(), rep.GetCurrentMinor(), rep.GetCurrentBuild())
+	comV := version(rep.GetCommittedMajor(), rep.GetCommittedMinor(), rep.GetCommittedBuild())
+	switch {
+	case cur == com && curV == comV:
+		c.Pass = true
+	case !kds.TCBPartsLE(com, cur) || comV > curV:
+		c.Detail = fmt.Sprintf("the committed firmware (%s) is newer than the current one (%s): no host can be in that state", committed, current)
+	case s.PermitProvisionalFirmware:
+		c.Pass = true
+		c.Detail = fmt.Sprintf("accepted: the host runs provisional firmware (current %s, committed %s) and the policy permits it", current, committed)
+	default:
+		c.Detail = fmt.Sprintf("the host runs provisional firmware: current %s is newer than committed %s, and an uncommitted update can be rolled back; "+
+			"set snp.permitProvisionalFirmware to accept it", current, committed)
+	}
+	if c.Pass && c.Detail == "" {
+		c.Measured = "committed " + committed
+	}
+	return c
+}
+
 // snpLibraryValidate runs go-sev-guest's validate with everything the
 // policy pins (it also cross-checks CHIP_ID and REPORTED_TCB with the VCEK).
 func snpLibraryValidate(att *spb.Attestation, p *policy.Policy, matched *policy.SNPMeasurement, expected []byte) Check {
@@ -308,6 +456,8 @@ func snpLibraryValidate(att *spb.Attestation, p *policy.Policy, matched *policy.
 		MinimumTCB:      minTCB(p.SNP),
 		MinimumGuestSvn: p.SNP.MinimumGuestSvn,
 		VMPL:            &vmpl,
+
+		PermitProvisionalFirmware: p.SNP.PermitProvisionalFirmware,
 	}
 	if matched != nil {
 		o.Measurement = matched.Bytes()

@@ -29,17 +29,20 @@ type Verdict struct {
 	Source string `json:"source,omitempty"`
 
 	Checks []Check `json:"checks"`
+	// Notes say what passed only because the policy permits it.
+	Notes []string `json:"notes,omitempty"`
 
 	// Identity of what was attested.
 	Measurement   string   `json:"measurement,omitempty"` // MRTD or MEASUREMENT, hex
 	RTMRs         []string `json:"rtmrs,omitempty"`
 	MatchedImage  string   `json:"matchedImage,omitempty"` // allowlist entry name
 	TCB           string   `json:"tcb,omitempty"`
-	ChipID        string   `json:"chipID,omitempty"`
+	ChipID        string   `json:"chipID,omitempty"`     // empty when masked (all zero, as with a VLEK)
+	SigningKey    string   `json:"signingKey,omitempty"` // SNP: VCEK or VLEK
 	FMSPC         string   `json:"fmspc,omitempty"`
 	PPID          string   `json:"ppid,omitempty"`
 	ProductLine   string   `json:"productLine,omitempty"`
-	ReportVersion uint32   `json:"reportVersion,omitempty"`
+	ReportVersion uint32   `json:"reportVersion,omitempty"` // SNP report / TDX quote version
 	ReportData    string   `json:"reportData,omitempty"`
 	TrustRoot     string   `json:"trustRoot,omitempty"`
 	Simulated     bool     `json:"simulated"` // chained to the cctest test PKI
@@ -108,6 +111,9 @@ func (v Verdict) WriteTable(w io.Writer) error {
 	}
 	if v.TrustRoot != "" {
 		fmt.Fprintf(w, "trust root: %s\n", v.TrustRoot)
+	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -72,7 +72,21 @@ func newTestVerifier(pcs *tee.PCS, k *tee.KDS) *Verifier {
 	}
 	roots := tee.TestRoots()
 	roots.TDXGetter, roots.SNPGetter = tee.TDXGetter{Handler: pcs}, tee.SNPGetter{Handler: k}
-	return New(Options{TestRoots: roots})
+	return New(Options{TestRoots: roots, TDXGetter: noNetwork{}, SNPGetter: noNetworkSNP{}})
+}
+
+// noNetwork answers vendor collateral fetches at once: without it a vendor
+// policy with collateral waits for the library's two-minute retry on Intel PCS.
+type noNetwork struct{}
+
+func (noNetwork) Get(url string) (map[string][]string, []byte, error) {
+	return nil, nil, fmt.Errorf("tests do not reach %s", url)
+}
+
+type noNetworkSNP struct{}
+
+func (noNetworkSNP) Get(url string) ([]byte, error) {
+	return nil, fmt.Errorf("tests do not reach %s", url)
 }
 
 // A policy that trusts the simulated roots fails, saying why, when the
@@ -258,7 +272,7 @@ func TestTDXRejections(t *testing.T) {
 		{"debug TD", "debug", "TD_ATTRIBUTES.DEBUG is set", run(withFault(tee.FaultDebug), p, nil)},
 		{"migratable TD", "migratable", "MIGRATABLE is set", run(withFault(tee.FaultMigratable), p, nil)},
 		{"TCB below minimum", "tcb", "TEE_TCB_SVN[0] 2 < 3", run(withFault(tee.FaultOldTCB), p, nil)},
-		{"TCB out of date (PCS)", "verify", "TCB Status is not \"UpToDate\", found \"OutOfDate\"", run(withFault(tee.FaultOldTCB), pc, nil)},
+		{"TCB out of date (PCS)", "verify", "TDX TCB, it is now OutOfDate", run(withFault(tee.FaultOldTCB), pc, nil)},
 		{"untrusted root", "verify", "certificate signed by unknown authority", run(withFault(tee.FaultUntrustedRoot), p, nil)},
 		{"forged intermediate", "verify", "unable to validate Intermediate CA certificate", run(withFault(tee.FaultForgedChain), p, nil)},
 		{"simulated evidence vs vendor roots", "verify", "chains to the cctest TEST root",
@@ -577,6 +591,267 @@ func TestConcurrentVerification(t *testing.T) {
 	for g := 0; g < 8; g++ {
 		if err := <-done; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+func tdxV5(t testing.TB, name string, bodyType uint16, o tee.TDXOptions) Evidence {
+	t.Helper()
+	o.Name, o.QuoteVersion, o.BodyType = name, 5, bodyType
+	return tdxEvidence(t, tee.NewTDXMachine(o), testNonce)
+}
+
+// appendTDX adds policy lines to the tdx section (the last in the fixtures).
+func appendTDX(lines string) func(string) string {
+	return func(s string) string { return noCollateral(s) + lines }
+}
+
+// Quote v5, both body types, take the same path as v4: verify (offline and
+// with collateral), the chain cache, every field check.
+func TestSimulatedTDXv5Passes(t *testing.T) {
+	pc := fixturePolicy(t, "tdx-simulated.yaml")
+	for _, bt := range []uint16{tee.TDXBody10, tee.TDXBody15} {
+		ev := tdxV5(t, "v5-pass", bt, tee.TDXOptions{})
+		v := newTestVerifier(nil, nil)
+		vd := v.Verify(ev, pc, testNonce[:])
+		requirePass(t, vd)
+		parse, _ := vd.Check("parse")
+		if vd.ReportVersion != 5 || !strings.Contains(parse.Measured, map[uint16]string{tee.TDXBody10: "TDX 1.0 body", tee.TDXBody15: "TDX 1.5 body"}[bt]) {
+			t.Errorf("body type %d: version %d, parse %q", bt, vd.ReportVersion, parse.Measured)
+		}
+		if _, shown := vd.Check("mrservicetd"); shown != (bt == tee.TDXBody15) {
+			t.Errorf("body type %d: MRSERVICETD shown = %v", bt, shown)
+		}
+		requirePass(t, v.Verify(ev, offlinePolicy(t, "tdx-simulated.yaml"), testNonce[:]))
+		// Second quote from the machine: the cached chain, the quote signature still checked.
+		again := v.Verify(ev, pc, testNonce[:])
+		requirePass(t, again)
+		bad := ev
+		bad.Raw = flip(ev.Raw, tee.BodyOffsetMRTD+tee.V5BodyShift)
+		if vd := v.Verify(bad, pc, testNonce[:]); !again.ChainCached || !vd.ChainCached {
+			t.Fatal("expected cache hits")
+		} else {
+			requireFail(t, vd, "verify", "unable to verify message digest")
+		}
+	}
+	pinned := editedPolicy(t, "tdx-simulated.yaml", appendTDX("  minimumTeeTcbSvn2: \"03000500000000000000000000000000\"\n  mrServiceTd: \""+strings.Repeat("00", 48)+"\"\n"))
+	requirePass(t, newTestVerifier(nil, nil).Verify(tdxV5(t, "v5-pinned", tee.TDXBody15, tee.TDXOptions{}), pinned, testNonce[:]))
+}
+
+// Every v5-specific way to be wrong fails with its own check and reason.
+func TestTDXv5Rejections(t *testing.T) {
+	p := offlinePolicy(t, "tdx-simulated.yaml")
+	good := tdxV5(t, "v5-good", tee.TDXBody15, tee.TDXOptions{})
+	good10 := tdxV5(t, "v5-good10", tee.TDXBody10, tee.TDXOptions{})
+	raw := good.Raw
+	sig := tee.SignatureOffset(raw)
+	run := func(ev Evidence, pol *policy.Policy) func(t *testing.T) Verdict {
+		return func(t *testing.T) Verdict { return newTestVerifier(nil, nil).Verify(ev, pol, testNonce[:]) }
+	}
+	with := func(b []byte) Evidence { ev := good; ev.Raw = b; return ev }
+	edited := func(edit func([]byte)) Evidence { b := bytes.Clone(raw); edit(b); return with(b) }
+	flipped := func(off int) func(t *testing.T) Verdict { return run(with(flip(raw, off)), p) }
+	svn2Floor := editedPolicy(t, "tdx-simulated.yaml", appendTDX("  minimumTeeTcbSvn2: \"04000000000000000000000000000000\"\n"))
+	svcPin := editedPolicy(t, "tdx-simulated.yaml", appendTDX("  mrServiceTd: \""+strings.Repeat("00", 48)+"\"\n"))
+	const digest = "unable to verify message digest"
+	variants := []variant{
+		{"flip body descriptor size", "parse", "declares a", flipped(tee.BodyOffsetTeeTcbSvn + 2)},
+		{"flip MRTD", "verify", digest, flipped(tee.BodyOffsetMRTD + tee.V5BodyShift)},
+		{"flip REPORT_DATA", "verify", digest, flipped(tee.BodyOffsetReportData + tee.V5BodyShift + 9)},
+		{"flip TEE_TCB_SVN2", "verify", digest, flipped(tee.BodyOffsetTeeTcbSvn2 + tee.V5BodyShift + 1)},
+		{"flip MRSERVICETD", "verify", digest, flipped(tee.BodyOffsetMrServiceTd + tee.V5BodyShift + 47)},
+		{"flip quote signature", "verify", digest, flipped(sig + 3)},
+		{"body type 1 (SGX enclave report)", "parse", "body type 1 is not a TD report", run(edited(func(b []byte) { b[0x30] = 1 }), p)},
+		{"body type 2 with a TDX 1.5 body", "parse", "body type 2 declares a 648-byte body, want 584", run(edited(func(b []byte) { b[0x30] = 2 }), p)},
+		{"body type 3 with a TDX 1.0 body", "parse", "body type 3 declares a 584-byte body, want 648", run(edited10(good10.Raw), p)},
+		{"quote version 6", "parse", "TDX quote version 6 is not supported", run(edited(func(b []byte) { b[0] = 6 }), p)},
+		{"truncated in the descriptor", "parse", "truncated in the body descriptor", run(with(raw[:0x33]), p)},
+		{"truncated in the body", "parse", "truncated inside the TD quote body", run(with(raw[:0x200]), p)},
+		{"truncated signed data", "parse", "truncated: its signed data", run(with(raw[:len(raw)-100]), p)},
+		{"TEE_TCB_SVN2 below the floor", "tee-tcb-svn2", "TEE_TCB_SVN2[0] 3 < 4", run(good, svn2Floor)},
+		{"TEE_TCB_SVN2 asked of a TDX 1.0 body", "tee-tcb-svn2", "carries none", run(good10, svn2Floor)},
+		{"MRSERVICETD of another service TD", "mrservicetd", "not the one the policy pins",
+			run(tdxV5(t, "v5-svc", tee.TDXBody15, tee.TDXOptions{MrServiceTd: bytes.Repeat([]byte{7}, 48)}), svcPin)},
+		{"MRSERVICETD asked of a quote v4", "mrservicetd", "this TDX quote v4 carries none",
+			run(tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "v4-svc"}), testNonce), svcPin)},
+		{"debug TD (v5)", "debug", "TD_ATTRIBUTES.DEBUG is set", run(tdxV5(t, "v5-debug", tee.TDXBody15, tee.TDXOptions{Debug: true}), p)},
+		{"TCB below minimum (v5)", "tcb", "TEE_TCB_SVN[0] 2 < 3",
+			run(tdxV5(t, "v5-old", tee.TDXBody15, tee.TDXOptions{Faults: []tee.Fault{tee.FaultOldTCB}, TeeTcbSvn2: []byte{9}}), p)},
+	}
+	runVariants(t, variants)
+}
+
+// edited10 relabels a TDX 1.0 body as type 3: the declared size is wrong.
+func edited10(raw []byte) Evidence {
+	b := bytes.Clone(raw)
+	b[0x30] = 3
+	return Evidence{TEE: teename.TDX, Raw: b}
+}
+
+// Real quote v5 (TDX 1.5 body) from go-tdx-guest's testdata, read from the
+// module cache, verified against Intel's root and validated under a policy.
+func TestRealTDXQuoteV5(t *testing.T) {
+	raw := tdxtestdata.RawQuoteV5
+	ev, err := ParseEvidence(raw)
+	if err != nil || ev.TEE != teename.TDX {
+		t.Fatalf("ParseEvidence: %v %q", err, ev.TEE)
+	}
+	body := raw[0x36:]
+	mrtd := fmt.Sprintf("%x", body[0x88:0xB8])
+	rd := body[0x208:0x248]
+	doc := func(extra string) *policy.Policy {
+		p, err := policy.Load([]byte("apiVersion: cctest.dev/v1alpha1\nkind: AttestationPolicy\nname: real-v5\ntdx:\n" +
+			"  allowedMeasurements:\n  - {name: sample, mrtd: \"" + mrtd + "\"}\n" + extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	at := time.Date(2026, time.June, 1, 0, 0, 0, 0, time.UTC) // the sample's PCK certificate is valid from 2026-01-27
+	v := New(Options{Now: func() time.Time { return at }})
+	p := doc("  minimumTeeTcbSvn2: \"0d010400000000000000000000000000\"\n  mrServiceTd: \"" + strings.Repeat("00", 48) + "\"\n")
+	vd := v.Verify(ev, p, rd)
+	requirePass(t, vd)
+	parse, _ := vd.Check("parse")
+	if vd.Simulated || vd.TrustRoot != trust.IntelVendorRootName || vd.ReportVersion != 5 || !strings.Contains(parse.Measured, "TDX 1.5 body") {
+		t.Errorf("identity: %+v", vd)
+	}
+	// One above the sample's TEE_TCB_SVN2 fails through its own check.
+	requireFail(t, v.Verify(ev, doc("  minimumTeeTcbSvn2: \"0e000000000000000000000000000000\"\n"), rd), "tee-tcb-svn2", "TEE_TCB_SVN2[0] 13 < 14")
+	requireFail(t, v.Verify(ev, doc("  mrServiceTd: \""+strings.Repeat("01", 48)+"\"\n"), rd), "mrservicetd", "not the one the policy pins")
+	// A changed byte anywhere in what the signature covers is refused.
+	for _, off := range []int{0x36 + 0x88, 0x36 + 0x248, 0x36 + 0x258, 0x31} {
+		bad := ev
+		bad.Raw = flip(raw, off)
+		if vd := v.Verify(bad, p, rd); vd.Pass {
+			t.Errorf("flipped byte 0x%x accepted", off)
+		}
+	}
+}
+
+// VLEK-signed reports (AWS) verify through go-sev-guest: VLEK -> ASVK ->
+// ARK, with collateral (both CRLs) and through the chain cache.
+func TestSimulatedSNPVLEKPasses(t *testing.T) {
+	pc := fixturePolicy(t, "snp-simulated.yaml")
+	for _, line := range []string{tee.Milan, tee.Genoa} {
+		for _, ver := range []uint32{2, 3, 5} {
+			m := tee.MustNewSNPMachine(tee.SNPOptions{Name: "aws", ProductLine: line, ReportVersion: ver, VLEK: true})
+			v := newTestVerifier(nil, nil)
+			vd := v.Verify(snpEvidence(t, m, testNonce), pc, testNonce[:])
+			requirePass(t, vd)
+			if vd.SigningKey != "VLEK" || vd.ChipID != "" || vd.ProductLine != line || !vd.Simulated {
+				t.Errorf("%s v%d identity: %+v", line, ver, vd)
+			}
+			if c, _ := vd.Check("signing-key"); !strings.Contains(c.Measured, "CHIP_ID masked") {
+				t.Errorf("signing-key check: %+v", c)
+			}
+			if again := v.Verify(snpEvidence(t, m, testNonce), pc, testNonce[:]); !again.Pass || !again.ChainCached {
+				t.Errorf("%s v%d second report: pass %v cached %v", line, ver, again.Pass, again.ChainCached)
+			}
+		}
+	}
+	// A bare report with the VLEK supplied (cctest attest verify --vlek).
+	m := tee.MustNewSNPMachine(tee.SNPOptions{Name: "aws-bare", VLEK: true, OmitCertTable: true})
+	ev := snpEvidence(t, m, testNonce)
+	ev.VLEK, _ = m.VLEK()
+	requirePass(t, newTestVerifier(nil, nil).Verify(ev, pc, testNonce[:]))
+	for _, l := range []string{"Milan", "Genoa", "Turin"} {
+		if pc, ok := trust.VendorAMD(l); !ok || pc.Asvk == nil || pc.Asvk.Subject.CommonName != "SEV-VLEK-"+l {
+			t.Errorf("vendor roots of %s carry no ASVK", l)
+		}
+	}
+}
+
+func TestSNPVLEKRejections(t *testing.T) {
+	p := offlinePolicy(t, "snp-simulated.yaml")
+	pc := editedPolicy(t, "snp-simulated.yaml", withCollateral)
+	aws := tee.MustNewSNPMachine(tee.SNPOptions{Name: "aws", VLEK: true})
+	good := snpEvidence(t, aws, testNonce)
+	bare := good
+	bare.Raw = good.Raw[:snpReportSize]
+	vlek, _ := aws.VLEK()
+	vcekMachine := tee.MustNewSNPMachine(tee.SNPOptions{Name: "chip"})
+	vcekEv := snpEvidence(t, vcekMachine, testNonce)
+	vcek, _ := vcekMachine.VCEK()
+	otherVLEK, _ := tee.MustNewSNPMachine(tee.SNPOptions{Name: "aws-other", VLEK: true}).VLEK()
+	run := func(ev Evidence, pol *policy.Policy, k *tee.KDS) func(t *testing.T) Verdict {
+		return func(t *testing.T) Verdict { return newTestVerifier(nil, k).Verify(ev, pol, testNonce[:]) }
+	}
+	with := func(ev Evidence, edit func(*Evidence)) Evidence { edit(&ev); return ev }
+	signerInfo := func(b byte) Evidence {
+		return with(good, func(e *Evidence) { e.Raw = bytes.Clone(e.Raw); e.Raw[0x48] = b })
+	}
+	faulty := func(f tee.Fault) Evidence {
+		return snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "aws-" + string(f), VLEK: true, Faults: []tee.Fault{f}}), testNonce)
+	}
+	const sigErr = "report signature verification error"
+	variants := []variant{
+		{"bare VLEK report, no VLEK", "signing-key", "no VLEK certificate came with it", run(bare, p, nil)},
+		{"VLEK given for a VCEK-signed report", "signing-key", "a VLEK certificate was supplied, but the report's SIGNING_KEY is 0",
+			run(with(vcekEv, func(e *Evidence) { e.VLEK = vlek }), p, nil)},
+		{"VCEK given for a VLEK-signed report", "signing-key", "a VCEK certificate was supplied, but the report's SIGNING_KEY is 1",
+			run(with(bare, func(e *Evidence) { e.VCEK = vcek }), p, nil)},
+		{"VCEK report's table with a VLEK report", "signing-key", "carries a VCEK and no VLEK",
+			run(with(bare, func(e *Evidence) { e.CertTable = vcekEv.Raw[snpReportSize:] }), p, nil)},
+		{"VLEK report's table with a VCEK report", "signing-key", "carries a VLEK but no VCEK",
+			run(with(vcekEv, func(e *Evidence) { e.Raw = vcekEv.Raw[:snpReportSize]; e.CertTable = good.Raw[snpReportSize:] }), p, nil)},
+		{"one bit: SIGNING_KEY VLEK -> VCEK", "signing-key", "carries a VLEK but no VCEK", run(signerInfo(0x00), p, nil)},
+		{"SIGNING_KEY 7 (none)", "signing-key", "not signed by a VCEK or VLEK", run(signerInfo(7<<2), p, nil)},
+		{"SIGNING_KEY 3 (reserved)", "parse", "signing_key values 2-6 are reserved", run(signerInfo(3<<2), p, nil)},
+		{"supplied VLEK differs from the table's", "parse", "the supplied VLEK differs from the one in the certificate table",
+			run(with(good, func(e *Evidence) { e.VLEK = otherVLEK }), p, nil)},
+		{"VLEK of another machine", "verify", sigErr, run(with(bare, func(e *Evidence) { e.VLEK = otherVLEK }), p, nil)},
+		{"flip MEASUREMENT", "verify", sigErr, run(with(good, func(e *Evidence) { e.Raw = flip(e.Raw, tee.ReportOffsetMeasurement) }), p, nil)},
+		{"flip CHIP_ID", "verify", sigErr, run(with(good, func(e *Evidence) { e.Raw = flip(e.Raw, 0x1A0) }), p, nil)},
+		{"forged ARK/ASVK", "verify", "VLEK could not be verified by any trusted roots", run(faulty(tee.FaultForgedChain), p, nil)},
+		{"expired VLEK", "verify", "expired", run(faulty(tee.FaultExpiredCert), p, nil)},
+		{"revoked ASVK (collateral on)", "verify", "ASVK was revoked", run(good, pc, &tee.KDS{RevokeASVK: true})},
+		{"simulated VLEK vs vendor roots", "verify", "chains to the cctest TEST root",
+			run(good, editedPolicy(t, "snp-simulated.yaml", func(s string) string { return strings.Replace(noCollateral(s), "[simulated]", "[vendor]", 1) }), nil)},
+	}
+	runVariants(t, variants)
+	// go-sev-guest's own revocation check reads the ASK's CRL whatever key
+	// signed: a revoked ASK fails VLEK reports too (stricter than needed).
+	requireFail(t, newTestVerifier(nil, &tee.KDS{RevokeASK: true}).Verify(good, pc, testNonce[:]), "verify", "ASK was revoked")
+}
+
+// Provisional firmware (CURRENT_TCB newer than COMMITTED_TCB) is refused by
+// default and accepted under snp.permitProvisionalFirmware; the reason is in
+// the verdict either way. Committed newer than current is never accepted.
+func TestSNPProvisionalFirmware(t *testing.T) {
+	p := offlinePolicy(t, "snp-simulated.yaml")
+	permit := editedPolicy(t, "snp-simulated.yaml", func(s string) string { return noCollateral(s) + "  permitProvisionalFirmware: true\n" })
+	newer := tee.DefaultSNPTCB[tee.Milan]
+	newer.SnpSpl++
+	older := tee.DefaultSNPTCB[tee.Milan]
+	older.UcodeSpl--
+	prov := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "prov", ProvisionalTCB: &newer}), testNonce)
+	provVLEK := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "prov-aws", ProvisionalTCB: &newer, VLEK: true}), testNonce)
+	backwards := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "backwards", ProvisionalTCB: &older}), testNonce)
+
+	vd := newTestVerifier(nil, nil).Verify(prov, p, testNonce[:])
+	requireFail(t, vd, "provisional-firmware", "the host runs provisional firmware: current bl=3 tee=0 snp=9 ucode=115, firmware 1.55 build 22 is newer than committed bl=3 tee=0 snp=8 ucode=115, firmware 1.55 build 21")
+	if !strings.Contains(vd.Reason, "set snp.permitProvisionalFirmware") || len(vd.Notes) != 0 {
+		t.Errorf("refusal: %q, notes %v", vd.Reason, vd.Notes)
+	}
+	for _, ev := range []Evidence{prov, provVLEK} {
+		vd := newTestVerifier(nil, nil).Verify(ev, permit, testNonce[:])
+		requirePass(t, vd)
+		if len(vd.Notes) != 1 || !strings.Contains(vd.Notes[0], "accepted: the host runs provisional firmware") {
+			t.Errorf("notes: %v", vd.Notes)
+		}
+		var table bytes.Buffer
+		_ = vd.WriteTable(&table)
+		if !strings.Contains(table.String(), "note: provisional-firmware: accepted") {
+			t.Errorf("table lacks the note:\n%s", table.String())
+		}
+	}
+	requireFail(t, newTestVerifier(nil, nil).Verify(backwards, permit, testNonce[:]), "provisional-firmware", "the committed firmware")
+	// Committed firmware passes both policies, without a note.
+	good := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "committed"}), testNonce)
+	for _, pol := range []*policy.Policy{p, permit} {
+		if vd := newTestVerifier(nil, nil).Verify(good, pol, testNonce[:]); !vd.Pass || len(vd.Notes) != 0 {
+			t.Errorf("committed firmware: pass %v notes %v (%s)", vd.Pass, vd.Notes, vd.Reason)
 		}
 	}
 }

@@ -44,6 +44,8 @@ type source struct {
 	machine       string
 	productLine   string
 	reportVersion uint32
+	quoteVersion  uint16
+	signingKey    string
 }
 
 func (s *source) addFlags(cmd *cobra.Command) {
@@ -53,6 +55,8 @@ func (s *source) addFlags(cmd *cobra.Command) {
 	f.StringVar(&s.machine, "machine-name", "sim-node", "with --simulate, the simulated machine's name (seeds its identity)")
 	f.StringVar(&s.productLine, "product-line", "Milan", "with --simulate snp, the CPU product line: Milan or Genoa")
 	f.Uint32Var(&s.reportVersion, "report-version", 3, "with --simulate snp, the attestation report version: 2, 3 or 5")
+	f.Uint16Var(&s.quoteVersion, "quote-version", 4, "with --simulate tdx, the quote version: 4, or 5 (TDX 1.5 body)")
+	f.StringVar(&s.signingKey, "signing-key", "vcek", "with --simulate snp, the report's signing key: vcek, or vlek (as AWS)")
 }
 
 func faultNames() string {
@@ -94,9 +98,17 @@ func (s *source) device() (device.Device, error) {
 		faults = append(faults, f)
 	}
 	if teeName == teename.TDX {
-		return simdevice.New(tee.NewTDXMachine(tee.TDXOptions{Name: s.machine, Faults: faults})), nil
+		m := tee.NewTDXMachine(tee.TDXOptions{Name: s.machine, QuoteVersion: s.quoteVersion, Faults: faults})
+		if _, err := m.PCKCertificate(); err != nil {
+			return nil, usage("--quote-version: %v", err)
+		}
+		return simdevice.New(m), nil
 	}
-	m, err := tee.NewSNPMachine(tee.SNPOptions{Name: s.machine, ProductLine: s.productLine, ReportVersion: s.reportVersion, Faults: faults})
+	if s.signingKey != "vcek" && s.signingKey != "vlek" {
+		return nil, usage("--signing-key %q: want vcek or vlek", s.signingKey)
+	}
+	m, err := tee.NewSNPMachine(tee.SNPOptions{Name: s.machine, ProductLine: s.productLine, ReportVersion: s.reportVersion,
+		VLEK: s.signingKey == "vlek", Faults: faults})
 	if err != nil {
 		return nil, usage("%v", err)
 	}
@@ -300,14 +312,16 @@ func writeEvidence(path string, ev verifier.Evidence) error {
 
 func newVerify() *cobra.Command {
 	var coll collateral
-	var evidencePath, policyPath, nonceHex, bindContext, vcekPath, tablePath, output, at string
+	var evidencePath, policyPath, nonceHex, bindContext, vcekPath, vlekPath, tablePath, output, at string
 	cmd := &cobra.Command{
 		Use:   "verify --evidence FILE --policy FILE [--nonce HEX]",
 		Short: "Verify saved evidence (a raw quote / report, or cctest's evidence JSON)",
-		Long: `verify checks evidence saved earlier: a raw TDX quote, a raw SEV-SNP report
+		Long: `verify checks evidence saved earlier: a raw TDX quote (v4 or v5), a raw SEV-SNP report
 (optionally followed by its certificate table), or the JSON written by
 'cctest attest --save-evidence'. Supply the VCEK or the certificate table when
 an SNP report lacks them (or let collateral fetching get the VCEK from AMD KDS).
+A VLEK-signed report (SIGNING_KEY 1, AWS) needs its VLEK: --vlek or the
+certificate table; AMD KDS does not serve VLEKs to tenants.
 
 --nonce is the REPORT_DATA the evidence was requested with (hex, up to 64
 bytes, zero-padded); with --bind-context it is the nonce given to
@@ -315,6 +329,7 @@ BindReportData(nonce, context) instead. Without --nonce, a policy with
 nonce: required fails the nonce check.`,
 		Example: `  cctest attest verify --evidence quote.bin --policy tdx-hardware.yaml --nonce 6c62de...
   cctest attest verify --evidence report.bin --vcek vcek.der --policy snp-hardware.yaml --nonce 00ff...
+  cctest attest verify --evidence aws-report.bin --vlek vlek.pem --policy snp-hardware.yaml --nonce 00ff...
   cctest attest verify --evidence evidence.json --policy tdx-hardware.yaml \
     --nonce 1a2b... --bind-context "cctest attest" --collateral-dir ./collateral --offline`,
 		Args:          cobra.NoArgs,
@@ -338,6 +353,11 @@ nonce: required fails the nonce check.`,
 			if vcekPath != "" {
 				if ev.VCEK, err = os.ReadFile(vcekPath); err != nil {
 					return usage("--vcek: %v", err)
+				}
+			}
+			if vlekPath != "" {
+				if ev.VLEK, err = os.ReadFile(vlekPath); err != nil {
+					return usage("--vlek: %v", err)
 				}
 			}
 			if tablePath != "" {
@@ -389,6 +409,7 @@ nonce: required fails the nonce check.`,
 	f.StringVar(&nonceHex, "nonce", "", "expected REPORT_DATA (hex), or the nonce with --bind-context")
 	f.StringVar(&bindContext, "bind-context", "", "derive REPORT_DATA as BindReportData(--nonce, this context)")
 	f.StringVar(&vcekPath, "vcek", "", "SEV-SNP VCEK certificate (DER or PEM) for a report without certificate table")
+	f.StringVar(&vlekPath, "vlek", "", "SEV-SNP VLEK certificate (DER or PEM) for a VLEK-signed report without certificate table")
 	f.StringVar(&tablePath, "cert-table", "", "SEV-SNP extended-report certificate table (raw)")
 	f.StringVar(&at, "at", "", "verify as of this time (RFC 3339), e.g. for archived evidence")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")

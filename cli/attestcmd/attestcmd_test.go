@@ -3,6 +3,7 @@ package attestcmd
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -45,6 +46,8 @@ func TestSimulatedAttestPasses(t *testing.T) {
 		{"--simulate", "snp", "--policy", policyPath("snp-simulated.yaml")},
 		{"--simulate", "snp", "--product-line", "Genoa", "--report-version", "5", "--policy", policyPath("platform.yaml")},
 		{"--simulate", "tdx"}, // embedded example policy
+		{"--simulate", "tdx", "--quote-version", "5"},
+		{"--simulate", "snp", "--signing-key", "vlek", "--product-line", "Genoa"},
 	} {
 		out, errOut, code := run(t, New(), tc...)
 		if code != 0 || !strings.HasPrefix(out, "PASS") {
@@ -56,7 +59,7 @@ func TestSimulatedAttestPasses(t *testing.T) {
 func TestEverySimulatedFaultFailsWithItsReason(t *testing.T) {
 	want := map[string]string{
 		"debug": "debug:", "wrong-measurement": "measurement:", "tampered": "verify: unable to verify message digest",
-		"old-tcb": "TCB Status is not \"UpToDate\"", "untrusted-root": "unknown authority", "forged-chain": "Intermediate CA",
+		"old-tcb": "TDX TCB, it is now OutOfDate", "untrusted-root": "unknown authority", "forged-chain": "Intermediate CA",
 		"replay": "nonce:", "migratable": "migratable:", "expired-cert": "expired", "revoked": "revoked",
 	}
 	snpWant := map[string]string{
@@ -117,6 +120,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--simulate", "tdx", "--policy", "/nonexistent.yaml"}, "/nonexistent.yaml"},
 		{[]string{"--simulate-fault", "debug"}, "needs --simulate"},
 		{[]string{"--simulate", "snp", "--product-line", "Turin"}, "unsupported SNP product line"},
+		{[]string{"--simulate", "tdx", "--quote-version", "3"}, "unsupported TDX quote version 3"},
+		{[]string{"--simulate", "snp", "--signing-key", "vxek"}, "want vcek or vlek"},
 		{[]string{"verify", "--policy", policyPath("tdx-simulated.yaml")}, "--evidence and --policy are required"},
 	} {
 		_, errOut, code := run(t, New(), tc.args...)
@@ -172,6 +177,37 @@ func TestSaveThenVerifyEvidence(t *testing.T) {
 	}
 }
 
+// A bare VLEK-signed report verifies with --vlek; the VLEK given for a
+// VCEK-signed report is named as the problem.
+func TestVerifyVLEKReport(t *testing.T) {
+	dir := t.TempDir()
+	rd := verifier.BindReportData([]byte{3}, "ctx")
+	aws := tee.MustNewSNPMachine(tee.SNPOptions{Name: "aws", VLEK: true})
+	chip := tee.MustNewSNPMachine(tee.SNPOptions{Name: "chip"})
+	awsReport, _ := aws.Report(rd)
+	chipReport, _ := chip.Report(rd)
+	vlek, _ := aws.VLEK()
+	paths := map[string][]byte{"aws.bin": awsReport, "chip.bin": chipReport,
+		"vlek.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vlek})}
+	for name, data := range paths {
+		_ = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}
+	verify := func(report string, extra ...string) (string, string, int) {
+		return run(t, New(), append([]string{"verify", "--evidence", filepath.Join(dir, report), "--policy", policyPath("snp-simulated.yaml"),
+			"--nonce", "03", "--bind-context", "ctx"}, extra...)...)
+	}
+	if out, errOut, code := verify("aws.bin", "--vlek", filepath.Join(dir, "vlek.pem")); code != 0 || !strings.Contains(out, "signing-key") {
+		t.Errorf("VLEK report + --vlek: %d %s %s", code, out, errOut)
+	}
+	if _, errOut, code := verify("aws.bin"); code != exitcode.Failed || !strings.Contains(errOut, "signing-key: the report is signed by a VLEK") {
+		t.Errorf("VLEK report without its VLEK: %d %s", code, errOut)
+	}
+	if _, errOut, code := verify("chip.bin", "--vlek", filepath.Join(dir, "vlek.pem")); code != exitcode.Failed ||
+		!strings.Contains(errOut, "a VLEK certificate was supplied, but the report's SIGNING_KEY is 0") {
+		t.Errorf("VLEK for a VCEK report: %d %s", code, errOut)
+	}
+}
+
 func TestVerifyRealProductionQuote(t *testing.T) {
 	dir := t.TempDir()
 	raw := tdxtestdata.RawQuote
@@ -189,6 +225,30 @@ tdx:
 	nonce := hexOf(raw[0x30+0x208 : 0x30+0x248])
 	out, errOut, code := run(t, New(), "verify", "--evidence", quote, "--policy", pol, "--nonce", nonce, "--at", "2023-07-01T01:00:00Z")
 	if code != 0 || !strings.Contains(out, "Intel SGX Root CA (vendor)") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// Quote v5 used to fail here with "not a TDX quote v4": Intel's real
+// sample (TDX 1.5 body, go-tdx-guest testdata) verifies.
+func TestVerifyRealQuoteV5(t *testing.T) {
+	dir := t.TempDir()
+	raw := tdxtestdata.RawQuoteV5
+	quote := filepath.Join(dir, "quote-v5.bin")
+	_ = os.WriteFile(quote, raw, 0o644)
+	pol := filepath.Join(dir, "p.yaml")
+	_ = os.WriteFile(pol, []byte(`apiVersion: cctest.dev/v1alpha1
+kind: AttestationPolicy
+name: sample-v5
+tdx:
+  allowedMeasurements:
+  - name: sample
+    mrtd: "`+hexOf(raw[0x36+0x88:0x36+0xB8])+`"
+  mrServiceTd: "`+strings.Repeat("00", 48)+`"
+`), 0o644)
+	nonce := hexOf(raw[0x36+0x208 : 0x36+0x248])
+	out, errOut, code := run(t, New(), "verify", "--evidence", quote, "--policy", pol, "--nonce", nonce, "--at", "2026-06-01T00:00:00Z")
+	if code != 0 || !strings.Contains(out, "TDX quote v5 (TDX 1.5 body)") || !strings.Contains(out, "mrservicetd") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -224,18 +224,22 @@ func makeCRL(issuer *x509.Certificate, key crypto.Signer, serials []*big.Int, no
 }
 
 // KDS is an in-process fake of AMD's Key Distribution Service: the ARK/ASK
-// chain and CRL per product line, and the VCEKs of simulated machines.
+// (vcek/) and ARK/ASVK (vlek/) chains and CRLs per product line, and the
+// VCEKs of simulated machines (VLEKs are never served: a CSP provisions them).
 type KDS struct {
 	// Now is the clock CRLs are issued against (default time.Now).
 	Now func() time.Time
-	// RevokeASK lists the test ASK in the CRL (every product line).
+	// RevokeASK lists the test ASK in the VCEK CRL (every product line).
 	RevokeASK bool
+	// RevokeASVK lists the test ASVK in the VLEK CRL (every product line).
+	RevokeASVK bool
 }
 
 // NewKDS returns a fake KDS with defaults.
 func NewKDS() *KDS { return &KDS{} }
 
-// ServeHTTP serves /vcek/v1/{product}/cert_chain, /crl and /{hwid}?...SPL=.
+// ServeHTTP serves /vcek/v1/{product}/cert_chain, /crl and /{hwid}?...SPL=,
+// and /vlek/v1/{product}/cert_chain and /crl.
 func (k *KDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pk, err := testPKI()
 	if err != nil {
@@ -243,15 +247,19 @@ func (k *KDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if len(parts) != 4 || parts[0] != "vcek" || parts[1] != "v1" {
+	if len(parts) != 4 || (parts[0] != "vcek" && parts[0] != "vlek") || parts[1] != "v1" {
 		http.NotFound(w, r)
 		return
 	}
-	line := parts[2]
+	line, vlek := parts[2], parts[0] == "vlek"
 	ark, ask := testpki.ARK(line), testpki.ASK(line)
 	if ark == nil {
 		http.Error(w, "unknown product line "+line, http.StatusNotFound)
 		return
+	}
+	revoke := k.RevokeASK
+	if vlek {
+		ask, revoke = testpki.ASVK(line), k.RevokeASVK
 	}
 	switch parts[3] {
 	case "cert_chain":
@@ -259,7 +267,7 @@ func (k *KDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: ark.Raw})
 	case "crl":
 		var serials []*big.Int
-		if k.RevokeASK {
+		if revoke {
 			serials = append(serials, ask.SerialNumber)
 		}
 		now := time.Now()
@@ -278,6 +286,10 @@ func (k *KDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_, _ = w.Write(body)
 	default:
+		if vlek {
+			http.NotFound(w, r)
+			return
+		}
 		chip, err := hex.DecodeString(parts[3])
 		if err != nil {
 			http.Error(w, "bad hwid", http.StatusBadRequest)
@@ -329,10 +341,10 @@ func (g SNPGetter) Get(u string) ([]byte, error) {
 }
 
 // Handler serves both fakes on one listener, routed by the vendor host
-// (requests to other hosts go by path: /vcek/ to the KDS, the rest to the PCS).
+// (requests to other hosts go by path: /vcek/ and /vlek/ to the KDS, the rest to the PCS).
 func Handler(pcs *PCS, k *KDS) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.Host, "amd.com") || strings.HasPrefix(r.URL.Path, "/vcek/") {
+		if strings.Contains(r.Host, "amd.com") || strings.HasPrefix(r.URL.Path, "/vcek/") || strings.HasPrefix(r.URL.Path, "/vlek/") {
 			k.ServeHTTP(w, r)
 			return
 		}

@@ -45,8 +45,8 @@ type pki struct {
 }
 
 type amdKeys struct {
-	ark, ask       *x509.Certificate
-	arkKey, askKey *rsa.PrivateKey
+	ark, ask, asvk          *x509.Certificate
+	arkKey, askKey, asvkKey *rsa.PrivateKey
 }
 
 var (
@@ -113,7 +113,7 @@ func (p *pki) amdChain(line string, forged bool) (*amdKeys, error) {
 	if testpki.ARK(line) == nil {
 		return nil, fmt.Errorf("no test PKI for product line %q", line)
 	}
-	k := &amdKeys{ark: testpki.ARK(line), ask: testpki.ASK(line)}
+	k := &amdKeys{ark: testpki.ARK(line), ask: testpki.ASK(line), asvk: testpki.ASVK(line)}
 	var err error
 	if !forged {
 		lower := strings.ToLower(line)
@@ -121,6 +121,9 @@ func (p *pki) amdChain(line string, forged bool) (*amdKeys, error) {
 			return nil, err
 		}
 		if k.askKey, err = rsaKey("amd-" + lower + "-ask"); err != nil {
+			return nil, err
+		}
+		if k.asvkKey, err = rsaKey("amd-" + lower + "-asvk"); err != nil {
 			return nil, err
 		}
 	} else {
@@ -134,6 +137,10 @@ func (p *pki) amdChain(line string, forged bool) (*amdKeys, error) {
 			return nil, err
 		}
 		if k.ask, err = mint(copyCA(testpki.ASK(line)), k.ark, k.askKey, k.arkKey); err != nil {
+			return nil, err
+		}
+		k.asvkKey = k.askKey // one untrusted key serves both look-alike intermediates
+		if k.asvk, err = mint(copyCA(testpki.ASVK(line)), k.ark, k.asvkKey, k.arkKey); err != nil {
 			return nil, err
 		}
 	}

@@ -57,37 +57,50 @@ type SNPOptions struct {
 	ReportVersion uint32
 	// Measurement; nil takes DefaultSNPMeas.
 	Measurement []byte
-	// TCB; nil takes DefaultSNPTCB for the product line.
+	// TCB; nil takes DefaultSNPTCB for the product line. It is the
+	// committed, reported and launch TCB.
 	TCB *kds.TCBParts
+	// ProvisionalTCB makes the host run provisional firmware: CURRENT_TCB
+	// is this (newer than TCB, which stays committed and reported) and the
+	// current firmware build is one ahead of the committed one.
+	ProvisionalTCB *kds.TCBParts
 	// Debug sets the guest policy DEBUG bit; NoSMT clears the SMT bit.
 	Debug, NoSMT bool
 	// VMPL the report is requested at (0 default).
 	VMPL uint32
-	// OmitCertTable returns the bare report (the VCEK must then come from KDS).
+	// OmitCertTable returns the bare report (the VCEK must then come from
+	// KDS; a VLEK from the caller).
 	OmitCertTable bool
+	// VLEK signs reports with a VLEK (SIGNING_KEY 1) chained VLEK -> ASVK ->
+	// ARK, as AWS does: CHIP_ID is all zero and the certificate table
+	// carries ARK, ASVK (under the ASK GUID) and the VLEK.
+	VLEK bool
 	// Faults switched on for this machine.
 	Faults []Fault
 }
 
 // SNPMachine is a simulated AMD SEV-SNP guest: reports in the real ABI,
-// signed by a per-chip VCEK chained to the test ARK/ASK.
+// signed by a per-chip VCEK chained to the test ARK/ASK (or a VLEK chained
+// to the test ARK/ASVK).
 type SNPMachine struct {
 	name        string
 	productLine string
 	version     uint32
 	measurement []byte
 	tcb         kds.TCBParts
+	current     *kds.TCBParts // provisional firmware's CURRENT_TCB
 	policy      uint64
 	vmpl        uint32
 	chipID      []byte
 	omitTable   bool
+	vlek        bool
 	faults      faultSet
 
 	once     sync.Once
 	initErr  error
-	vcekKey  *ecdsa.PrivateKey
-	vcek     *x509.Certificate
-	ark, ask *x509.Certificate
+	ekKey    *ecdsa.PrivateKey // endorsement key: the VCEK's or the VLEK's
+	ek       *x509.Certificate
+	ark, ica *x509.Certificate // ica: ASK (VCEK) or ASVK (VLEK)
 	table    []byte
 
 	mu       sync.Mutex
@@ -98,7 +111,7 @@ type SNPMachine struct {
 // An unknown product line or report version is an error.
 func NewSNPMachine(o SNPOptions) (*SNPMachine, error) {
 	m := &SNPMachine{name: o.Name, productLine: o.ProductLine, version: o.ReportVersion,
-		vmpl: o.VMPL, omitTable: o.OmitCertTable, faults: newFaultSet(o.Faults)}
+		vmpl: o.VMPL, omitTable: o.OmitCertTable, vlek: o.VLEK, faults: newFaultSet(o.Faults)}
 	if m.productLine == "" {
 		m.productLine = Milan
 	}
@@ -116,9 +129,13 @@ func NewSNPMachine(o SNPOptions) (*SNPMachine, error) {
 	if o.TCB != nil {
 		m.tcb = *o.TCB
 	}
+	m.current = o.ProvisionalTCB
 	pol := abi.SnpPolicy{SMT: !o.NoSMT, Debug: o.Debug || m.faults[FaultDebug], MigrateMA: m.faults[FaultMigratable]}
 	m.policy = abi.SnpPolicyToBytes(pol)
 	m.chipID = derive(o.Name, "chip-id", abi.ChipIDSize)
+	if m.vlek {
+		m.chipID = make([]byte, abi.ChipIDSize) // MASK_CHIP_ID: a VLEK is not per chip
+	}
 	if m.faults[FaultWrongMeasurement] {
 		m.measurement = WrongMeasurement
 	}
@@ -157,13 +174,29 @@ func (m *SNPMachine) TCB() kds.TCBParts { return m.tcb }
 
 // VCEK returns the machine's VCEK certificate (DER), minting it if needed.
 func (m *SNPMachine) VCEK() ([]byte, error) {
+	if m.vlek {
+		return nil, fmt.Errorf("machine %q signs with a VLEK, not a VCEK", m.name)
+	}
+	return m.endorsementKey()
+}
+
+// VLEK returns the machine's VLEK certificate (DER) when it signs with one.
+func (m *SNPMachine) VLEK() ([]byte, error) {
+	if !m.vlek {
+		return nil, fmt.Errorf("machine %q signs with a VCEK, not a VLEK", m.name)
+	}
+	return m.endorsementKey()
+}
+
+func (m *SNPMachine) endorsementKey() ([]byte, error) {
 	if err := m.init(); err != nil {
 		return nil, err
 	}
-	return bytes.Clone(m.vcek.Raw), nil
+	return bytes.Clone(m.ek.Raw), nil
 }
 
-// CertTable returns the extended-report certificate table (ARK, ASK, VCEK).
+// CertTable returns the extended-report certificate table (ARK, ASK, VCEK;
+// or ARK, ASVK, VLEK).
 func (m *SNPMachine) CertTable() ([]byte, error) {
 	if err := m.init(); err != nil {
 		return nil, err
@@ -235,6 +268,13 @@ func (m *SNPMachine) mint(reportData [64]byte, vmpl uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	current, build := tcb, uint32(21)
+	if m.current != nil {
+		if current, err = kds.ComposeTCBParts(*m.current); err != nil {
+			return nil, err
+		}
+		build++
+	}
 	r := &spb.Report{
 		Version:         m.version,
 		GuestSvn:        1,
@@ -243,9 +283,9 @@ func (m *SNPMachine) mint(reportData [64]byte, vmpl uint32) ([]byte, error) {
 		ImageId:         make([]byte, abi.ImageIDSize),
 		Vmpl:            vmpl,
 		SignatureAlgo:   abi.SignEcdsaP384Sha384,
-		CurrentTcb:      uint64(tcb),
+		CurrentTcb:      uint64(current),
 		PlatformInfo:    snpPlatformInfo,
-		SignerInfo:      abi.ComposeSignerInfo(abi.SignerInfo{SigningKey: abi.VcekReportSigner}),
+		SignerInfo:      abi.ComposeSignerInfo(abi.SignerInfo{SigningKey: m.signer()}),
 		ReportData:      reportData[:],
 		Measurement:     m.measurement,
 		HostData:        make([]byte, abi.HostDataSize),
@@ -256,7 +296,7 @@ func (m *SNPMachine) mint(reportData [64]byte, vmpl uint32) ([]byte, error) {
 		ReportedTcb:     uint64(tcb),
 		ChipId:          m.chipID,
 		CommittedTcb:    uint64(tcb),
-		CurrentBuild:    21,
+		CurrentBuild:    build,
 		CurrentMinor:    55,
 		CurrentMajor:    1,
 		CommittedBuild:  21,
@@ -273,7 +313,7 @@ func (m *SNPMachine) mint(reportData [64]byte, vmpl uint32) ([]byte, error) {
 		return nil, err
 	}
 	digest := sha512.Sum384(abi.SignedComponent(raw))
-	rs, ss, err := ecdsa.Sign(rand.Reader, m.vcekKey, digest[:])
+	rs, ss, err := ecdsa.Sign(rand.Reader, m.ekKey, digest[:])
 	if err != nil {
 		return nil, err
 	}
@@ -296,21 +336,37 @@ func (m *SNPMachine) doInit() error {
 	if err != nil {
 		return err
 	}
-	if m.vcekKey, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader); err != nil {
+	if m.ekKey, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader); err != nil {
 		return err
 	}
 	amd, err := p.amdChain(m.productLine, m.faults[FaultUntrustedRoot] || m.faults[FaultForgedChain])
 	if err != nil {
 		return err
 	}
-	m.ark, m.ask = amd.ark, amd.ask
-	if m.vcek, err = m.mintVCEK(m.ask, amd.askKey); err != nil {
-		return fmt.Errorf("minting VCEK for %q: %w", m.name, err)
+	m.ark, m.ica = amd.ark, amd.ask
+	icaKey := amd.askKey
+	if m.vlek {
+		m.ica, icaKey = amd.asvk, amd.asvkKey
 	}
-	registerVCEK(m.productLine, m.chipID, m.tcb, m.vcek.Raw)
-	m.table = (&abi.CertTable{Entries: abi.CertsFromProto(&spb.CertificateChain{
-		ArkCert: m.ark.Raw, AskCert: m.ask.Raw, VcekCert: m.vcek.Raw}).Entries}).Marshal()
+	if m.ek, err = m.mintEK(m.ica, icaKey); err != nil {
+		return fmt.Errorf("minting %v for %q: %w", m.signer(), m.name, err)
+	}
+	chain := &spb.CertificateChain{ArkCert: m.ark.Raw, AskCert: m.ica.Raw} // the ASK GUID carries the ASVK too
+	if m.vlek {
+		chain.VlekCert = m.ek.Raw
+	} else {
+		chain.VcekCert = m.ek.Raw
+		registerVCEK(m.productLine, m.chipID, m.tcb, m.ek.Raw)
+	}
+	m.table = (&abi.CertTable{Entries: abi.CertsFromProto(chain).Entries}).Marshal()
 	return nil
+}
+
+func (m *SNPMachine) signer() abi.ReportSigner {
+	if m.vlek {
+		return abi.VlekReportSigner
+	}
+	return abi.VcekReportSigner
 }
 
 func amdName(cn, serial string) pkix.Name {
@@ -319,9 +375,10 @@ func amdName(cn, serial string) pkix.Name {
 		Province: []string{"CA"}, Country: []string{"US"}, SerialNumber: serial}
 }
 
-// vcekExtensions follows the AMD KDS specification: struct version, product
-// name, the TCB security patch levels and the chip's HWID.
-func (m *SNPMachine) vcekExtensions() ([]pkix.Extension, error) {
+// ekExtensions follows the AMD KDS specification: struct version, product
+// name, the TCB security patch levels and the chip's HWID (VCEK) or the
+// cloud provider's CSP_ID (VLEK, whose product name has no stepping).
+func (m *SNPMachine) ekExtensions() ([]pkix.Extension, error) {
 	var exts []pkix.Extension
 	add := func(id asn1.ObjectIdentifier, v any, params string) error {
 		der, err := asn1.MarshalWithParams(v, params)
@@ -336,9 +393,13 @@ func (m *SNPMachine) vcekExtensions() ([]pkix.Extension, error) {
 		v      any
 		params string
 	}
+	product, id := ext{kds.OidProductName1, m.productLine + "-B1", "ia5"}, ext{kds.OidHwid, m.chipID, ""}
+	if m.vlek {
+		product, id = ext{kds.OidProductName1, m.productLine, "ia5"}, ext{kds.OidCspID, "cctest-simulated-csp", "ia5"}
+	}
 	for _, e := range []ext{
 		{kds.OidStructVersion, 1, ""},
-		{kds.OidProductName1, m.productLine + "-B1", "ia5"},
+		product,
 		{kds.OidBlSpl, int(m.tcb.BlSpl), ""},
 		{kds.OidTeeSpl, int(m.tcb.TeeSpl), ""},
 		{kds.OidSnpSpl, int(m.tcb.SnpSpl), ""},
@@ -347,7 +408,7 @@ func (m *SNPMachine) vcekExtensions() ([]pkix.Extension, error) {
 		{kds.OidSpl6, int(m.tcb.Spl6), ""},
 		{kds.OidSpl7, int(m.tcb.Spl7), ""},
 		{kds.OidUcodeSpl, int(m.tcb.UcodeSpl), ""},
-		{kds.OidHwid, m.chipID, ""},
+		id,
 	} {
 		if err := add(e.id, e.v, e.params); err != nil {
 			return nil, err
@@ -356,8 +417,8 @@ func (m *SNPMachine) vcekExtensions() ([]pkix.Extension, error) {
 	return exts, nil
 }
 
-func (m *SNPMachine) mintVCEK(ask *x509.Certificate, askKey *rsa.PrivateKey) (*x509.Certificate, error) {
-	exts, err := m.vcekExtensions()
+func (m *SNPMachine) mintEK(ica *x509.Certificate, icaKey *rsa.PrivateKey) (*x509.Certificate, error) {
+	exts, err := m.ekExtensions()
 	if err != nil {
 		return nil, err
 	}
@@ -366,10 +427,10 @@ func (m *SNPMachine) mintVCEK(ask *x509.Certificate, askKey *rsa.PrivateKey) (*x
 		notAfter = expiredNotAfter
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(0), Subject: amdName("SEV-VCEK", "0"),
+		SerialNumber: big.NewInt(0), Subject: amdName("SEV-"+m.signer().String(), "0"),
 		NotBefore: leafNotBefore, NotAfter: notAfter,
 		SignatureAlgorithm: x509.SHA384WithRSAPSS,
 		ExtraExtensions:    exts,
 	}
-	return mint(tmpl, ask, m.vcekKey, askKey)
+	return mint(tmpl, ica, m.ekKey, icaKey)
 }

@@ -70,21 +70,34 @@ type TDXOptions struct {
 	FMSPC []byte
 	// Debug and Migratable set TD attribute bits directly.
 	Debug, Migratable bool
+	// QuoteVersion is 4 (default) or 5 (DCAP sgx_quote5_t, as TDX 1.5 hosts produce).
+	QuoteVersion uint16
+	// BodyType of a quote v5: 3 (default, TDX 1.5 body with TEE_TCB_SVN2 and
+	// MRSERVICETD) or 2 (TDX 1.0 body).
+	BodyType uint16
+	// TeeTcbSvn2 (TDX 1.5 body); nil takes TeeTcbSvn.
+	TeeTcbSvn2 []byte
+	// MrServiceTd (TDX 1.5 body); nil is all zero (no service TD bound).
+	MrServiceTd []byte
 	// Faults switched on for this machine.
 	Faults []Fault
 }
 
 // TDXMachine is a simulated Intel TDX guest: its quotes have the real v4
-// format and chain to the test PKI (or a forged one, per its faults).
+// (or v5) format and chain to the test PKI (or a forged one, per its faults).
 type TDXMachine struct {
-	name       string
-	mrtd       []byte
-	rtmr       [4][]byte
-	teeTcbSvn  []byte
-	fmspc      []byte
-	ppid       []byte
-	attributes uint64
-	faults     faultSet
+	name        string
+	mrtd        []byte
+	rtmr        [4][]byte
+	teeTcbSvn   []byte
+	teeTcbSvn2  []byte
+	mrServiceTd []byte
+	version     uint16
+	bodyType    uint16
+	fmspc       []byte
+	ppid        []byte
+	attributes  uint64
+	faults      faultSet
 
 	once    sync.Once
 	initErr error
@@ -100,9 +113,16 @@ type TDXMachine struct {
 }
 
 // NewTDXMachine creates a machine. It is cheap: keys and the PCK
-// certificate are minted on the first quote.
+// certificate are minted on the first quote. An unsupported quote version or
+// body type makes every quote fail, saying so.
 func NewTDXMachine(o TDXOptions) *TDXMachine {
-	m := &TDXMachine{name: o.Name, faults: newFaultSet(o.Faults)}
+	m := &TDXMachine{name: o.Name, faults: newFaultSet(o.Faults), version: o.QuoteVersion, bodyType: o.BodyType}
+	if m.version == 0 {
+		m.version = 4
+	}
+	if m.version == 5 && m.bodyType == 0 {
+		m.bodyType = TDXBody15
+	}
 	m.mrtd = pick(o.MRTD, DefaultMRTD)
 	for i := range m.rtmr {
 		m.rtmr[i] = pick(o.RTMR[i], DefaultRTMR[i])
@@ -123,6 +143,8 @@ func NewTDXMachine(o TDXOptions) *TDXMachine {
 	if m.faults[FaultOldTCB] {
 		m.teeTcbSvn = OldTeeTcbSvn[:]
 	}
+	m.teeTcbSvn2 = pick(o.TeeTcbSvn2, m.teeTcbSvn)
+	m.mrServiceTd = pick(o.MrServiceTd, make([]byte, 48))
 	return m
 }
 
@@ -150,7 +172,7 @@ func (m *TDXMachine) PCKCertificate() (*x509.Certificate, error) {
 	return m.pckCert, nil
 }
 
-// Quote mints a TDX quote v4 with the given REPORT_DATA.
+// Quote mints a TDX quote (v4, or v5 per the options) with the given REPORT_DATA.
 func (m *TDXMachine) Quote(reportData [64]byte) ([]byte, error) {
 	if err := m.init(); err != nil {
 		return nil, err
@@ -176,14 +198,26 @@ func (m *TDXMachine) Quote(reportData [64]byte) ([]byte, error) {
 	return q, nil
 }
 
+// Quote v5 body types (DCAP sgx_quote5_t body descriptor).
+const (
+	TDXBody10 = 2 // TDX 1.0 TD report body (584 bytes, as in v4)
+	TDXBody15 = 3 // TDX 1.5: + TEE_TCB_SVN2 and MRSERVICETD (648 bytes)
+)
+
 // Quote v4 layout offsets (Intel TDX DCAP quote format).
 const (
 	tdxHeaderSize   = 0x30
 	tdxBodySize     = 0x248
+	tdxBody15Size   = tdxBodySize + 16 + 48
 	tdxSignedStart  = tdxHeaderSize + tdxBodySize // signed data size field
 	tdxQEReportSize = 0x180
 
-	// BodyOffset* locate TD quote body fields within a raw quote.
+	// V5BodyShift is how much later every body field sits in a quote v5
+	// (after the 6-byte body descriptor: type u16, size u32).
+	V5BodyShift = 6
+
+	// BodyOffset* locate TD quote body fields within a raw quote v4 (add
+	// V5BodyShift for v5; TDX 1.5 fields follow REPORT_DATA).
 	BodyOffsetTeeTcbSvn    = tdxHeaderSize + 0x00
 	BodyOffsetMrSeam       = tdxHeaderSize + 0x10
 	BodyOffsetTdAttributes = tdxHeaderSize + 0x78
@@ -191,25 +225,51 @@ const (
 	BodyOffsetMrConfigID   = tdxHeaderSize + 0xB8
 	BodyOffsetRTMR0        = tdxHeaderSize + 0x148
 	BodyOffsetReportData   = tdxHeaderSize + 0x208
-	// QuoteOffsetSignature is where the ECDSA quote signature starts.
+	BodyOffsetTeeTcbSvn2   = tdxHeaderSize + 0x248
+	BodyOffsetMrServiceTd  = tdxHeaderSize + 0x258
+	// QuoteOffsetSignature is where the ECDSA quote signature starts (v4).
 	QuoteOffsetSignature = tdxSignedStart + 4
 	// QuoteOffsetQEReport is where the QE report starts (after signature,
 	// attestation key and the certification data header).
 	QuoteOffsetQEReport = QuoteOffsetSignature + 0x80 + 6
 )
 
+// SignatureOffset returns where the quote signature starts in a raw quote
+// v4 or v5 (-1 if raw is too short to say).
+func SignatureOffset(raw []byte) int {
+	if len(raw) < tdxHeaderSize+V5BodyShift {
+		return -1
+	}
+	if binary.LittleEndian.Uint16(raw) != 5 {
+		return QuoteOffsetSignature
+	}
+	return tdxHeaderSize + V5BodyShift + int(binary.LittleEndian.Uint32(raw[tdxHeaderSize+2:])) + 4
+}
+
 func (m *TDXMachine) mint(reportData [64]byte) ([]byte, error) {
-	q := make([]byte, tdxSignedStart, tdxSignedStart+4+0x80+len(m.qeCert)+6)
+	start, bodySize := tdxHeaderSize, tdxBodySize
+	if m.version == 5 {
+		start += V5BodyShift
+		if m.bodyType == TDXBody15 {
+			bodySize = tdxBody15Size
+		}
+	}
+	signedEnd := start + bodySize
+	q := make([]byte, signedEnd, signedEnd+4+0x80+len(m.qeCert)+6)
 	// Header.
-	binary.LittleEndian.PutUint16(q[0:], 4)      // version
+	binary.LittleEndian.PutUint16(q[0:], m.version)
 	binary.LittleEndian.PutUint16(q[2:], 2)      // ECDSA-256-with-P-256
 	binary.LittleEndian.PutUint32(q[4:], 0x81)   // TEE type TDX
 	binary.LittleEndian.PutUint16(q[8:], pceSvn) // PCE SVN
 	binary.LittleEndian.PutUint16(q[10:], qeSvn) // QE SVN
 	copy(q[12:28], intelQEVendorID)
 	copy(q[28:48], derive(m.name, "user-data", 20))
+	if m.version == 5 {
+		binary.LittleEndian.PutUint16(q[tdxHeaderSize:], m.bodyType)
+		binary.LittleEndian.PutUint32(q[tdxHeaderSize+2:], uint32(bodySize))
+	}
 	// TD quote body.
-	b := q[tdxHeaderSize:]
+	b := q[start:]
 	copy(b[0x00:0x10], m.teeTcbSvn)
 	copy(b[0x10:0x40], measurement("tdx/mrseam/v1"))
 	// MRSIGNERSEAM and SEAMATTRIBUTES stay zero (Intel-signed module).
@@ -221,8 +281,13 @@ func (m *TDXMachine) mint(reportData [64]byte) ([]byte, error) {
 		copy(b[0x148+i*48:0x148+(i+1)*48], r)
 	}
 	copy(b[0x208:0x248], reportData[:])
+	if bodySize == tdxBody15Size {
+		copy(b[0x248:0x258], m.teeTcbSvn2)
+		copy(b[0x258:0x288], m.mrServiceTd)
+	}
 
-	digest := sha256.Sum256(q[:tdxSignedStart])
+	// The signature covers header || body (v5: || body descriptor || body).
+	digest := sha256.Sum256(q[:signedEnd])
 	sig, err := rawSign(m.akey, digest[:])
 	if err != nil {
 		return nil, err
@@ -236,7 +301,7 @@ func (m *TDXMachine) mint(reportData [64]byte) ([]byte, error) {
 	q = binary.LittleEndian.AppendUint32(q, uint32(len(signed)))
 	q = append(q, signed...)
 	if m.faults[FaultTampered] {
-		q[BodyOffsetMrConfigID] ^= 0x01
+		q[start-tdxHeaderSize+BodyOffsetMrConfigID] ^= 0x01
 	}
 	return q, nil
 }
@@ -249,6 +314,12 @@ func (m *TDXMachine) init() error {
 }
 
 func (m *TDXMachine) doInit() error {
+	if m.version != 4 && m.version != 5 {
+		return fmt.Errorf("unsupported TDX quote version %d (want 4 or 5)", m.version)
+	}
+	if m.version == 5 && m.bodyType != TDXBody10 && m.bodyType != TDXBody15 {
+		return fmt.Errorf("unsupported TDX quote v5 body type %d (want %d = TDX 1.0 or %d = TDX 1.5)", m.bodyType, TDXBody10, TDXBody15)
+	}
 	p, err := testPKI()
 	if err != nil {
 		return err

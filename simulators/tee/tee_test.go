@@ -1,6 +1,7 @@
 package tee
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -10,11 +11,13 @@ import (
 	"github.com/cctest/cctest/simulators/tee/testpki"
 	sevabi "github.com/google/go-sev-guest/abi"
 	sevclient "github.com/google/go-sev-guest/client"
+	spb "github.com/google/go-sev-guest/proto/sevsnp"
 	sevvalidate "github.com/google/go-sev-guest/validate"
 	sevverify "github.com/google/go-sev-guest/verify"
 	sevtrust "github.com/google/go-sev-guest/verify/trust"
 	tdxabi "github.com/google/go-tdx-guest/abi"
 	tdxclient "github.com/google/go-tdx-guest/client"
+	tdxpb "github.com/google/go-tdx-guest/proto/tdx"
 	tdxverify "github.com/google/go-tdx-guest/verify"
 	"github.com/google/logger"
 )
@@ -33,7 +36,9 @@ func verifyTDX(t *testing.T, raw []byte, collateral bool) error {
 	if err != nil {
 		return err
 	}
-	opts := &tdxverify.Options{TrustedRoots: testpki.IntelRootPool(), Now: time.Now()}
+	now := time.Now()
+	opts := &tdxverify.Options{TrustedRoots: testpki.IntelRootPool(),
+		Now: &tdxverify.TimeSet{PckCertChain: now, TcbInfo: now, QeIdentity: now, PckCrl: now, RootCaCrl: now}}
 	if collateral {
 		opts.GetCollateral, opts.CheckRevocations, opts.Getter = true, true, TDXGetter{NewPCS()}
 	}
@@ -44,7 +49,7 @@ func snpRoots() map[string][]*sevtrust.AMDRootCerts {
 	out := map[string][]*sevtrust.AMDRootCerts{}
 	for _, l := range testpki.ProductLines {
 		r := sevtrust.AMDRootCertsProduct(l)
-		r.ProductCerts = &sevtrust.ProductCerts{Ark: testpki.ARK(l), Ask: testpki.ASK(l)}
+		r.ProductCerts = &sevtrust.ProductCerts{Ark: testpki.ARK(l), Ask: testpki.ASK(l), Asvk: testpki.ASVK(l)}
 		out[l] = []*sevtrust.AMDRootCerts{r}
 	}
 	return out
@@ -82,6 +87,47 @@ func TestTDXQuoteVerifiesWithTheRealLibrary(t *testing.T) {
 	}
 }
 
+// Quote v5 with both body types: go-tdx-guest parses the TDX 1.5 fields
+// where the simulator put them and verifies the signature over header ||
+// body descriptor || body, offline and with collateral.
+func TestTDXQuoteV5VerifiesWithTheRealLibrary(t *testing.T) {
+	svn2, svcTD := []byte{4, 0, 5}, bytes.Repeat([]byte{0xab}, 48)
+	for _, bt := range []uint16{TDXBody10, TDXBody15} {
+		m := NewTDXMachine(TDXOptions{Name: "v5", QuoteVersion: 5, BodyType: bt, TeeTcbSvn2: svn2, MrServiceTd: svcTD})
+		raw, err := m.Quote(nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, coll := range []bool{false, true} {
+			if err := verifyTDX(t, raw, coll); err != nil {
+				t.Fatalf("body type %d (collateral %v): %v", bt, coll, err)
+			}
+		}
+		q, _ := tdxabi.QuoteToProto(raw)
+		d := q.(*tdxpb.QuoteV5).GetTdQuoteBodyDescriptor()
+		b := d.GetTdQuoteBodyV5()
+		if d.GetTdQuoteBodyType() != int32(bt) || !bytes.Equal(b.GetMrTd(), DefaultMRTD) || !bytes.Equal(b.GetReportData(), nonce[:]) {
+			t.Fatalf("body type %d: parsed %v", bt, d)
+		}
+		if bt == TDXBody15 && (!bytes.Equal(b.GetTeeTcbSvn2()[:3], svn2) || !bytes.Equal(b.GetMrServiceTd(), svcTD)) {
+			t.Fatalf("TDX 1.5 fields: %x %x", b.GetTeeTcbSvn2(), b.GetMrServiceTd())
+		}
+		if SignatureOffset(raw) != QuoteOffsetSignature+V5BodyShift+map[uint16]int{TDXBody10: 0, TDXBody15: 64}[bt] {
+			t.Fatalf("SignatureOffset %d", SignatureOffset(raw))
+		}
+		// The tampered fault still hits a signed byte in v5.
+		bad, _ := NewTDXMachine(TDXOptions{Name: "v5t", QuoteVersion: 5, BodyType: bt, Faults: []Fault{FaultTampered}}).Quote(nonce)
+		if err := verifyTDX(t, bad, false); err == nil || !strings.Contains(err.Error(), "unable to verify message digest") {
+			t.Fatalf("tampered v5: %v", err)
+		}
+	}
+	for _, o := range []TDXOptions{{QuoteVersion: 3}, {QuoteVersion: 5, BodyType: 1}} {
+		if _, err := NewTDXMachine(o).Quote(nonce); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
+
 func TestSNPReportVerifiesWithTheRealLibrary(t *testing.T) {
 	for _, line := range []string{Milan, Genoa} {
 		for _, v := range []uint32{2, 3, 5} {
@@ -98,6 +144,67 @@ func TestSNPReportVerifiesWithTheRealLibrary(t *testing.T) {
 				t.Fatalf("%s v%d: %v", line, v, err)
 			}
 		}
+	}
+}
+
+// VLEK-signed reports (AWS): go-sev-guest verifies VLEK -> ASVK -> ARK and
+// validates them; the report carries no chip identity.
+func TestSNPVLEKReportVerifiesWithTheRealLibrary(t *testing.T) {
+	for _, line := range []string{Milan, Genoa} {
+		for _, v := range []uint32{2, 3, 5} {
+			m := MustNewSNPMachine(SNPOptions{Name: "aws", ProductLine: line, ReportVersion: v, VLEK: true})
+			raw, err := m.ExtendedReport(nonce)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := verifySNP(t, raw, true); err != nil {
+				t.Fatalf("%s v%d: %v", line, v, err)
+			}
+			att, _ := sevabi.ReportCertsToProto(raw)
+			info, _ := sevabi.ParseSignerInfo(att.GetReport().GetSignerInfo())
+			if info.SigningKey != sevabi.VlekReportSigner || !bytes.Equal(att.GetReport().GetChipId(), make([]byte, 64)) || len(att.GetCertificateChain().GetVlekCert()) == 0 {
+				t.Fatalf("%s v%d: signer %v, chip %x", line, v, info.SigningKey, att.GetReport().GetChipId())
+			}
+		}
+	}
+	m := MustNewSNPMachine(SNPOptions{Name: "aws", VLEK: true})
+	if _, err := m.VCEK(); err == nil {
+		t.Error("a VLEK machine handed out a VCEK")
+	}
+	raw, _ := m.Report(nonce)
+	att, _ := sevabi.ReportToProto(raw)
+	err := sevverify.SnpAttestation(&spb.Attestation{Report: att, CertificateChain: &spb.CertificateChain{}},
+		&sevverify.Options{TrustedRoots: snpRoots(), DisableCertFetching: true, Now: time.Now()})
+	if err == nil || !strings.Contains(err.Error(), "missing VLEK certificate") {
+		t.Errorf("bare VLEK report: %v", err)
+	}
+	forged, _ := MustNewSNPMachine(SNPOptions{Name: "aws-forged", VLEK: true, Faults: []Fault{FaultForgedChain}}).ExtendedReport(nonce)
+	if err := verifySNP(t, forged, false); err == nil || !strings.Contains(err.Error(), "VLEK could not be verified by any trusted roots") {
+		t.Errorf("forged ASVK: %v", err)
+	}
+}
+
+// Provisional firmware: go-sev-guest validate refuses CURRENT_TCB newer
+// than COMMITTED_TCB unless PermitProvisionalFirmware is set.
+func TestSNPProvisionalFirmware(t *testing.T) {
+	newer := DefaultSNPTCB[Milan]
+	newer.SnpSpl++
+	raw, err := MustNewSNPMachine(SNPOptions{Name: "prov", ProvisionalTCB: &newer}).ExtendedReport(nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, _ := sevabi.ReportCertsToProto(raw)
+	if err := sevverify.SnpAttestation(att, &sevverify.Options{TrustedRoots: snpRoots(), DisableCertFetching: true, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	vmpl := 0
+	o := &sevvalidate.Options{GuestPolicy: sevabi.SnpPolicy{SMT: true}, VMPL: &vmpl}
+	if err := sevvalidate.SnpAttestation(att, o); err == nil || !strings.Contains(err.Error(), "does not match the report's CURRENT_TCB") {
+		t.Fatalf("committed firmware required: %v", err)
+	}
+	o.PermitProvisionalFirmware = true
+	if err := sevvalidate.SnpAttestation(att, o); err != nil {
+		t.Fatalf("provisional firmware permitted: %v", err)
 	}
 }
 
@@ -174,6 +281,8 @@ func TestPCSAndKDSOverHTTP(t *testing.T) {
 		"https://certificates.trustedservices.intel.com/IntelSGXRootCA.der",
 		"https://kdsintf.amd.com/vcek/v1/Milan/cert_chain",
 		"https://kdsintf.amd.com/vcek/v1/Genoa/crl",
+		"https://kdsintf.amd.com/vlek/v1/Milan/cert_chain",
+		"https://kdsintf.amd.com/vlek/v1/Genoa/crl",
 	} {
 		if _, _, err := (getter{h}).do(u); err != nil {
 			t.Errorf("%s: %v", u, err)

@@ -13,7 +13,7 @@ import (
 // Names of the test roots, as verdicts report them.
 const (
 	IntelTestRootName = "cctest simulated Intel SGX Root CA (TEST ONLY)"
-	AMDTestRootName   = "cctest simulated AMD ARK/ASK (TEST ONLY)"
+	AMDTestRootName   = "cctest simulated AMD ARK/ASK/ASVK (TEST ONLY)"
 )
 
 var (
@@ -39,7 +39,7 @@ func TestRoots() *trust.Roots {
 		SNPGetter:     SNPGetter{Handler: fakeKDS},
 	}
 	for _, l := range testpki.ProductLines {
-		r.AMD[l] = &sevtrust.ProductCerts{Ark: testpki.ARK(l), Ask: testpki.ASK(l)}
+		r.AMD[l] = &sevtrust.ProductCerts{Ark: testpki.ARK(l), Ask: testpki.ASK(l), Asvk: testpki.ASVK(l)}
 	}
 	return r
 }

@@ -1,6 +1,7 @@
 // Package testpki holds the certificates of cctest's fixed test PKI: an
 // Intel-shaped SGX root, PCK platform CA and TCB signing certificate, and an
-// AMD-shaped ARK/ASK pair per product line (Milan, Genoa). Simulated TEE
+// AMD-shaped ARK with its ASK (VCEK issuer) and ASVK (VLEK issuer) per
+// product line (Milan, Genoa). Simulated TEE
 // machines (simulators/tee) chain to these; the verifier trusts them only
 // when a policy names the "simulated" roots.
 //
@@ -26,7 +27,7 @@ var ProductLines = []string{"Milan", "Genoa"}
 
 type parsed struct {
 	intelRoot, pckPlatformCA, tcbSigning *x509.Certificate
-	ark, ask                             map[string]*x509.Certificate
+	ark, ask, asvk                       map[string]*x509.Certificate
 }
 
 var (
@@ -41,9 +42,11 @@ func load() *parsed {
 		certs.tcbSigning = mustCert("intel-tcb-signing.pem")
 		certs.ark = map[string]*x509.Certificate{}
 		certs.ask = map[string]*x509.Certificate{}
+		certs.asvk = map[string]*x509.Certificate{}
 		for _, line := range ProductLines {
 			certs.ark[line] = mustCert(fileFor(line, "ark"))
 			certs.ask[line] = mustCert(fileFor(line, "ask"))
+			certs.asvk[line] = mustCert(fileFor(line, "asvk"))
 		}
 	})
 	return &certs
@@ -94,8 +97,12 @@ func ARK(productLine string) *x509.Certificate { return load().ark[productLine] 
 // ASK returns the test AMD SEV signing key certificate of a product line (nil if unknown).
 func ASK(productLine string) *x509.Certificate { return load().ask[productLine] }
 
+// ASVK returns the test AMD SEV VLEK signing key certificate of a product
+// line (nil if unknown).
+func ASVK(productLine string) *x509.Certificate { return load().asvk[productLine] }
+
 // RootsPEM returns every test trust anchor as PEM: the Intel root, then
-// ARK and ASK per product line.
+// ARK, ASK and ASVK per product line.
 func RootsPEM() []byte {
 	var buf bytes.Buffer
 	p := load()
@@ -104,6 +111,7 @@ func RootsPEM() []byte {
 	for _, line := range ProductLines {
 		write(p.ark[line])
 		write(p.ask[line])
+		write(p.asvk[line])
 	}
 	return buf.Bytes()
 }
@@ -118,7 +126,7 @@ func IsTestCert(c *x509.Certificate) bool {
 	p := load()
 	all := []*x509.Certificate{p.intelRoot, p.pckPlatformCA, p.tcbSigning}
 	for _, line := range ProductLines {
-		all = append(all, p.ark[line], p.ask[line])
+		all = append(all, p.ark[line], p.ask[line], p.asvk[line])
 	}
 	for _, t := range all {
 		if bytes.Equal(t.RawSubjectPublicKeyInfo, c.RawSubjectPublicKeyInfo) {
@@ -141,7 +149,7 @@ func IssuedByTestCA(c *x509.Certificate) bool {
 	p := load()
 	all := []*x509.Certificate{p.intelRoot, p.pckPlatformCA, p.tcbSigning}
 	for _, line := range ProductLines {
-		all = append(all, p.ark[line], p.ask[line])
+		all = append(all, p.ark[line], p.ask[line], p.asvk[line])
 	}
 	for _, t := range all {
 		if c.CheckSignatureFrom(t) == nil {

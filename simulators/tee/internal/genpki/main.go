@@ -5,7 +5,10 @@
 //
 //	go run ./simulators/tee/internal/genpki
 //
-// Per-machine leaf certificates (PCK, VCEK) are minted at run time.
+// Per-machine leaf certificates (PCK, VCEK, VLEK) are minted at run time.
+// Files that exist are kept (read back, not regenerated), so adding a CA
+// to the PKI leaves the others, and evidence chaining to them, unchanged;
+// delete both directories' files to start over.
 package main
 
 import (
@@ -108,6 +111,16 @@ func main() {
 			KeyUsage:              x509.KeyUsageCertSign,
 			CRLDistributionPoints: []string{crl}, SignatureAlgorithm: x509.SHA384WithRSAPSS,
 		}, arkCert, askKey.Public(), arkKey))
+		// ASVK: the ARK's second intermediate, which certifies VLEKs (AWS).
+		asvkKey := rsaKey(fmt.Sprintf("amd-%s-asvk", lower(line)))
+		asvkSerial := big.NewInt(int64(0x2003 + 16*i))
+		writeCert(fmt.Sprintf("amd-%s-asvk", lower(line)), sign(&x509.Certificate{
+			SerialNumber: asvkSerial, Subject: amdName("SEV-VLEK-"+line, asvkSerial),
+			NotBefore: notBefore, NotAfter: notAfter, IsCA: true, BasicConstraintsValid: true,
+			KeyUsage:              x509.KeyUsageCertSign,
+			CRLDistributionPoints: []string{fmt.Sprintf("https://kdsintf.amd.com/vlek/v1/%s/crl", line)},
+			SignatureAlgorithm:    x509.SHA384WithRSAPSS,
+		}, arkCert, asvkKey.Public(), arkKey))
 	}
 	rsaKey("forged-amd-ark")
 	rsaKey("forged-amd-ask")
@@ -128,7 +141,12 @@ func ski(pub crypto.PublicKey) []byte {
 	return h[:]
 }
 
+// sign returns the certificate already written for tmpl's subject, or
+// signs a new one.
 func sign(tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto.Signer) *x509.Certificate {
+	if c, ok := existing[tmpl.Subject.CommonName]; ok {
+		return c
+	}
 	if parent == nil {
 		parent = tmpl
 	}
@@ -143,7 +161,47 @@ func sign(tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto.Signe
 	return c
 }
 
+// existing are the certificates on disk, by common name (see writeCert).
+var existing = map[string]*x509.Certificate{}
+
+func init() {
+	files, _ := filepath.Glob(filepath.Join(certDir, "*.pem"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if b, _ := pem.Decode(data); b != nil {
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				log.Fatalf("%s: %v", f, err)
+			}
+			existing[c.Subject.CommonName] = c
+		}
+	}
+}
+
+// readKey returns the key already written under name, if any.
+func readKey(name string) crypto.Signer {
+	data, err := os.ReadFile(filepath.Join(keyDir, name+".key.pem"))
+	if err != nil {
+		return nil
+	}
+	b, _ := pem.Decode(data)
+	if b == nil {
+		log.Fatalf("%s: not PEM", name)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		log.Fatalf("%s: %v", name, err)
+	}
+	return k.(crypto.Signer)
+}
+
 func ecKey(name string, curve elliptic.Curve) *ecdsa.PrivateKey {
+	if k := readKey(name); k != nil {
+		return k.(*ecdsa.PrivateKey)
+	}
 	k, err := ecdsa.GenerateKey(curve, rand.Reader)
 	if err != nil {
 		log.Fatal(err)
@@ -153,6 +211,9 @@ func ecKey(name string, curve elliptic.Curve) *ecdsa.PrivateKey {
 }
 
 func rsaKey(name string) *rsa.PrivateKey {
+	if k := readKey(name); k != nil {
+		return k.(*rsa.PrivateKey)
+	}
 	k, err := rsa.GenerateKey(rand.Reader, 4096)
 	if err != nil {
 		log.Fatal(err)
