@@ -57,6 +57,10 @@ var internalAnnotations = map[string]bool{
 // resyncPeriod is the safety net behind the watches.
 const resyncPeriod = 30 * time.Second
 
+// workers is vCluster's MaxConcurrentReconciles for every syncer
+// (pkg/syncer/syncer.go).
+const workers = 10
+
 // Config is sync.fromHost.runtimeClasses plus the settings that decide
 // whether the syncer runs at all.
 type Config struct {
@@ -162,16 +166,21 @@ func (s *RuntimeClassSyncer) Run(ctx context.Context) error {
 	}
 	s.logf("started (selector %q, faults %v)", s.selector.String(), s.cfg.Faults.Names())
 
-	// One worker: events are handled in the order they arrive.
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for s.processNext(ctx) {
-		}
-	}()
+	// Workers like vCluster's controller: events for different classes are
+	// handled concurrently and in no particular order; the workqueue never
+	// hands one name to two workers, so each class is reconciled serially.
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s.processNext(ctx) {
+			}
+		}()
+	}
 	<-ctx.Done()
 	s.queue.ShutDown()
-	<-done
+	wg.Wait()
 	return nil
 }
 

@@ -166,7 +166,7 @@ func TestSelectorMatchExpressions(t *testing.T) {
 				no = append(no, n)
 			}
 			// Created after the non-matching ones: once these are copied,
-			// those have been handled too.
+			// those have been dequeued (wantNoTenant holds for the rest).
 			for i, l := range tc.match {
 				n := f.name(fmt.Sprintf("yes%d", i))
 				f.createHost(rc(n, "runc", l))
@@ -369,7 +369,7 @@ handler: kata-qemu-tdx
 	if err := ApplyManifests(f.ctx, tenantCfg, manifests); err != nil {
 		t.Fatal(err)
 	}
-	f.waitTenantGone(plain) // applied after the labelled one, so that was handled
+	f.waitTenantGone(plain) // applied after the labelled one, so that was dequeued
 	f.wantTenant(labelled)
 }
 
