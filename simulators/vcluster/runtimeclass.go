@@ -314,9 +314,16 @@ func (s *RuntimeClassSyncer) update(ctx context.Context, host, tenant *nodev1.Ru
 	want.Handler = host.Handler
 	want.Overhead = host.Overhead.DeepCopy()
 	want.Scheduling = host.Scheduling.DeepCopy()
-	if equality.Semantic.DeepEqual(want, tenant) {
+	if equality.Semantic.DeepEqual(want, tenant) || s.cfg.Faults.Has(FaultSyncSkipsHostUpdates) {
 		s.remember(tenant.Name)
 		return nil
+	}
+	if want.Handler != tenant.Handler && s.cfg.Faults.Has(FaultSyncReplacesHandler) {
+		s.logf("fault %s: replacing virtual runtime class %s (handler %q) with the host's (handler %q)", FaultSyncReplacesHandler, tenant.Name, tenant.Handler, host.Handler)
+		if err := s.deleteTenant(ctx, tenant, "its handler differs from the host's"); err != nil {
+			return err
+		}
+		return s.create(ctx, host)
 	}
 	s.logf("update runtime class %s from the host", tenant.Name)
 	if _, err := s.tenant.NodeV1().RuntimeClasses().Update(ctx, want, metav1.UpdateOptions{}); err != nil {
