@@ -32,9 +32,14 @@ var (
 		Checklist: framework.ChecklistPodRuntime,
 	})
 	specSyncSelects = framework.Declare(framework.Spec{
-		Name:      "an unlabelled host RuntimeClass is not synced into the tenant",
+		Name:      "a host RuntimeClass without the selector's label, or with another value, is not synced into the tenant",
 		Checklist: framework.ChecklistPodRuntime,
 		BrokenBy:  []string{"sync-ignores-selector"},
+	})
+	specSyncUpdates = framework.Declare(framework.Spec{
+		Name:      "changing a synced host RuntimeClass's labels, overhead and scheduling changes the tenant copy",
+		Checklist: framework.ChecklistPodRuntime,
+		BrokenBy:  []string{"sync-skips-host-updates"},
 	})
 	specSyncRemoves = framework.Declare(framework.Spec{
 		Name:      "relabelling or deleting the host RuntimeClass removes the tenant copy",
@@ -46,6 +51,11 @@ var (
 		Name:      "a tenant-created RuntimeClass is removed unless labelled vcluster.loft.sh/controlled-by",
 		Checklist: framework.ChecklistPodRuntime,
 		BrokenBy:  []string{"sync-deletes-controlled-by"},
+	})
+	specSyncOtherHandler = framework.Declare(framework.Spec{
+		Name:      "a tenant RuntimeClass named like a host class but with another handler keeps its own object (handler is immutable)",
+		Checklist: framework.ChecklistPodRuntime,
+		BrokenBy:  []string{"sync-replaces-handler"},
 	})
 	specSyncPrivateNodes = framework.Declare(framework.Spec{
 		Name:      "with private nodes nothing is synced from the host",
@@ -65,12 +75,13 @@ var _ = describe(func(s *suite) {
 			}
 			shared = s.c.Shared
 		})
+		newName := func() string { return "cctest-sync-" + utilrand.String(6) }
 
 		// hostClass creates a RuntimeClass in the host, removed after the spec.
-		hostClass := func(ctx context.Context, labels map[string]string) *nodev1.RuntimeClass {
+		hostClass := func(ctx context.Context, name string, labels map[string]string) *nodev1.RuntimeClass {
 			GinkgoHelper()
 			rc := &nodev1.RuntimeClass{
-				ObjectMeta: metav1.ObjectMeta{Name: "cctest-sync-" + utilrand.String(6), Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 				Handler:    "kata-qemu-tdx",
 				Overhead:   &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("160Mi")}},
 				Scheduling: &nodev1.Scheduling{NodeSelector: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}},
@@ -79,6 +90,17 @@ var _ = describe(func(s *suite) {
 			Expect(err).NotTo(HaveOccurred(), "create host RuntimeClass")
 			DeferCleanup(func(ctx context.Context) {
 				_ = s.c.Host.NodeV1().RuntimeClasses().Delete(ctx, rc.Name, metav1.DeleteOptions{})
+			})
+			return created
+		}
+		// tenantClass creates a RuntimeClass in the shared-nodes tenant, removed after the spec.
+		tenantClass := func(ctx context.Context, name string, labels map[string]string) *nodev1.RuntimeClass {
+			GinkgoHelper()
+			rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Handler: "runc"}
+			created, err := shared.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred(), "create tenant RuntimeClass %s", name)
+			DeferCleanup(func(ctx context.Context) {
+				_ = shared.NodeV1().RuntimeClasses().Delete(ctx, name, metav1.DeleteOptions{})
 			})
 			return created
 		}
@@ -100,16 +122,40 @@ var _ = describe(func(s *suite) {
 				"RuntimeClass %s: %s (waited %s)", name, why, s.Timeout(15*time.Second))
 			return got
 		}
-		// settle proves the syncer handled everything before now: a marker
-		// class created later has arrived (vCluster's syncer works in order).
-		settle := func(ctx context.Context) {
+
+		// "The syncer did nothing" needs care: vCluster reconciles with 10
+		// workers, in no particular order. A marker created after the
+		// subject and handled by the syncer proves its informer has seen
+		// the subject (one watch per side, delivered in order) and the
+		// workqueue (FIFO across names) has handed it to a worker, but not
+		// that that worker has finished. So a no-op is checked as a state
+		// that holds for a window after the marker: long for one reconcile
+		// (a few API calls), and a too-short window can only let a faulty
+		// syncer pass, never fail a correct one.
+		window := func() time.Duration { return s.Timeout(2 * time.Second) }
+		// hostSeen: the syncer has seen and dequeued every earlier host change.
+		hostSeen := func(ctx context.Context) {
 			GinkgoHelper()
-			m := hostClass(ctx, syncLabel)
+			m := hostClass(ctx, newName(), syncLabel)
 			present(ctx, shared, m.Name, true, "a labelled marker class never reached the tenant: is RuntimeClass sync running?")
+		}
+		// holds checks a state throughout the window, failing at once with why.
+		holds := func(ctx context.Context, check func(g Gomega, ctx context.Context), why string, args ...any) {
+			GinkgoHelper()
+			Consistently(ctx, check).WithTimeout(window()).WithPolling(100*time.Millisecond).Should(Succeed(), append([]any{why}, args...)...)
+		}
+		absent := func(ctx context.Context, cl kubernetes.Interface, why string, names ...string) {
+			GinkgoHelper()
+			holds(ctx, func(g Gomega, ctx context.Context) {
+				for _, n := range names {
+					_, err := cl.NodeV1().RuntimeClasses().Get(ctx, n, metav1.GetOptions{})
+					g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "RuntimeClass %s is in the tenant (err %v)", n, err)
+				}
+			}, why)
 		}
 
 		specSyncCopies.It(func(ctx SpecContext) {
-			rc := hostClass(ctx, syncLabel)
+			rc := hostClass(ctx, newName(), syncLabel)
 			copy := present(ctx, shared, rc.Name, true, "labelled host class did not appear in the shared-nodes tenant")
 			same := copy.Handler == rc.Handler && copy.Overhead != nil && copy.Overhead.PodFixed.Memory().String() == "160Mi" &&
 				copy.Scheduling != nil && copy.Scheduling.NodeSelector[mgmt.PropertyConfidentialCompute] == teename.TDX
@@ -117,50 +163,86 @@ var _ = describe(func(s *suite) {
 		})
 
 		specSyncSelects.It(func(ctx SpecContext) {
-			rc := hostClass(ctx, map[string]string{mgmt.PropertyConfidentialCompute: "none"})
-			settle(ctx)
-			_, err := shared.NodeV1().RuntimeClasses().Get(ctx, rc.Name, metav1.GetOptions{})
-			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "host class %s does not match the sync selector confidential-compute=tdx but was synced", rc.Name)
+			unlabelled := hostClass(ctx, newName(), nil) // no labels at all
+			other := hostClass(ctx, newName(), map[string]string{mgmt.PropertyConfidentialCompute: "none"})
+			hostSeen(ctx)
+			absent(ctx, shared, "a host class that does not match the sync selector confidential-compute=tdx was synced", unlabelled.Name, other.Name)
+		})
+
+		specSyncUpdates.It(func(ctx SpecContext) {
+			rc := hostClass(ctx, newName(), syncLabel)
+			present(ctx, shared, rc.Name, true, "labelled host class did not appear")
+			// Everything but the handler, which is immutable.
+			rc.Labels["cctest.dev/revision"] = "2"
+			rc.Overhead.PodFixed[corev1.ResourceMemory] = resource.MustParse("200Mi")
+			rc.Scheduling.NodeSelector["cctest.dev/pool"] = "b"
+			_, err := s.c.Host.NodeV1().RuntimeClasses().Update(ctx, rc, metav1.UpdateOptions{})
+			Expect(err).NotTo(HaveOccurred(), "update host RuntimeClass %s", rc.Name)
+			Eventually(ctx, func(g Gomega, ctx context.Context) {
+				copy, err := shared.NodeV1().RuntimeClasses().Get(ctx, rc.Name, metav1.GetOptions{})
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(copy.Labels).To(HaveKeyWithValue("cctest.dev/revision", "2"), "label")
+				g.Expect(copy.Overhead).NotTo(BeNil(), "overhead")
+				g.Expect(copy.Overhead.PodFixed.Memory().String()).To(Equal("200Mi"), "overhead memory")
+				g.Expect(copy.Scheduling).NotTo(BeNil(), "scheduling")
+				g.Expect(copy.Scheduling.NodeSelector).To(HaveKeyWithValue("cctest.dev/pool", "b"), "scheduling nodeSelector")
+			}).WithTimeout(s.Timeout(15*time.Second)).WithPolling(50*time.Millisecond).Should(Succeed(),
+				"host class %s changed (label, overhead, scheduling) but its tenant copy did not follow", rc.Name)
 		})
 
 		specSyncRemoves.It(func(ctx SpecContext) {
-			rc := hostClass(ctx, syncLabel)
+			rc := hostClass(ctx, newName(), syncLabel)
 			present(ctx, shared, rc.Name, true, "labelled host class did not appear")
 			rc.Labels = map[string]string{mgmt.PropertyConfidentialCompute: "retired"}
 			_, err := s.c.Host.NodeV1().RuntimeClasses().Update(ctx, rc, metav1.UpdateOptions{})
 			Expect(err).NotTo(HaveOccurred(), "relabel host RuntimeClass %s", rc.Name)
 			present(ctx, shared, rc.Name, false, "the host class no longer matches the selector but its tenant copy stayed")
-			gone := hostClass(ctx, syncLabel)
+			gone := hostClass(ctx, newName(), syncLabel)
 			present(ctx, shared, gone.Name, true, "labelled host class did not appear")
 			Expect(s.c.Host.NodeV1().RuntimeClasses().Delete(ctx, gone.Name, metav1.DeleteOptions{})).To(Succeed(), "delete host RuntimeClass %s", gone.Name)
 			present(ctx, shared, gone.Name, false, "the host class was deleted but its tenant copy stayed")
 		})
 
 		specSyncTenantLocal.It(func(ctx SpecContext) {
-			local := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "cctest-local-" + utilrand.String(6)}, Handler: "runc"}
-			kept := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "cctest-kept-" + utilrand.String(6),
-				Labels: map[string]string{controlledBy: "tenant-admin"}}, Handler: "runc"}
-			for _, rc := range []*nodev1.RuntimeClass{local, kept} {
-				_, err := shared.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{})
-				Expect(err).NotTo(HaveOccurred(), "create tenant RuntimeClass %s", rc.Name)
-				DeferCleanup(func(ctx context.Context) {
-					_ = shared.NodeV1().RuntimeClasses().Delete(ctx, rc.Name, metav1.DeleteOptions{})
-				})
-			}
+			kept := tenantClass(ctx, "cctest-kept-"+utilrand.String(6), map[string]string{controlledBy: "tenant-admin"})
+			// Created after kept, so its removal is also the marker for kept.
+			local := tenantClass(ctx, "cctest-local-"+utilrand.String(6), nil)
 			present(ctx, shared, local.Name, false, "a tenant-created class without a host twin was not removed")
-			settle(ctx)
-			_, err := shared.NodeV1().RuntimeClasses().Get(ctx, kept.Name, metav1.GetOptions{})
-			Expect(err).NotTo(HaveOccurred(), "the tenant class labelled %s was removed: the syncer must leave it alone", controlledBy)
+			holds(ctx, func(g Gomega, ctx context.Context) {
+				_, err := shared.NodeV1().RuntimeClasses().Get(ctx, kept.Name, metav1.GetOptions{})
+				g.Expect(apierrors.IsNotFound(err)).To(BeFalse(), "gone")
+				g.Expect(err).NotTo(HaveOccurred())
+			}, "the tenant class %s labelled %s was removed: the syncer must leave it alone", kept.Name, controlledBy)
+		})
+
+		specSyncOtherHandler.It(func(ctx SpecContext) {
+			// The host twin starts exempt (controlled-by on the host side),
+			// so the tenant's class of that name is neither deleted as
+			// host-less nor overwritten; then the twin is handed to the syncer.
+			twin := hostClass(ctx, newName(), map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX, controlledBy: "platform-admin"})
+			hostSeen(ctx) // else the syncer may not know the twin yet and delete the tenant's class
+			own := tenantClass(ctx, twin.Name, map[string]string{"cctest.dev/owner": "tenant"})
+			delete(twin.Labels, controlledBy)
+			_, err := s.c.Host.NodeV1().RuntimeClasses().Update(ctx, twin, metav1.UpdateOptions{})
+			Expect(err).NotTo(HaveOccurred(), "hand host RuntimeClass %s to the syncer", twin.Name)
+			hostSeen(ctx)
+			holds(ctx, func(g Gomega, ctx context.Context) {
+				rc, err := shared.NodeV1().RuntimeClasses().Get(ctx, own.Name, metav1.GetOptions{})
+				g.Expect(apierrors.IsNotFound(err)).To(BeFalse(), "gone")
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(rc.UID).To(Equal(own.UID), "uid")
+				g.Expect(rc.Handler).To(Equal(own.Handler), "handler")
+			}, "the tenant's RuntimeClass %s (handler %s) was replaced by its host twin's (handler %s): vCluster's update fails, handler being immutable, and the tenant keeps its own object",
+				own.Name, own.Handler, twin.Handler)
 		})
 
 		specSyncPrivateNodes.It(func(ctx SpecContext) {
 			if t, sh := s.Env.Tenant(), s.Env.SharedTenant(); t != nil && sh != nil && t.Host == sh.Host {
 				Skip("this environment has no private-nodes tenant: the tenant is the shared-nodes tenant (e.g. --env kind)")
 			}
-			rc := hostClass(ctx, syncLabel)
-			settle(ctx) // reached the shared-nodes tenant, so the syncers ran
-			_, err := s.c.Tenant.NodeV1().RuntimeClasses().Get(ctx, rc.Name, metav1.GetOptions{})
-			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "host class %s reached the private-nodes tenant: vCluster does not sync there, so the platform relies on something it should not", rc.Name)
+			rc := hostClass(ctx, newName(), syncLabel)
+			hostSeen(ctx) // reached the shared-nodes tenant, so the syncers ran
+			absent(ctx, s.c.Tenant, "a host class reached the private-nodes tenant: vCluster does not sync there, so the platform relies on something it should not", rc.Name)
 		})
 	})
 })

@@ -28,6 +28,8 @@ const (
 	// cannot be observed (disabled, private nodes) did nothing. It can only
 	// make such a test pass wrongly, never fail wrongly.
 	settle = 3 * time.Second
+	// hold is how long wantTenant / wantNoTenant watch after a barrier.
+	hold = time.Second
 )
 
 // confidential is the label the reference selector uses.
@@ -207,25 +209,41 @@ func (f *fixture) waitTenantGone(name string) {
 	}
 }
 
+// wantTenant checks the tenant class exists throughout hold.
 func (f *fixture) wantTenant(name string) *nodev1.RuntimeClass {
 	f.t.Helper()
-	c, ok := f.getTenant(name)
-	if !ok {
-		f.t.Fatalf("tenant runtime class %s is missing, want it kept", name)
-	}
+	var c *nodev1.RuntimeClass
+	f.holds(func() bool { got, ok := f.getTenant(name); c = got; return ok }, "tenant runtime class %s is missing, want it kept", name)
 	return c
 }
 
+// wantNoTenant checks the tenant class is absent throughout hold.
 func (f *fixture) wantNoTenant(name string) {
 	f.t.Helper()
-	if _, ok := f.getTenant(name); ok {
-		f.t.Fatalf("tenant runtime class %s exists, want none", name)
+	f.holds(func() bool { _, ok := f.getTenant(name); return !ok }, "tenant runtime class %s exists, want none", name)
+}
+
+// holds fails the test as soon as ok is false within hold. After a barrier
+// the syncer has seen and dequeued every earlier event, but with concurrent
+// workers an earlier reconcile may still be in flight: hold covers it.
+func (f *fixture) holds(ok func() bool, format string, args ...any) {
+	f.t.Helper()
+	err := wait.PollUntilContextTimeout(f.ctx, pollEvery, hold, true, func(context.Context) (bool, error) {
+		if !ok() {
+			return false, fmt.Errorf(format, args...)
+		}
+		return false, nil
+	})
+	if !wait.Interrupted(err) {
+		f.t.Fatal(err)
 	}
 }
 
 // hostBarrier creates a host class matching the running syncer's selector
-// and waits for its copy. The syncer handles host events in order with one
-// worker, so every host change made before has been handled.
+// and waits for its copy: the syncer's host informer has delivered every
+// earlier host event (one watch, in order) and the workqueue, FIFO across
+// names, has handed each to a worker. It does not show those reconciles
+// finished: follow it with wantTenant / wantNoTenant, which hold a while.
 func (f *fixture) hostBarrier(labels map[string]string) {
 	f.t.Helper()
 	n := f.name(fmt.Sprintf("barrier-h%d", len(f.names)))
@@ -234,7 +252,8 @@ func (f *fixture) hostBarrier(labels map[string]string) {
 }
 
 // tenantBarrier creates a tenant-only class and waits for the syncer to
-// delete it: every tenant change made before has been handled.
+// delete it: every earlier tenant change has been seen and dequeued (as
+// for hostBarrier, not necessarily finished).
 func (f *fixture) tenantBarrier() {
 	f.t.Helper()
 	n := f.name(fmt.Sprintf("barrier-t%d", len(f.names)))

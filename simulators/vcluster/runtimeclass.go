@@ -57,6 +57,10 @@ var internalAnnotations = map[string]bool{
 // resyncPeriod is the safety net behind the watches.
 const resyncPeriod = 30 * time.Second
 
+// workers is vCluster's MaxConcurrentReconciles for every syncer
+// (pkg/syncer/syncer.go).
+const workers = 10
+
 // Config is sync.fromHost.runtimeClasses plus the settings that decide
 // whether the syncer runs at all.
 type Config struct {
@@ -162,16 +166,21 @@ func (s *RuntimeClassSyncer) Run(ctx context.Context) error {
 	}
 	s.logf("started (selector %q, faults %v)", s.selector.String(), s.cfg.Faults.Names())
 
-	// One worker: events are handled in the order they arrive.
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for s.processNext(ctx) {
-		}
-	}()
+	// Workers like vCluster's controller: events for different classes are
+	// handled concurrently and in no particular order; the workqueue never
+	// hands one name to two workers, so each class is reconciled serially.
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s.processNext(ctx) {
+			}
+		}()
+	}
 	<-ctx.Done()
 	s.queue.ShutDown()
-	<-done
+	wg.Wait()
 	return nil
 }
 
@@ -305,9 +314,16 @@ func (s *RuntimeClassSyncer) update(ctx context.Context, host, tenant *nodev1.Ru
 	want.Handler = host.Handler
 	want.Overhead = host.Overhead.DeepCopy()
 	want.Scheduling = host.Scheduling.DeepCopy()
-	if equality.Semantic.DeepEqual(want, tenant) {
+	if equality.Semantic.DeepEqual(want, tenant) || s.cfg.Faults.Has(FaultSyncSkipsHostUpdates) {
 		s.remember(tenant.Name)
 		return nil
+	}
+	if want.Handler != tenant.Handler && s.cfg.Faults.Has(FaultSyncReplacesHandler) {
+		s.logf("fault %s: replacing virtual runtime class %s (handler %q) with the host's (handler %q)", FaultSyncReplacesHandler, tenant.Name, tenant.Handler, host.Handler)
+		if err := s.deleteTenant(ctx, tenant, "its handler differs from the host's"); err != nil {
+			return err
+		}
+		return s.create(ctx, host)
 	}
 	s.logf("update runtime class %s from the host", tenant.Name)
 	if _, err := s.tenant.NodeV1().RuntimeClasses().Update(ctx, want, metav1.UpdateOptions{}); err != nil {

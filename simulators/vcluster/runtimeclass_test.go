@@ -166,7 +166,7 @@ func TestSelectorMatchExpressions(t *testing.T) {
 				no = append(no, n)
 			}
 			// Created after the non-matching ones: once these are copied,
-			// those have been handled too.
+			// those have been dequeued (wantNoTenant holds for the rest).
 			for i, l := range tc.match {
 				n := f.name(fmt.Sprintf("yes%d", i))
 				f.createHost(rc(n, "runc", l))
@@ -286,6 +286,32 @@ func TestControlledByTenantClassIsKept(t *testing.T) {
 	}
 }
 
+// twinWithOtherHandler makes a tenant class and a matching host class of
+// one name with different handlers: the host twin starts exempt
+// (controlled-by), so the tenant's class is not deleted, then is handed to
+// the syncer. It returns the tenant's class.
+func (f *fixture) twinWithOtherHandler() *nodev1.RuntimeClass {
+	f.t.Helper()
+	name := f.name("twin")
+	f.createHost(rc(name, "kata-qemu-tdx", map[string]string{confidential: "true", ControlledByLabel: "platform"}))
+	own := f.createTenant(rc(name, "runc", map[string]string{"tenant": "own"}))
+	f.tenantBarrier()
+	f.updateHost(name, func(c *nodev1.RuntimeClass) { delete(c.Labels, ControlledByLabel) })
+	f.hostBarrier(confidentialLabels)
+	return own
+}
+
+func TestTwinWithOtherHandlerKeepsTheTenantObject(t *testing.T) {
+	f := newFixture(t)
+	f.start(syncConfidential())
+	own := f.twinWithOtherHandler()
+	// The update fails (handler is immutable) and is retried; nothing changes.
+	got := f.wantTenant(own.Name)
+	if got.UID != own.UID || got.Handler != "runc" || !equality.Semantic.DeepEqual(got.Labels, own.Labels) {
+		t.Errorf("tenant class changed: uid %s handler %q labels %v, want uid %s handler runc labels %v", got.UID, got.Handler, got.Labels, own.UID, own.Labels)
+	}
+}
+
 func TestHostClassControlledByIsNotCopied(t *testing.T) {
 	f := newFixture(t)
 	f.start(syncConfidential())
@@ -369,7 +395,7 @@ handler: kata-qemu-tdx
 	if err := ApplyManifests(f.ctx, tenantCfg, manifests); err != nil {
 		t.Fatal(err)
 	}
-	f.waitTenantGone(plain) // applied after the labelled one, so that was handled
+	f.waitTenantGone(plain) // applied after the labelled one, so that was dequeued
 	f.wantTenant(labelled)
 }
 
@@ -441,6 +467,27 @@ func TestFaultSyncDeletesControlledBy(t *testing.T) {
 	kept := f.name("kata-deploy")
 	f.createTenant(rc(kept, "kata-qemu-tdx", map[string]string{ControlledByLabel: "kata-deploy"}))
 	f.waitTenantGone(kept) // without the fault: kept
+}
+
+func TestFaultSyncSkipsHostUpdates(t *testing.T) {
+	f := newFixture(t)
+	f.start(syncConfidential(FaultSyncSkipsHostUpdates))
+	name := f.name("kata-qemu-tdx")
+	f.createHost(rc(name, "kata-qemu-tdx", map[string]string{confidential: "true", "tier": "a"}))
+	f.waitTenant(name, nil)
+	f.updateHost(name, func(c *nodev1.RuntimeClass) { c.Labels["tier"] = "b" })
+	f.hostBarrier(confidentialLabels)
+	if got := f.wantTenant(name); got.Labels["tier"] != "a" { // without the fault: b
+		t.Errorf("copy was updated: labels %v", got.Labels)
+	}
+}
+
+func TestFaultSyncReplacesHandler(t *testing.T) {
+	f := newFixture(t)
+	f.start(syncConfidential(FaultSyncReplacesHandler))
+	own := f.twinWithOtherHandler()
+	// Without the fault: the tenant's own object stays.
+	f.waitTenant(own.Name, func(c *nodev1.RuntimeClass) bool { return c.UID != own.UID && c.Handler == "kata-qemu-tdx" })
 }
 
 func TestRunTwiceIsAnError(t *testing.T) {
