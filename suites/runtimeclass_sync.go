@@ -26,55 +26,57 @@ var syncLabel = map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}
 
 const controlledBy = "vcluster.loft.sh/controlled-by"
 
+// The sync specs create host RuntimeClasses and watch the shared-nodes tenant.
+var syncNeeds = []framework.Need{framework.NeedHostAccess, framework.NeedSharedTenant}
+
 var (
 	specSyncCopies = framework.Declare(framework.Spec{
 		Name:      "a labelled host RuntimeClass appears in the shared-nodes tenant with its handler, scheduling and overhead",
 		Checklist: framework.ChecklistPodRuntime,
+		Needs:     syncNeeds,
 	})
 	specSyncSelects = framework.Declare(framework.Spec{
 		Name:      "a host RuntimeClass without the selector's label, or with another value, is not synced into the tenant",
 		Checklist: framework.ChecklistPodRuntime,
+		Needs:     syncNeeds,
 		BrokenBy:  []string{"sync-ignores-selector"},
 	})
 	specSyncUpdates = framework.Declare(framework.Spec{
 		Name:      "changing a synced host RuntimeClass's labels, overhead and scheduling changes the tenant copy",
 		Checklist: framework.ChecklistPodRuntime,
+		Needs:     syncNeeds,
 		BrokenBy:  []string{"sync-skips-host-updates"},
 	})
 	specSyncRemoves = framework.Declare(framework.Spec{
 		Name:      "relabelling or deleting the host RuntimeClass removes the tenant copy",
 		Checklist: framework.ChecklistPodRuntime,
+		Needs:     syncNeeds,
 		// A relabelled class still "matches" a syncer that ignores the selector.
 		BrokenBy: []string{"sync-ignores-selector", "sync-keeps-unmatched"},
 	})
 	specSyncTenantLocal = framework.Declare(framework.Spec{
 		Name:      "a tenant-created RuntimeClass is removed unless labelled vcluster.loft.sh/controlled-by",
 		Checklist: framework.ChecklistPodRuntime,
+		Needs:     syncNeeds,
 		BrokenBy:  []string{"sync-deletes-controlled-by"},
 	})
 	specSyncOtherHandler = framework.Declare(framework.Spec{
 		Name:      "a tenant RuntimeClass named like a host class but with another handler keeps its own object (handler is immutable)",
 		Checklist: framework.ChecklistPodRuntime,
+		Needs:     syncNeeds,
 		BrokenBy:  []string{"sync-replaces-handler"},
 	})
 	specSyncPrivateNodes = framework.Declare(framework.Spec{
 		Name:      "with private nodes nothing is synced from the host",
 		Checklist: framework.ChecklistAutoNodes,
+		Needs:     syncNeeds,
 	})
 )
 
 var _ = describe(func(s *suite) {
 	Describe("RuntimeClass sync", framework.Label("runtimeclass-sync", "host-access", "disruptive"), func() {
 		var shared kubernetes.Interface
-		BeforeEach(func() {
-			if s.c.Shared == nil {
-				Skip("needs a shared-nodes tenant with RuntimeClass sync (--shared-tenant-kubeconfig)")
-			}
-			if s.c.Host == nil {
-				Skip("needs --host-kubeconfig: the spec creates host RuntimeClasses")
-			}
-			shared = s.c.Shared
-		})
+		BeforeEach(func() { shared = s.c.Shared })
 		newName := func() string { return "cctest-sync-" + utilrand.String(6) }
 
 		// hostClass creates a RuntimeClass in the host, removed after the spec.

@@ -65,6 +65,8 @@ var Signals = []Signal{
 	{Label, "cctest.dev/confidential-path", Reference, "fixtures/reference/node-provider.yaml"},
 	{Label, "vcluster.loft.sh/controlled-by", VCluster, "vcluster pkg/syncer/translator: exempts an object from sync"},
 	{Label, "app", Spec, "suites: anti-affinity groups"},
+	{Label, "cctest.dev/revision", Spec, "suites/runtimeclass_sync.go: a host class change the copy must follow"},
+	{Label, "cctest.dev/owner", Spec, "suites/runtimeclass_sync.go: marks the tenant's own class"},
 
 	// Node annotations.
 	{Annotation, "attestation.cctest.dev/gate", Cctest, "attest/gatetrace: written by cctest gate --annotate-node"},
