@@ -32,7 +32,7 @@ var _ = describe(func(s *suite) {
 		specUnknownRC.It(func(ctx SpecContext) {
 			ns := s.CreateNamespace(ctx, s.c.Tenant, "runtimeclass")
 			pod := podSpec{name: "no-such-class", runtimeClass: "kata-qemu-sgx"}
-			_, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, buildPod(pod), metav1.CreateOptions{})
+			_, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, s.buildPod(pod), metav1.CreateOptions{})
 			Expect(err).To(MatchError(`pods "no-such-class" is forbidden: pod rejected: RuntimeClass "kata-qemu-sgx" not found`),
 				"creating a pod with an unknown RuntimeClass")
 		})

@@ -85,19 +85,23 @@ type podSpec struct {
 	labels       map[string]string
 }
 
+// workloadArgs make the probe image a workload that runs until stopped, so
+// a run pulls no image but the probe's (cctest run --list-images).
+var workloadArgs = []string{"idle"}
+
 func (s *suite) createPod(ctx context.Context, ns string, p podSpec) *corev1.Pod {
 	GinkgoHelper()
-	created, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, buildPod(p), metav1.CreateOptions{})
+	created, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, s.buildPod(p), metav1.CreateOptions{})
 	Expect(err).NotTo(HaveOccurred(), "create pod %s/%s", ns, p.name)
 	return created
 }
 
-func buildPod(p podSpec) *corev1.Pod {
+func (s *suite) buildPod(p podSpec) *corev1.Pod {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: p.name, Labels: p.labels},
 		Spec: corev1.PodSpec{
 			NodeSelector: p.selector,
-			Containers: []corev1.Container{{Name: "app", Image: "ghcr.io/example/confidential-app:1.0.0",
+			Containers: []corev1.Container{{Name: "app", Image: s.ProbeImage, Args: workloadArgs, ImagePullPolicy: corev1.PullIfNotPresent,
 				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}},
 		},
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cctest/cctest/api/teename"
+	"github.com/cctest/cctest/environments/kind"
 
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/simulators/tee"
@@ -34,6 +35,7 @@ import (
 	"github.com/cctest/cctest/reports"
 	"github.com/cctest/cctest/simulators/embedded"
 	"github.com/cctest/cctest/suites"
+	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
 )
 
 // Options are the flags of `cctest run`.
@@ -46,6 +48,7 @@ type Options struct {
 	Focus, Skip                         []string
 	AllowMissing                        bool
 	FlakeAttempts                       int
+	ListImages                          bool
 	RerunFailed                         string
 	Faults                              []string
 	ReportDir                           string
@@ -109,6 +112,7 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f.StringSliceVar(&o.Skip, "skip", nil, "skip specs whose name matches this regexp (repeatable)")
 	f.IntVar(&o.FlakeAttempts, "flake-attempts", 0, "retry a failing spec up to N attempts in all; one that passes on a retry is reported as flaky (summary, JUnit, HTML), never as a plain pass")
 	f.StringVar(&o.RerunFailed, "rerun-failed", "", "run only the specs that failed in an earlier run: its report directory or report.json")
+	f.BoolVar(&o.ListImages, "list-images", false, "print every image this run pulls, one per line, and exit (to mirror them for an air-gapped cluster)")
 	f.BoolVar(&o.AllowMissing, "allow-missing", false, "run even when planned specs lack what they need (a policy, host access, ...): those specs are skipped, saying why, instead of the run stopping before any spec")
 	f.StringSliceVar(&o.Faults, "fault", nil, "start the embedded platform with a named fault (repeatable; see cctest faults)")
 	f.StringVar(&o.ReportDir, "report-dir", "cctest-results", "where report.html, junit.xml, report.json and evidence/ go")
@@ -150,6 +154,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	env, err := resolveEnv(o)
 	if err != nil {
 		return usage(err)
+	}
+	if o.ListImages {
+		listImages(out, o, env)
+		return nil
 	}
 	if len(fs) > 0 && env != EnvEmbedded {
 		return usage(fmt.Errorf("--fault applies to the embedded platform only (this run is --env %s)", env))
@@ -446,6 +454,28 @@ func summary(out io.Writer, r types.Report, verdict error, dir string) {
 	}
 	fmt.Fprintf(out, "\n%s: %s in %.1fs. Reports: %s (open in a browser), %s, %s\n", v, strings.Join(parts, ", "), r.RunTime.Seconds(),
 		filepath.Join(dir, "report.html"), filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report.json"))
+}
+
+// listImages prints what a run pulls: spec pods run only the probe image
+// (probes, and "idle" workloads). The embedded platform pulls nothing; kind
+// pulls its node image and the vCluster chart's images (notes on stderr
+// name those, which the chart decides).
+func listImages(out io.Writer, o Options, env string) {
+	probeImage := o.ProbeImage
+	if probeImage == "" {
+		probeImage = framework.DefaultProbeImage
+	}
+	switch env {
+	case EnvEmbedded:
+		fmt.Fprintln(os.Stderr, "# the embedded platform pulls no image (its nodes are simulated)")
+	case EnvKind:
+		fmt.Fprintln(out, kinddefaults.Image)
+		fmt.Fprintf(os.Stderr, "# the probe image is built locally and loaded into the kind nodes (not pulled)\n"+
+			"# plus the images of vCluster chart %s: helm template tenant vcluster --repo %s --version %s | grep image:\n",
+			kind.ChartVersion, kind.ChartRepo, kind.ChartVersion)
+	default:
+		fmt.Fprintln(out, probeImage)
+	}
 }
 
 // failedIn reads an earlier run's report (its directory or report.json) and

@@ -279,3 +279,23 @@ func TestFailedIn(t *testing.T) {
 		t.Errorf("a missing report: %v", err)
 	}
 }
+
+// --list-images prints what a run pulls, one per line, and starts nothing.
+func TestListImages(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--kubeconfig", "/dev/null", "--probe-image", "registry.example.com/cctest/probe:v1"}, "registry.example.com/cctest/probe:v1\n"},
+		{[]string{"--kubeconfig", "/dev/null"}, framework.DefaultProbeImage + "\n"},
+		{nil, ""}, // the embedded platform pulls nothing
+	} {
+		var out bytes.Buffer
+		cmd := New()
+		cmd.SetOut(&out)
+		cmd.SetArgs(append([]string{"--list-images", "--report-dir", t.TempDir()}, c.args...))
+		if err := cmd.Execute(); err != nil || out.String() != c.want {
+			t.Errorf("%v: %q, %v; want %q", c.args, out.String(), err, c.want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/cctest/cctest/cli/certifycmd"
 	"github.com/cctest/cctest/cli/envcmd"
 	"github.com/cctest/cctest/cli/faultscmd"
+	"github.com/cctest/cctest/cli/probeimagecmd"
 	"github.com/cctest/cctest/cli/reportcmd"
 	"github.com/cctest/cctest/cli/runcmd"
 	"github.com/cctest/cctest/cli/versioncmd"
@@ -39,8 +40,10 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each command lives in its own package under cli/; wire it here.
+	probe := probecmd.New()
+	probe.AddCommand(probeimagecmd.New())
 	root.AddCommand(newControlPlaneChild(), runcmd.New(), envcmd.New(), attestcmd.New(), attestcmd.NewGate(),
-		certifycmd.New(), faultscmd.New(), probecmd.New(), reportcmd.New(), versioncmd.New())
+		certifycmd.New(), faultscmd.New(), probe, reportcmd.New(), versioncmd.New())
 	return root
 }
 

@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cctest/cctest/internal/exitcode"
@@ -73,7 +75,7 @@ with the node's simulated TEE device and pod network.`,
 	pf.StringVar(&c.podUID, "pod-uid", env.LookupEnv(probe.EnvPodUID), "this pod's UID, which evidence is bound to (default $POD_UID)")
 	pf.StringVar(&c.terminationLog, "termination-log", DefaultTerminationLog, "file for the termination message (\"\" = none)")
 	pf.DurationVar(&c.timeout, "timeout", 0, "give up after this long (default 60s for attest, 5s for egress)")
-	cmd.AddCommand(c.attestCmd(), c.egressCmd(), c.runtimeCmd())
+	cmd.AddCommand(c.attestCmd(), c.egressCmd(), c.runtimeCmd(), c.idleCmd())
 	return cmd
 }
 
@@ -174,6 +176,22 @@ use "probe attest" for that.`,
 	f.StringVar(&o.ExpectTEE, "expect-tee", "", "expected TEE: tdx or sev-snp")
 	f.StringVar(&o.ExpectSandbox, "expect-sandbox", "", "expected sandbox: vm or container")
 	return cmd
+}
+
+// idleCmd is the workload container of spec pods: it runs until the
+// kubelet stops it, so the specs need no image but the probe's.
+func (c *common) idleCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "idle",
+		Short: "Run until stopped (SIGTERM / SIGINT): the workload container of spec pods",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			<-ctx.Done()
+			return c.finish(cmd, probe.Result{Probe: "idle", Node: c.node, Pass: true, Reason: "stopped"})
+		},
+	}
 }
 
 // usage reports a probe that could not run as asked.

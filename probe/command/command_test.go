@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cctest/cctest/internal/exitcode"
 
@@ -128,13 +129,13 @@ func TestTerminationLogIsWritten(t *testing.T) {
 	}
 }
 
-func TestNewHasTheThreeProbes(t *testing.T) {
+func TestNewHasTheProbesAndIdle(t *testing.T) {
 	cmd := New()
 	var names []string
 	for _, c := range cmd.Commands() {
 		names = append(names, c.Name())
 	}
-	if strings.Join(names, ",") != "attest,egress,runtime" {
+	if strings.Join(names, ",") != "attest,egress,idle,runtime" {
 		t.Errorf("subcommands %v", names)
 	}
 	var out bytes.Buffer
@@ -142,5 +143,25 @@ func TestNewHasTheThreeProbes(t *testing.T) {
 	cmd.SetArgs([]string{"attest", "--help"})
 	if err := cmd.Execute(); err != nil || !strings.Contains(out.String(), "--nonce") {
 		t.Errorf("help: %v %s", err, out.String())
+	}
+}
+
+// idle runs until the context ends (the kubelet's SIGTERM in a pod) and
+// then exits 0.
+func TestIdleRunsUntilStopped(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		code, _ := Run(ctx, simEnv(t, nil), []string{"idle"})
+		done <- code
+	}()
+	select {
+	case code := <-done:
+		t.Fatalf("idle returned %d before it was stopped", code)
+	case <-time.After(200 * time.Millisecond):
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("idle exited %d when stopped, want 0", code)
 	}
 }

@@ -11,6 +11,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -18,10 +19,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/cctest/cctest/probe"
@@ -39,29 +42,59 @@ const DefaultRef = probe.Image + ":local"
 // (the entrypoint) on an empty base, tagged ref (DefaultRef if empty). The
 // platform is linux plus the binary's ELF architecture.
 func Build(binaryPath, ref, out string) error {
-	if ref == "" {
-		ref = DefaultRef
-	}
-	tag, err := name.NewTag(ref, name.StrictValidation)
+	tag, img, err := prepare(binaryPath, ref)
 	if err != nil {
-		return fmt.Errorf("probe image: reference %q: %v (want REPOSITORY:TAG, e.g. %s)", ref, err, DefaultRef)
-	}
-	bin, err := os.ReadFile(binaryPath)
-	if err != nil {
-		return fmt.Errorf("probe image: read the probe binary: %w (build it with `make probe`)", err)
-	}
-	arch, err := staticArch(bin)
-	if err != nil {
-		return fmt.Errorf("probe image: %s: %w", binaryPath, err)
-	}
-	img, err := imageOf(bin, arch)
-	if err != nil {
-		return fmt.Errorf("probe image: %w", err)
+		return err
 	}
 	if err := tarball.WriteToFile(out, tag, img); err != nil {
 		return fmt.Errorf("probe image: write %s: %w", out, err)
 	}
 	return nil
+}
+
+// Push builds the same image and pushes it to ref (a registry reference,
+// e.g. registry.example.com/cctest/probe:v1), with the credentials the
+// Docker config holds for that registry ($DOCKER_CONFIG/config.json,
+// credential helpers), as docker and crane find them. It returns the
+// pushed image's digest.
+func Push(ctx context.Context, binaryPath, ref string, opts ...remote.Option) (string, error) {
+	tag, img, err := prepare(binaryPath, ref)
+	if err != nil {
+		return "", err
+	}
+	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts...)
+	if err := remote.Write(tag, img, opts...); err != nil {
+		return "", fmt.Errorf("probe image: push %s: %w", tag, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
+
+// prepare checks the reference and the binary and builds the image.
+func prepare(binaryPath, ref string) (name.Tag, v1.Image, error) {
+	if ref == "" {
+		ref = DefaultRef
+	}
+	tag, err := name.NewTag(ref, name.StrictValidation)
+	if err != nil {
+		return name.Tag{}, nil, fmt.Errorf("probe image: reference %q: %v (want REPOSITORY:TAG, e.g. %s)", ref, err, DefaultRef)
+	}
+	bin, err := os.ReadFile(binaryPath)
+	if err != nil {
+		return name.Tag{}, nil, fmt.Errorf("probe image: read the probe binary: %w (build it with `make probe`)", err)
+	}
+	arch, err := staticArch(bin)
+	if err != nil {
+		return name.Tag{}, nil, fmt.Errorf("probe image: %s: %w", binaryPath, err)
+	}
+	img, err := imageOf(bin, arch)
+	if err != nil {
+		return name.Tag{}, nil, fmt.Errorf("probe image: %w", err)
+	}
+	return tag, img, nil
 }
 
 // imageOf is the binary as the single layer of an empty-base image.

@@ -3,7 +3,10 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -186,4 +191,35 @@ func dynamicBinary() string {
 		}
 	}
 	return ""
+}
+
+// Push writes the image to a registry (go-containerregistry's in-memory
+// registry on loopback), where it reads back with the same digest, the
+// entrypoint and the binary as its one file.
+func TestPushToARegistry(t *testing.T) {
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	ref := strings.TrimPrefix(reg.URL, "http://") + "/cctest/probe:v1"
+	digest, err := Push(context.Background(), tinyStatic(t), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := img.Digest(); d.String() != digest {
+		t.Errorf("registry digest %s, Push said %s", d, digest)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil || len(cf.Config.Entrypoint) != 1 || cf.Config.Entrypoint[0] != Entrypoint {
+		t.Errorf("entrypoint %v (%v)", cf.Config.Entrypoint, err)
+	}
+	if _, err := Push(context.Background(), tinyStatic(t), "not a reference"); err == nil || !strings.Contains(err.Error(), "want REPOSITORY:TAG") {
+		t.Errorf("a bad reference: %v", err)
+	}
 }
