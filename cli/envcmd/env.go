@@ -20,6 +20,7 @@ import (
 	embeddedenv "github.com/cctest/cctest/environments/embedded"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
+	"github.com/cctest/cctest/internal/exitcode"
 	"github.com/cctest/cctest/simulators/embedded"
 )
 
@@ -109,7 +110,7 @@ func up(ctx context.Context, out io.Writer, dir string, keep bool, fs faults.Set
 	cl, err := prov.Create(ctx)
 	if err != nil {
 		cleanup(dir, keep)
-		return err
+		return exitcode.New(exitcode.Environment, err.Error())
 	}
 	s := state{PID: os.Getpid(), HostKubeconfig: cl.HostKubeconfig, TenantKubeconfig: cl.TenantKubeconfig, Started: time.Now()}
 	if err := writeState(dir, s); err != nil {

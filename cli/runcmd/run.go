@@ -71,6 +71,9 @@ and writes report.json (Ginkgo JSON, the source of truth) and junit.xml to
 --report-dir. The exit code is the verdict. Every planned spec must run: a
 spec skipped without a stated reason fails the run.
 
+Exit status: 0 passed, 1 specs failed, 2 bad flags or missing inputs (nothing
+ran), 4 the environment did not start or answer, 130 interrupted.
+
 Without --kubeconfig, cctest starts the embedded platform (real host and
 tenant control planes with simulated TEE machines), runs every spec and stops
 it. With --kubeconfig (--env existing), it runs against that tenant (add
@@ -215,7 +218,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	} else {
 		var prov environments.Provider
 		if prov, cl, err = startEnv(ctx, out, o, env, fs, reportDir); err != nil {
-			return err
+			return environmentError(ctx, err)
 		}
 		defer prov.Destroy(context.WithoutCancel(ctx))
 		run.Env = cl
@@ -407,7 +410,11 @@ func check(r types.Report, passed bool) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return exitcode.New(exitcode.Failed, "run failed: "+strings.Join(problems, "; "))
+	code := exitcode.Failed
+	if interrupted {
+		code = exitcode.Interrupted
+	}
+	return exitcode.New(code, "run failed: "+strings.Join(problems, "; "))
 }
 
 func summary(out io.Writer, r types.Report, verdict error, dir string) {
@@ -497,6 +504,18 @@ func failedIn(path string) ([]string, error) {
 		}
 	}
 	return focus, nil
+}
+
+// environmentError gives an environment that did not start or answer its
+// exit status, unless the error already carries one or the user stopped it.
+func environmentError(ctx context.Context, err error) error {
+	if _, ok := exitcode.Of(err); ok {
+		return err
+	}
+	if ctx.Err() != nil {
+		return exitcode.New(exitcode.Interrupted, "interrupted while the environment started: "+err.Error())
+	}
+	return exitcode.New(exitcode.Environment, err.Error())
 }
 
 // usage marks a problem with the flags or their inputs: nothing ran (exit 2).

@@ -71,10 +71,13 @@ func TestBadFlags(t *testing.T) {
 			t.Errorf("run %v: err %v, output %q, want it to say %q", c.args, err, out, c.want)
 		}
 		// A missing kubeconfig or container engine is the environment's
-		// problem (found when it starts: exit 1); the rest are usage.
-		environment := strings.Contains(c.want, "does not exist") || strings.Contains(c.want, "--env kind needs a")
-		if code, _ := exitStatus(err); !environment && code != exitcode.Usage {
-			t.Errorf("run %v: exit %d, want %d (usage): nothing ran", c.args, code, exitcode.Usage)
+		// problem (found when it starts); the rest are usage. Nothing ran.
+		want := exitcode.Usage
+		if strings.Contains(c.want, "does not exist") || strings.Contains(c.want, "--env kind needs a") {
+			want = exitcode.Environment
+		}
+		if code, _ := exitStatus(err); code != want {
+			t.Errorf("run %v: exit %d, want %d", c.args, code, want)
 		}
 		if strings.Contains(string(out), "\x1b[") {
 			t.Errorf("run %v: ANSI escape codes in %q", c.args, out)
@@ -160,8 +163,8 @@ func TestInterrupt(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	var exit *exec.ExitError
-	if !asExit(err, &exit) || exit.ExitCode() == 0 {
-		t.Fatalf("interrupted run: %v, want a non-zero exit\n%s", err, out.String())
+	if !asExit(err, &exit) || exit.ExitCode() != exitcode.Interrupted {
+		t.Fatalf("interrupted run: %v, want exit %d\n%s", err, exitcode.Interrupted, out.String())
 	}
 	if !strings.Contains(out.String(), "interrupted (SIGINT/SIGTERM)") {
 		t.Errorf("the verdict does not say the run was interrupted:\n%s", out.String())

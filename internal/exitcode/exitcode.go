@@ -15,6 +15,13 @@ const (
 	Usage = 2
 	// NoDevice: no TEE device on this machine (cctest attest, cctest gate).
 	NoDevice = 3
+	// Environment: the environment could not be started or reached (an
+	// API server that does not answer, no container engine for kind);
+	// nothing was checked.
+	Environment = 4
+	// Interrupted: stopped by SIGINT / SIGTERM (128 + SIGINT, as shells
+	// report it); the reports hold what ran before.
+	Interrupted = 130
 )
 
 // Error is a command failure with the exit status it should end with.
