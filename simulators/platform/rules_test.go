@@ -87,8 +87,11 @@ func TestRuleMetal3CapacityCountsAvailableHostsThatHold(t *testing.T) {
 	if c := p.capacity(hosts, nt); c.Total != 2 || c.Claimed != 1 {
 		t.Errorf("capacity %+v, want total 2 (ok, claimed), claimed 1", c)
 	}
-	free := freeHostsFor(hosts, p.hostSelector("big"), nt)
-	if len(free) != 1 || free[0].Name != "ok" {
+	var free []string
+	for _, h := range freeHostsFor(hosts, p.hostSelector("big"), nt) {
+		free = append(free, h.Name)
+	}
+	if len(free) != 1 || free[0] != "ok" {
 		t.Errorf("free hosts %v, want [ok]", free)
 	}
 }
