@@ -56,7 +56,7 @@ func (t *nodeType) confidential() bool { return t.tech != "" }
 
 func (t *nodeType) object() mgmtv1.NodeType {
 	nt := *mgmtv1.NewNodeType(t.def.Name)
-	nt.Spec = mgmtv1.NodeTypeSpec{ProviderRef: t.provider, Properties: t.def.Properties, Resources: t.def.Resources, Cost: t.def.Cost}
+	nt.Spec = mgmtv1.NodeTypeSpec{ProviderRef: t.provider, Properties: t.def.Properties, Resources: t.def.Resources, Overhead: t.def.Overhead, Cost: t.def.Cost}
 	return nt
 }
 

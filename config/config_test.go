@@ -414,7 +414,7 @@ func TestLoadNodeProviders(t *testing.T) {
 	if len(types) != 4 || types[0].Name != "tdx-large" || types[0].Spec.ProviderRef != "bare-metal" {
 		t.Fatalf("types = %+v", types)
 	}
-	chosen, _ := mgmtv1.SelectCheapest(types, []mgmtv1.Requirement{{Property: "confidential-compute", Values: []string{"sev-snp"}}}, nil)
+	chosen, _ := mgmtv1.SelectCheapest(types, []mgmtv1.Requirement{{Property: "confidential-compute", Values: []string{"sev-snp"}}}, nil, nil)
 	if chosen == nil || chosen.Name != "snp-large" {
 		t.Fatalf("chosen %v", chosen)
 	}

@@ -206,7 +206,8 @@ func LoadNodeProviders(file string, data []byte) ([]NodeProviderDoc, error) {
 
 // Validate checks a NodeProvider: exactly one provider block; node type
 // names present and unique; properties are valid node labels (they become
-// labels); metal3 needs clusterRef.cluster and a valid host selector.
+// labels); metal3 needs clusterRef.cluster and .namespace (where its
+// BareMetalHosts live) and a valid host selector.
 func (d *NodeProviderDoc) Validate() Problems {
 	var ps Problems
 	spec := &d.Provider.Spec
@@ -216,6 +217,9 @@ func (d *NodeProviderDoc) Validate() Problems {
 	ps = append(ps, propertyProblems(&d.Object, "spec.properties", spec.Properties)...)
 	if spec.Metal3 != nil && spec.Metal3.ClusterRef.Cluster == "" {
 		ps = append(ps, d.Problem("spec.metal3.clusterRef", "clusterRef.cluster is required"))
+	}
+	if spec.Metal3 != nil && spec.Metal3.ClusterRef.Namespace == "" {
+		ps = append(ps, d.Problem("spec.metal3.clusterRef", "clusterRef.namespace is required (the namespace of the BareMetalHosts)"))
 	}
 	names := map[string]string{}
 	for _, t := range spec.InlineNodeTypes() {
@@ -237,7 +241,7 @@ func (d *NodeProviderDoc) Validate() Problems {
 				ps = append(ps, d.Problem(p+".bareMetalHosts.selector", "invalid label selector: %v", err))
 			}
 		}
-		if t.Cost != nil && *t.Cost < 0 {
+		if t.Cost < 0 {
 			ps = append(ps, d.Problem(p+".cost", "cost must be >= 0"))
 		}
 	}

@@ -2,7 +2,6 @@ package config
 
 import (
 	"net"
-	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,8 +71,10 @@ func (f *VClusterFile) ValidateFor(ver VClusterVersion) Problems {
 					for _, fp := range fps {
 						add(rp+"."+fp.Field, "%s", fp.Message)
 					}
-					if len(fps) == 0 && !pool.Static && negativeBound(r) {
-						add(rp+".values", "a dynamic pool becomes a Karpenter NodePool, which needs a non-negative integer for %s, got %s", r.EffectiveOperator(), r.AllValues()[0])
+					if len(fps) == 0 && !pool.Static {
+						for _, fp := range r.KarpenterProblems() {
+							add(rp+"."+fp.Field, "%s", fp.Message)
+						}
 					}
 				}
 				for k, t := range pool.Taints {
@@ -158,16 +159,6 @@ func (p TranslatePatch) kinds() int {
 		n++
 	}
 	return n
-}
-
-// negativeBound: a Gt/Lt requirement with one negative integer bound.
-func negativeBound(r mgmtv1.Requirement) bool {
-	op := r.EffectiveOperator()
-	if op != mgmtv1.OpGt && op != mgmtv1.OpLt || len(r.AllValues()) != 1 {
-		return false
-	}
-	n, err := strconv.ParseInt(r.AllValues()[0], 10, 64)
-	return err == nil && n < 0
 }
 
 // unsupportedWithPrivateNodes are the switches vCluster refuses in private

@@ -34,7 +34,7 @@ func (joinerFunc) Remove(context.Context, string) error          { return nil }
 // still run: a refused machine is quarantined all the same. No control
 // plane: a fake dynamic client whose NodeClaim updates fail.
 func TestBootSurfacesClaimWriteErrors(t *testing.T) {
-	const ns, inv, name, machine = "vcluster-t-boot", "metal3-t-boot", "workers-abcde", "tdx-host-0"
+	const ns, inv, name, machine = "p-t-boot", "metal3-t-boot", "t-boot-abcde", "tdx-host-0"
 	nt := &mgmt.NodeType{ObjectMeta: metav1.ObjectMeta{Name: "tdx-large"}, Spec: mgmt.NodeTypeSpec{
 		Properties: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX},
 		Resources:  corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("32Gi")}}}
@@ -80,7 +80,7 @@ func TestBootSurfacesClaimWriteErrors(t *testing.T) {
 				deny[machine] = "TD attributes: DEBUG bit set"
 			}
 			p := &Platform{
-				cfg: Config{TenantName: "t-boot", InventoryNamespace: inv, Gate: nameGate{deny: deny},
+				cfg: Config{TenantName: "t-boot", ProjectNamespace: ns, InventoryNamespace: inv, Gate: nameGate{deny: deny},
 					Joiner: joinerFunc(func(JoinRequest) error { return c.join }),
 					Log: func(format string, args ...any) {
 						mu.Lock()

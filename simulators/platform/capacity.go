@@ -69,9 +69,9 @@ func (p *Platform) refreshCapacity(ctx context.Context, hosts []mgmt.BareMetalHo
 			return nil, err
 		}
 		types = append(types, *t)
-		capa := p.capacity(hosts, t.Name)
+		capa := p.capacity(hosts, t)
 		total, claimed := capa.Total, capa.Claimed
-		want := mgmt.NodeTypeStatus{Phase: mgmt.PhaseAvailable, Capacity: capa}
+		want := mgmt.NodeTypeStatus{Phase: mgmt.PhaseAvailable, Cost: t.Cost(), Capacity: capa}
 		hasCap := corev1.ConditionTrue
 		if total-claimed <= 0 {
 			hasCap = corev1.ConditionFalse
@@ -80,7 +80,7 @@ func (p *Platform) refreshCapacity(ctx context.Context, hosts []mgmt.BareMetalHo
 			cond(mgmt.ConditionSynced, corev1.ConditionTrue, mgmt.SeverityInfo, "Synced", ""),
 			cond(mgmt.ConditionHasCapacity, hasCap, mgmt.SeverityInfo, "Inventory", fmt.Sprintf("%d of %d hosts free", total-claimed, total)),
 		}
-		if t.Status.Capacity == want.Capacity && t.Status.Phase == want.Phase {
+		if t.Status.Capacity == want.Capacity && t.Status.Phase == want.Phase && t.Status.Cost == want.Cost {
 			continue
 		}
 		// Keep transition times stable when the status is the same.
@@ -97,12 +97,14 @@ func (p *Platform) refreshCapacity(ctx context.Context, hosts []mgmt.BareMetalHo
 	return types, nil
 }
 
-// capacity of a metal3 node type: usable matching hosts, and those claimed.
-func (p *Platform) capacity(hosts []mgmt.BareMetalHost, nodeType string) mgmt.NodeTypeCapacity {
-	sel := p.hostSelector(nodeType)
+// capacity of a metal3 node type: the hosts that can serve it (see
+// serves) in total, and those claimed.
+func (p *Platform) capacity(hosts []mgmt.BareMetalHost, nt *mgmt.NodeType) mgmt.NodeTypeCapacity {
+	sel := p.hostSelector(nt.Name)
 	var c mgmt.NodeTypeCapacity
-	for _, h := range hosts {
-		if !sel.Matches(labels.Set(h.Labels)) || h.Annotations[AnnotationQuarantine] != "" {
+	for i := range hosts {
+		h := &hosts[i]
+		if !serves(h, sel, nt) || (!h.Available() && h.Spec.ConsumerRef == nil) {
 			continue
 		}
 		c.Total++
@@ -111,4 +113,11 @@ func (p *Platform) capacity(hosts []mgmt.BareMetalHost, nodeType string) mgmt.No
 		}
 	}
 	return c
+}
+
+// serves: the host matches the type's selector, is not quarantined and its
+// hardware holds the type's resources. Metal3 capacity counts such hosts
+// when they are AVAILABLE (or already claimed).
+func serves(h *mgmt.BareMetalHost, sel labels.Selector, nt *mgmt.NodeType) bool {
+	return sel.Matches(labels.Set(h.Labels)) && h.Annotations[AnnotationQuarantine] == "" && h.Holds(nt.Spec.Resources)
 }

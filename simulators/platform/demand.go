@@ -7,6 +7,7 @@ package platform
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,14 +93,28 @@ func podRequirements(pod *corev1.Pod, poolLabels map[string]string) []mgmt.Requi
 	return reqs
 }
 
+// dynamicPoolsByWeight: Karpenter tries NodePools by descending weight;
+// equal weights keep the order of vcluster.yaml.
+func (p *Platform) dynamicPoolsByWeight() []Pool {
+	var out []Pool
+	for _, pool := range p.cfg.Pools {
+		if !pool.Static {
+			out = append(out, pool)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Pool) int { return b.Weight - a.Weight })
+	return out
+}
+
 // provisionFor tries every dynamic pool for an unschedulable pod; when none
 // can serve it, an Event on the pod says why, per pool and node type, the way
 // Karpenter inside the platform does: reason FailedScheduling, one
 // "incompatible with nodepool" clause per pool.
 func (p *Platform) provisionFor(ctx context.Context, v *view, pod *corev1.Pod) {
 	var why []string
-	for _, pool := range p.cfg.Pools {
-		if pool.Static {
+	for _, pool := range p.dynamicPoolsByWeight() {
+		if t := untoleratedTaint(pod, pool.Taints); t != nil {
+			why = append(why, fmt.Sprintf("incompatible with nodepool %q, did not tolerate taint %s", pool.Name, t.ToString()))
 			continue
 		}
 		reasons, err := p.provision(ctx, v, pool, pod, podRequirements(pod, pool.NodeLabels))

@@ -18,12 +18,12 @@ import (
 
 // claimHost binds a free host of the node type to a new claim by setting
 // its consumerRef (optimistic concurrency makes the claim exclusive).
-func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType) (string, error) {
+func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType, claim string) (string, error) {
 	if err := p.load(ctx, v); err != nil {
 		return "", err
 	}
 	hosts := v.hosts
-	free := freeHostsFor(hosts, p.hostSelector(nt.Name))
+	free := freeHostsFor(hosts, p.hostSelector(nt.Name), nt)
 	if p.cfg.Faults.Has(FaultNodeSharedAcrossTenants) {
 		// The fault hands out a host that another claim already uses.
 		for _, h := range hosts {
@@ -43,14 +43,14 @@ func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType) (s
 		if cur, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "consumerRef"); found && cur != nil && !p.cfg.Faults.Has(FaultNodeSharedAcrossTenants) {
 			continue
 		}
-		ref := map[string]any{"apiVersion": mgmt.SchemeGroupVersion.String(), "kind": mgmt.KindNodeClaim, "namespace": p.cfg.ClaimNamespace(), "name": p.cfg.TenantName}
+		ref := map[string]any{"apiVersion": mgmt.SchemeGroupVersion.String(), "kind": mgmt.KindNodeClaim, "namespace": p.cfg.ClaimNamespace(), "name": claim}
 		if err := unstructuredSet(u.Object, ref, "spec", "consumerRef"); err != nil {
 			return "", err
 		}
 		if _, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(h.Namespace).Update(ctx, u, metav1.UpdateOptions{}); err == nil {
 			for i := range v.hosts {
 				if v.hosts[i].Name == h.Name {
-					v.hosts[i].Spec.ConsumerRef = &corev1.ObjectReference{Kind: mgmt.KindNodeClaim, Namespace: p.cfg.ClaimNamespace(), Name: p.cfg.TenantName}
+					v.hosts[i].Spec.ConsumerRef = &corev1.ObjectReference{Kind: mgmt.KindNodeClaim, Namespace: p.cfg.ClaimNamespace(), Name: claim}
 				}
 			}
 			return h.Name, nil

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/simulators/tee"
@@ -28,11 +29,12 @@ const (
 // BareMetalHost object in the host cluster plus, in memory, the hardware
 // behind it (its TEE device), which specs can only reach through evidence.
 type Machine struct {
-	Name   string            // BareMetalHost name
-	Labels map[string]string // BareMetalHost labels (node type selectors match these)
-	Image  string            // node image name
-	TEE    string            // "tdx", "sev-snp" or ""
-	Device tee.Machine       // nil for a machine without a TEE
+	Name            string            // BareMetalHost name
+	CPUs, MemoryMiB int               // inspected hardware
+	Labels          map[string]string // BareMetalHost labels (node type selectors match these)
+	Image           string            // node image name
+	TEE             string            // "tdx", "sev-snp" or ""
+	Device          tee.Machine       // nil for a machine without a TEE
 }
 
 // InventoryHost describes a host to put in the inventory.
@@ -44,7 +46,16 @@ type InventoryHost struct {
 	// Defects are the machine's own TEE faults (e.g. an unapproved image):
 	// realistic inventories contain machines the gate must refuse.
 	Defects []tee.Fault
+	// CPUs and MemoryMiB are the inspected hardware (0 = the default,
+	// 64 CPUs and 512 GiB, which holds every reference node type).
+	CPUs, MemoryMiB int
 }
+
+// Default hardware of an inventory host.
+const (
+	defaultHostCPUs      = 64
+	defaultHostMemoryMiB = 512 << 10
+)
 
 // DefaultInventory is the reference datacenter: TDX and SEV-SNP hosts for
 // the confidential node types and general hosts for the cpu types.
@@ -75,7 +86,13 @@ func DefaultInventory() []InventoryHost {
 
 // newMachine builds the simulated hardware for an inventory host.
 func newMachine(h InventoryHost, teeFaults []tee.Fault) (*Machine, error) {
-	m := &Machine{Name: h.Name, Labels: h.Labels, Image: h.Image, TEE: h.TEE}
+	m := &Machine{Name: h.Name, Labels: h.Labels, Image: h.Image, TEE: h.TEE, CPUs: h.CPUs, MemoryMiB: h.MemoryMiB}
+	if m.CPUs == 0 {
+		m.CPUs = defaultHostCPUs
+	}
+	if m.MemoryMiB == 0 {
+		m.MemoryMiB = defaultHostMemoryMiB
+	}
 	teeFaults = append(append([]tee.Fault{}, teeFaults...), h.Defects...)
 	switch h.TEE {
 	case teename.TDX:
@@ -104,8 +121,24 @@ func (p *Platform) registerHosts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(p.cfg.InventoryNamespace).Create(ctx, u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		res := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(p.cfg.InventoryNamespace)
+		created, err := res.Create(ctx, u, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("register BareMetalHost %s: %w", m.Name, err)
+		}
+		// Inspected and ready, as metal3 leaves a host before provisioning.
+		st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&mgmt.BareMetalHostStatus{
+			Provisioning: &mgmt.ProvisioningState{State: mgmt.StateAvailable},
+			Hardware:     &mgmt.HardwareDetails{CPU: mgmt.HardwareCPU{Count: m.CPUs}, RAMMebibytes: m.MemoryMiB}})
+		if err != nil {
+			return err
+		}
+		created.Object["status"] = st
+		if _, err := res.UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("register BareMetalHost %s status: %w", m.Name, err)
 		}
 	}
 	return nil
@@ -138,13 +171,14 @@ func (p *Platform) listHosts(ctx context.Context) ([]mgmt.BareMetalHost, error) 
 	return out, nil
 }
 
-// freeHostsFor returns hosts that match a node type's host selector, are
-// online, unclaimed and not quarantined.
-func freeHostsFor(hosts []mgmt.BareMetalHost, sel labels.Selector) []mgmt.BareMetalHost {
+// freeHostsFor returns the online, unclaimed, available hosts that serve
+// the node type.
+func freeHostsFor(hosts []mgmt.BareMetalHost, sel labels.Selector, nt *mgmt.NodeType) []mgmt.BareMetalHost {
 	var out []mgmt.BareMetalHost
-	for _, h := range hosts {
-		if h.Spec.Online && h.Spec.ConsumerRef == nil && h.Annotations[AnnotationQuarantine] == "" && sel.Matches(labels.Set(h.Labels)) {
-			out = append(out, h)
+	for i := range hosts {
+		h := &hosts[i]
+		if h.Spec.Online && h.Spec.ConsumerRef == nil && h.Available() && serves(h, sel, nt) {
+			out = append(out, *h)
 		}
 	}
 	return out

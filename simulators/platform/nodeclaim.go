@@ -20,7 +20,8 @@ import (
 // node type is selected and its host claimed, the gate has not run yet.
 func (p *Platform) pendingClaim(name string, pool Pool, chosen *mgmt.NodeType, host string) *mgmt.NodeClaim {
 	claim := mgmt.NewNodeClaim(p.cfg.ClaimNamespace(), name)
-	claim.Spec = mgmt.NodeClaimSpec{ProviderRef: pool.Provider, TypeRef: chosen.Name, VClusterRef: p.cfg.TenantName, Requirements: pool.Requirements, Taints: pool.Taints}
+	claim.Spec = mgmt.NodeClaimSpec{ProviderRef: pool.Provider, TypeRef: chosen.Name, VClusterRef: p.cfg.TenantName,
+		Requirements: mgmt.NodeSelectors(pool.Requirements), Taints: pool.Taints}
 	claim.Labels = map[string]string{"cctest.dev/pool": pool.Name}
 	claim.Status = mgmt.NodeClaimStatus{Phase: mgmt.PhasePending, Conditions: []mgmt.Condition{
 		cond(mgmt.ConditionScheduled, corev1.ConditionTrue, mgmt.SeverityInfo, "NodeTypeSelected", "cheapest matching node type "+chosen.Name),
@@ -72,7 +73,11 @@ func (p *Platform) writeClaim(ctx context.Context, c *mgmt.NodeClaim) error {
 	return nil
 }
 
+// cond builds a condition; the platform sets a severity only on False ones.
 func cond(t string, s corev1.ConditionStatus, sev mgmt.Severity, reason, msg string) mgmt.Condition {
+	if s != corev1.ConditionFalse {
+		sev = ""
+	}
 	return mgmt.Condition{Type: t, Status: s, Severity: sev, Reason: reason, Message: msg, LastTransitionTime: metav1.Now()}
 }
 

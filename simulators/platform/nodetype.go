@@ -1,6 +1,7 @@
 // Node type selection: the cheapest node type of a pool's provider that
-// meets the pool's and the pod's requirements and has free capacity (and the
-// faults that get this choice wrong).
+// meets the pool's and the pod's requirements, fits the pod, stays within
+// the pool's limits and has free capacity (and the faults that get this
+// choice wrong).
 
 package platform
 
@@ -9,16 +10,28 @@ import (
 	"fmt"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
+
 	mgmt "github.com/cctest/cctest/api/management/v1"
 )
 
-// selectNodeType picks the node type for a pool and the pod's own
-// requirements (nil for a static pool). When none fits it returns the
-// reasons, one per rejected type, for the pod's FailedScheduling Event.
-func (p *Platform) selectNodeType(ctx context.Context, v *view, pool Pool, podReqs []mgmt.Requirement) (*mgmt.NodeType, []string, error) {
-	types, err := p.nodeTypes(ctx, v, pool.Provider)
+// selectNodeType picks the node type for a pool, the pod's own
+// requirements and its resource requests (both nil for a static pool). When
+// none fits it returns the reasons, one per rejected type, for the pod's
+// FailedScheduling Event.
+func (p *Platform) selectNodeType(ctx context.Context, v *view, pool Pool, podReqs []mgmt.Requirement, requests corev1.ResourceList) (*mgmt.NodeType, []string, error) {
+	all, err := p.nodeTypes(ctx, v, pool.Provider)
 	if err != nil {
 		return nil, []string{err.Error()}, err
+	}
+	var reasons []string
+	var types []mgmt.NodeType
+	for _, t := range all {
+		if why := p.overLimits(pool, &t); why != "" {
+			reasons = append(reasons, t.Name+": "+why)
+			continue
+		}
+		types = append(types, t)
 	}
 	reqs := append([]mgmt.Requirement{}, p.effective(pool.Requirements)...)
 	for _, r := range podReqs {
@@ -28,13 +41,12 @@ func (p *Platform) selectNodeType(ctx context.Context, v *view, pool Pool, podRe
 			reqs = append(reqs, r)
 		}
 	}
-	chosen, rejections := p.choose(types, reqs)
+	chosen, rejections := p.choose(types, reqs, requests)
 	if chosen == nil {
-		var reasons []string
 		for _, r := range rejections {
 			reasons = append(reasons, r.String())
 		}
-		if len(types) == 0 {
+		if len(all) == 0 {
 			reasons = append(reasons, "provider "+pool.Provider+" has no node types")
 		}
 		return nil, reasons, fmt.Errorf("no matching node type")
@@ -61,18 +73,51 @@ func (p *Platform) effective(reqs []mgmt.Requirement) []mgmt.Requirement {
 
 // choose picks the cheapest matching type with capacity; the
 // autonodes-wrong-type fault picks the most expensive instead.
-func (p *Platform) choose(types []mgmt.NodeType, reqs []mgmt.Requirement) (*mgmt.NodeType, []mgmt.Rejection) {
-	chosen, rejections := mgmt.SelectCheapest(types, reqs, mgmt.HasFreeCapacity)
+func (p *Platform) choose(types []mgmt.NodeType, reqs []mgmt.Requirement, requests corev1.ResourceList) (*mgmt.NodeType, []mgmt.Rejection) {
+	chosen, rejections := mgmt.SelectCheapest(types, reqs, requests, mgmt.HasFreeCapacity)
 	if chosen == nil || !p.cfg.Faults.Has(FaultAutoNodesWrongType) {
 		return chosen, rejections
 	}
 	for i := range types {
 		t := &types[i]
-		if ok, _ := mgmt.MatchAll(reqs, t.SelectableProperties()); ok && mgmt.HasFreeCapacity(t) && t.Cost() > chosen.Cost() {
+		if len(t.Eligible(reqs, requests, mgmt.HasFreeCapacity)) == 0 && t.Cost() > chosen.Cost() {
 			chosen = t
 		}
 	}
 	return chosen, rejections
+}
+
+// overLimits says why one more node of the type would take the pool past
+// its limits (the resources of its nodes summed, as Karpenter counts them).
+func (p *Platform) overLimits(pool Pool, t *mgmt.NodeType) string {
+	if len(pool.Limits) == 0 {
+		return ""
+	}
+	used := corev1.ResourceList{}
+	p.mu.Lock()
+	for _, c := range p.claims {
+		if c.pool.Name == pool.Name && !c.failed {
+			for name, q := range c.resources {
+				sum := used[name]
+				sum.Add(q)
+				used[name] = sum
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, name := range mgmt.SortedResourceNames(pool.Limits) {
+		add, ok := t.Spec.Resources[name]
+		if !ok {
+			continue
+		}
+		limit, sum := pool.Limits[name], used[name]
+		sum.Add(add)
+		if sum.Cmp(limit) > 0 {
+			in := used[name]
+			return fmt.Sprintf("pool limit %s %s reached (%s in use, the type adds %s)", name, limit.String(), in.String(), add.String())
+		}
+	}
+	return ""
 }
 
 func (p *Platform) nodeTypes(ctx context.Context, v *view, provider string) ([]mgmt.NodeType, error) {
@@ -84,7 +129,7 @@ func (p *Platform) nodeTypes(ctx context.Context, v *view, provider string) ([]m
 		if t.Spec.ProviderRef == provider {
 			// Capacity comes from our own inventory, not from a status
 			// another platform instance may have written.
-			t.Status.Capacity = p.capacity(v.hosts, t.Name)
+			t.Status.Capacity = p.capacity(v.hosts, &t)
 			out = append(out, t)
 		}
 	}

@@ -15,12 +15,10 @@ const maxPodsPerNode = 110
 
 func newClaimState(name string, pool Pool, nt *mgmt.NodeType, machine string) *claimState {
 	free := corev1.ResourceList{corev1.ResourcePods: *resource.NewQuantity(maxPodsPerNode, resource.DecimalSI)}
-	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		if q, ok := nt.Spec.Resources[r]; ok {
-			free[r] = q.DeepCopy()
-		}
+	for r, q := range nt.Allocatable() {
+		free[r] = q
 	}
-	return &claimState{name: name, pool: pool, nodeType: nt.Name, machine: machine, lastBusy: time.Now(),
+	return &claimState{name: name, pool: pool, nodeType: nt.Name, machine: machine, lastBusy: time.Now(), resources: nt.Spec.Resources,
 		pods: map[string]bool{}, free: free, labels: mgmt.NodeLabels(nt.Name, nt.Spec.Properties, pool.NodeLabels)}
 }
 
@@ -37,8 +35,23 @@ func (c *claimState) fits(pod *corev1.Pod) bool {
 			return false
 		}
 	}
-	for i := range c.pool.Taints {
-		t := &c.pool.Taints[i]
+	if untoleratedTaint(pod, c.pool.Taints) != nil {
+		return false
+	}
+	for name, want := range podRequests(pod) {
+		have, ok := c.free[name]
+		if !ok || have.Cmp(want) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// untoleratedTaint returns the first taint (of a pool) the pod does not
+// tolerate; PreferNoSchedule taints do not keep a pod off a node.
+func untoleratedTaint(pod *corev1.Pod, taints []corev1.Taint) *corev1.Taint {
+	for i := range taints {
+		t := &taints[i]
 		if t.Effect == corev1.TaintEffectPreferNoSchedule {
 			continue
 		}
@@ -50,16 +63,10 @@ func (c *claimState) fits(pod *corev1.Pod) bool {
 			}
 		}
 		if !tolerated {
-			return false
+			return t
 		}
 	}
-	for name, want := range podRequests(pod) {
-		have, ok := c.free[name]
-		if !ok || have.Cmp(want) < 0 {
-			return false
-		}
-	}
-	return true
+	return nil
 }
 
 // take reserves the pod's requests on the claim.

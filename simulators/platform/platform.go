@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -38,6 +39,10 @@ type Pool struct {
 	Requirements []mgmt.Requirement
 	NodeLabels   map[string]string
 	Taints       []corev1.Taint
+	// Dynamic pools: higher Weight is tried first (Karpenter's NodePool
+	// weight); Limits caps the summed resources of the pool's nodes.
+	Weight int
+	Limits corev1.ResourceList
 }
 
 // JoinRequest is a machine about to become a tenant node.
@@ -82,12 +87,15 @@ type Config struct {
 	Inventory    []InventoryHost
 	// InventoryNamespace holds the BareMetalHosts (the seed's clusterRef namespace).
 	InventoryNamespace string
-	// TenantName is the vCluster's name; its NodeClaims live in the host
-	// namespace "vcluster-<TenantName>".
+	// TenantName is the vCluster's name; its NodeClaims are named
+	// "<TenantName>-<random>".
 	TenantName string
-	Gate       Gate
-	Joiner     Joiner
-	Faults     faults.Set
+	// ProjectNamespace holds the tenant's NodeClaims, as the platform keeps
+	// them in the vCluster's project namespace (default "p-default").
+	ProjectNamespace string
+	Gate             Gate
+	Joiner           Joiner
+	Faults           faults.Set
 	// EmptyNodeTTL removes dynamic nodes that ran no pods for this long (0 = 60s).
 	EmptyNodeTTL time.Duration
 	// Log receives one line per action, for diagnostics.
@@ -120,16 +128,18 @@ type claimState struct {
 	machine  string
 	// pods the claim's node will take: the one that caused it, plus the
 	// pending pods packed onto it while it boots (free is what is left).
-	pods     map[string]bool
-	free     corev1.ResourceList
-	labels   map[string]string // the labels the node will have
-	joinedAt time.Time
-	failed   bool
-	lastBusy time.Time
+	pods   map[string]bool
+	free   corev1.ResourceList
+	labels map[string]string // the labels the node will have
+	// resources of the claim's node type (counted against pool limits)
+	resources corev1.ResourceList
+	joinedAt  time.Time
+	failed    bool
+	lastBusy  time.Time
 }
 
 // ClaimNamespace is the host namespace of the tenant's NodeClaims.
-func (c Config) ClaimNamespace() string { return "vcluster-" + c.TenantName }
+func (c Config) ClaimNamespace() string { return c.ProjectNamespace }
 
 // New validates the configuration and builds the simulated hardware.
 func New(cfg Config) (*Platform, error) {
@@ -138,6 +148,9 @@ func New(cfg Config) (*Platform, error) {
 	}
 	if cfg.TenantName == "" {
 		cfg.TenantName = "tenant"
+	}
+	if cfg.ProjectNamespace == "" {
+		cfg.ProjectNamespace = "p-default"
 	}
 	if cfg.EmptyNodeTTL == 0 {
 		cfg.EmptyNodeTTL = 60 * time.Second
@@ -307,10 +320,15 @@ func (p *Platform) applyProvider(ctx context.Context, np *mgmt.NodeProvider) err
 			return fmt.Errorf("create NodeType %s: %w", nt.Name, err)
 		}
 	}
-	status := map[string]any{"phase": string(mgmt.PhaseAvailable), "conditions": []any{map[string]any{
-		"type": "Ready", "status": "True", "severity": "Info", "reason": "NodeTypesCreated",
-		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}}}
-	created.Object["status"] = status
+	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&mgmt.NodeProviderStatus{Phase: mgmt.PhaseAvailable,
+		Conditions: []mgmt.Condition{
+			cond(mgmt.ConditionInitialized, corev1.ConditionTrue, "", "", ""),
+			cond(mgmt.ConditionDeployed, corev1.ConditionTrue, "", "", ""),
+		}})
+	if err != nil {
+		return err
+	}
+	created.Object["status"] = st
 	_, err = p.dyn.Resource(mgmt.NodeProviderResource).UpdateStatus(ctx, created, metav1.UpdateOptions{})
 	return err
 }

@@ -101,7 +101,7 @@ func startPlatform(t *testing.T, name string, pools []Pool, gate Gate, fs faults
 		inv[i].Name = name + "-" + inv[i].Name
 	}
 	cfg := Config{Host: hostCfg, Tenant: tenantCfg, Providers: []mgmt.NodeProvider{referenceProvider(t)}, Pools: pools,
-		Inventory: inv, InventoryNamespace: "metal3-" + name, TenantName: name, Gate: gate, Joiner: j, Faults: fs, Log: t.Logf}
+		Inventory: inv, InventoryNamespace: "metal3-" + name, TenantName: name, ProjectNamespace: "p-" + name, Gate: gate, Joiner: j, Faults: fs, Log: t.Logf}
 	for _, f := range tune {
 		f(&cfg)
 	}
@@ -162,7 +162,7 @@ func waitFor(t *testing.T, what string, cond func(ctx context.Context) (bool, er
 
 func claims(t *testing.T, host kubernetes.Interface, tenant string) []mgmt.NodeClaim {
 	hostCfg, _ := testenv.Configs(t)
-	p := &Platform{cfg: Config{TenantName: tenant}}
+	p := &Platform{cfg: Config{TenantName: tenant, ProjectNamespace: "p-" + tenant}}
 	var err error
 	p.dyn, err = dynClient(hostCfg)
 	if err != nil {

@@ -112,20 +112,24 @@ func (p *Platform) reconcile(ctx context.Context, pods podLister) error {
 // provision selects a node type for the pool (and the pod's own
 // requirements), claims a machine, runs the gate and joins the node.
 func (p *Platform) provision(ctx context.Context, v *view, pool Pool, pod *corev1.Pod, podReqs []mgmt.Requirement) ([]string, error) {
-	chosen, reasons, err := p.selectNodeType(ctx, v, pool, podReqs)
+	var requests corev1.ResourceList
+	if pod != nil {
+		requests = podRequests(pod)
+	}
+	chosen, reasons, err := p.selectNodeType(ctx, v, pool, podReqs, requests)
 	if err != nil {
 		return reasons, err
 	}
-	host, err := p.claimHost(ctx, v, chosen)
+	// Named like the platform's NodeClaims: the vCluster plus a random
+	// suffix; the node joins under the same name.
+	name := fmt.Sprintf("%s-%s", p.cfg.TenantName, utilrand.String(5))
+	host, err := p.claimHost(ctx, v, chosen, name)
 	if err != nil {
 		return []string{chosen.Name + ": " + err.Error()}, err
 	}
 
 	p.mu.Lock()
 	p.seq++
-	// Like Karpenter's node names: pool plus a random suffix, unique across
-	// tenants and restarts.
-	name := fmt.Sprintf("%s-%s", pool.Name, utilrand.String(5))
 	cs := newClaimState(name, pool, chosen, host)
 	if pod != nil {
 		cs.take(pod)

@@ -53,6 +53,44 @@ type BareMetalHostStatus struct {
 	OperationalStatus string             `json:"operationalStatus,omitempty"`
 	PoweredOn         bool               `json:"poweredOn,omitempty"`
 	Provisioning      *ProvisioningState `json:"provisioning,omitempty"`
+	// Hardware is what inspection found (nil before inspection).
+	Hardware *HardwareDetails `json:"hardware,omitempty"`
+}
+
+// HardwareDetails is the typed subset of metal3's inspected hardware.
+type HardwareDetails struct {
+	CPU          HardwareCPU `json:"cpu,omitempty"`
+	RAMMebibytes int         `json:"ramMebibytes,omitempty"`
+}
+
+// HardwareCPU counts the host's CPUs.
+type HardwareCPU struct {
+	Count int `json:"count,omitempty"`
+}
+
+// StateAvailable is metal3's provisioning state of an inspected host ready
+// to be provisioned.
+const StateAvailable = "available"
+
+// Available reports whether the host is ready for a new claim.
+func (h *BareMetalHost) Available() bool {
+	return h.Status.Provisioning != nil && h.Status.Provisioning.State == StateAvailable
+}
+
+// Holds reports whether the host's inspected hardware covers the CPU and
+// memory of res (an uninspected host holds nothing).
+func (h *BareMetalHost) Holds(res corev1.ResourceList) bool {
+	hw := h.Status.Hardware
+	if hw == nil {
+		return false
+	}
+	if cpu, ok := res[corev1.ResourceCPU]; ok && cpu.MilliValue() > int64(hw.CPU.Count)*1000 {
+		return false
+	}
+	if mem, ok := res[corev1.ResourceMemory]; ok && mem.Value() > int64(hw.RAMMebibytes)<<20 {
+		return false
+	}
+	return true
 }
 
 // ProvisioningState is metal3's provisioning progress (state: available, provisioned, ...).

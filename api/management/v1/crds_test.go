@@ -91,16 +91,16 @@ func TestTypesFitCRDSchemasAndRoundTrip(t *testing.T) {
 		ClusterRef: ClusterRef{Cluster: "datacenter", Namespace: "metal3"},
 		NodeTypes: []Metal3NodeType{{
 			NodeTypeDefinition: NodeTypeDefinition{Name: "tdx-large", Properties: map[string]string{"confidential-compute": "tdx"},
-				Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("512Gi")}, Cost: &cost},
+				Resources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("512Gi")}, Cost: cost},
 			BareMetalHosts: Metal3BareMetalHosts{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"confidential-compute": "tdx"}}},
 		}},
 	}
 	np.Status.Phase = PhaseAvailable
-	np.Status.Conditions = []Condition{{Type: "Initialized", Status: corev1.ConditionTrue, Severity: SeverityInfo, LastTransitionTime: metav1.Now()}}
+	np.Status.Conditions = []Condition{{Type: "Initialized", Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}
 
 	claim := NewNodeClaim("tenant-a", "c1")
 	claim.Spec = NodeClaimSpec{ProviderRef: "bare-metal", TypeRef: "tdx-large", VClusterRef: "tenant-a",
-		Requirements: []Requirement{{Property: "confidential-compute", Operator: OpIn, Values: []string{"tdx"}}},
+		Requirements: NodeSelectors([]Requirement{{Property: "confidential-compute", Operator: OpIn, Values: []string{"tdx"}}}),
 		Taints:       []corev1.Taint{{Key: "k", Value: "v", Effect: corev1.TaintEffectNoSchedule}}}
 	claim.Status.Phase = PhasePending
 	claim.Status.Conditions = []Condition{{Type: ConditionScheduled, Status: corev1.ConditionFalse, Severity: SeverityWarning, Reason: "NoNodeType", Message: "none fits"}}
@@ -144,7 +144,7 @@ func TestTypesFitCRDSchemasAndRoundTrip(t *testing.T) {
 	if k, err := npBack.Spec.Kind(); err != nil || k != ProviderMetal3 {
 		t.Errorf("kind = %v, %v", k, err)
 	}
-	if *npBack.Spec.Metal3.NodeTypes[0].Cost != 5 || npBack.Spec.Metal3.NodeTypes[0].BareMetalHosts.Selector.MatchLabels["confidential-compute"] != "tdx" {
+	if npBack.Spec.Metal3.NodeTypes[0].Cost != 5 || npBack.Spec.Metal3.NodeTypes[0].BareMetalHosts.Selector.MatchLabels["confidential-compute"] != "tdx" {
 		t.Errorf("round trip lost metal3 fields")
 	}
 

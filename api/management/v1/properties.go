@@ -17,8 +17,10 @@ const (
 	PropertyOS           = "kubernetes.io/os"
 )
 
-// Defaults for built-ins a node type does not set itself.
+// Built-in values: the zone is "global" unless the type sets one; capacity
+// type and OS are fixed.
 const (
+	DefaultZone         = "global"
 	DefaultCapacityType = "on-demand"
 	DefaultOS           = "linux"
 )
@@ -104,21 +106,21 @@ func PathOf(kind ProviderKind, props map[string]string) ConfidentialPath {
 }
 
 // BuiltinProperties are the built-in properties of a node type named name with
-// the given properties: the type's own value wins, otherwise the default.
-// Zone is only present when the type sets it (there is no default zone).
+// the given properties: instance type and zone may be set by the type;
+// node type, capacity type and OS are fixed.
 func BuiltinProperties(name string, props map[string]string) map[string]string {
 	b := map[string]string{
-		PropertyNodeType:     name,
 		PropertyInstanceType: name,
-		PropertyCapacityType: DefaultCapacityType,
-		PropertyOS:           DefaultOS,
+		PropertyZone:         DefaultZone,
 	}
-	for _, k := range []string{PropertyInstanceType, PropertyZone, PropertyCapacityType, PropertyOS} {
+	for _, k := range []string{PropertyInstanceType, PropertyZone} {
 		if v, ok := props[k]; ok {
 			b[k] = v
 		}
 	}
-	b[PropertyNodeType] = name // never overridable: it identifies the type
+	b[PropertyNodeType] = name // it identifies the type
+	b[PropertyCapacityType] = DefaultCapacityType
+	b[PropertyOS] = DefaultOS
 	return b
 }
 

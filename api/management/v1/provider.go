@@ -104,7 +104,7 @@ func (p *NodeProvider) NodeTypeObjects() []NodeType {
 			TypeMeta:   metav1.TypeMeta{APIVersion: SchemeGroupVersion.String(), Kind: KindNodeType},
 			ObjectMeta: metav1.ObjectMeta{Name: t.Name},
 			Spec: NodeTypeSpec{ProviderRef: p.Name, DisplayName: t.DisplayName, Properties: t.Properties,
-				Resources: t.Resources, Cost: t.Cost},
+				Resources: t.Resources, Overhead: t.Overhead, Cost: t.Cost},
 		}
 		if t.Metadata != nil {
 			nt.Labels, nt.Annotations = t.Metadata.Labels, t.Metadata.Annotations

@@ -58,8 +58,9 @@ func TestRequirementValidate(t *testing.T) {
 		{"NotIn needs values", Requirement{Property: "a", Operator: OpNotIn}, "needs at least one value"},
 		{"Exists forbids values", Requirement{Property: "a", Operator: OpExists, Values: []string{"x"}}, "takes no values"},
 		{"DoesNotExist forbids value", Requirement{Property: "a", Operator: OpDoesNotExist, Value: "x"}, "takes no values"},
-		{"Gt needs one", Requirement{Property: "a", Operator: OpGt, Values: []string{"1", "2"}}, "exactly one value"},
-		{"Lt needs integer", Requirement{Property: "a", Operator: OpLt, Value: "big"}, "integer"},
+		{"Gt takes several values", Requirement{Property: "a", Operator: OpGt, Values: []string{"1", "2"}}, ""},
+		{"Lt not checked as integer", Requirement{Property: "a", Operator: OpLt, Value: "big"}, ""},
+		{"Gt needs a value", Requirement{Property: "a", Operator: OpGt}, "at least one value"},
 		{"value and values exclusive", Requirement{Property: "a", Value: "x", Values: []string{"y"}}, "mutually exclusive"},
 	}
 	for _, c := range cases {

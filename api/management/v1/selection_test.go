@@ -28,8 +28,7 @@ func TestDefaultCost(t *testing.T) {
 	if got := DefaultCost(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}); got != 5 {
 		t.Fatalf("half cpu cost = %d", got)
 	}
-	c := int64(7)
-	if CostOf(&c, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64")}) != 7 {
+	if CostOf(7, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64")}) != 7 {
 		t.Fatal("explicit cost ignored")
 	}
 }
@@ -43,7 +42,7 @@ func TestSelectCheapest(t *testing.T) {
 	}
 	tdx := []Requirement{{Property: "confidential-compute", Operator: OpIn, Values: []string{"tdx"}}}
 
-	chosen, rej := SelectCheapest(types, tdx, HasFreeCapacity)
+	chosen, rej := SelectCheapest(types, tdx, nil, HasFreeCapacity)
 	if chosen == nil || chosen.Name != "tdx-small" {
 		t.Fatalf("chosen = %v, want tdx-small (cheapest tdx)", chosen)
 	}
@@ -59,7 +58,7 @@ func TestSelectCheapest(t *testing.T) {
 
 	// tdx-small exhausted -> the next cheapest matching type wins.
 	types[1].Status.Capacity.Claimed = 1
-	chosen, rej = SelectCheapest(types, tdx, HasFreeCapacity)
+	chosen, rej = SelectCheapest(types, tdx, nil, HasFreeCapacity)
 	if chosen == nil || chosen.Name != "tdx-large" {
 		t.Fatalf("chosen = %v, want tdx-large once tdx-small is exhausted", chosen)
 	}
@@ -75,25 +74,24 @@ func TestSelectCheapest(t *testing.T) {
 
 	// everything exhausted -> nothing chosen, every type has a reason.
 	types[0].Status.Capacity.Claimed = 2
-	chosen, rej = SelectCheapest(types, tdx, HasFreeCapacity)
+	chosen, rej = SelectCheapest(types, tdx, nil, HasFreeCapacity)
 	if chosen != nil || len(rej) != 4 {
 		t.Fatalf("chosen = %v, rejections %v; want none and 4", chosen, rej)
 	}
 
 	// no requirements, unlimited capacity -> cheapest overall.
-	chosen, _ = SelectCheapest(types, nil, nil)
+	chosen, _ = SelectCheapest(types, nil, nil, nil)
 	if chosen.Name != "cpu-small" {
 		t.Fatalf("chosen = %s, want cpu-small", chosen.Name)
 	}
 
 	// built-in property selects by name; explicit cost overrides the default.
 	byName := []Requirement{{Property: PropertyNodeType, Value: "snp-large"}}
-	if chosen, _ = SelectCheapest(types, byName, nil); chosen == nil || chosen.Name != "snp-large" {
+	if chosen, _ = SelectCheapest(types, byName, nil, nil); chosen == nil || chosen.Name != "snp-large" {
 		t.Fatalf("select by vcluster.com/node-type failed: %v", chosen)
 	}
-	cheap := int64(1)
-	types[2].Spec.Cost = &cheap
-	if chosen, _ = SelectCheapest(types, nil, nil); chosen.Name != "snp-large" {
+	types[2].Spec.Cost = 1
+	if chosen, _ = SelectCheapest(types, nil, nil, nil); chosen.Name != "snp-large" {
 		t.Fatalf("explicit cost not honoured, chosen %s", chosen.Name)
 	}
 }
@@ -104,7 +102,7 @@ func TestSelectCheapestTieIsDeterministic(t *testing.T) {
 		nodeType("a", "2", "4Gi", nil, 1, 0),
 	}
 	for i := 0; i < 5; i++ {
-		if c, _ := SelectCheapest(types, nil, nil); c.Name != "a" {
+		if c, _ := SelectCheapest(types, nil, nil, nil); c.Name != "a" {
 			t.Fatalf("tie went to %s", c.Name)
 		}
 	}
@@ -158,6 +156,6 @@ func BenchmarkSelectCheapest(b *testing.B) {
 	reqs := []Requirement{{Property: "confidential-compute", Values: []string{"tdx"}}, {Property: "gpu", Operator: OpDoesNotExist}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		SelectCheapest(types, reqs, HasFreeCapacity)
+		SelectCheapest(types, reqs, nil, HasFreeCapacity)
 	}
 }

@@ -47,7 +47,8 @@ const (
 	SeverityInfo    Severity = "Info"
 )
 
-// Condition is the platform's condition: metav1-like plus a severity.
+// Condition is the platform's condition: metav1-like plus a severity, which
+// is set only when Status is False.
 type Condition struct {
 	Type               string                 `json:"type"`
 	Status             corev1.ConditionStatus `json:"status"`
@@ -57,13 +58,21 @@ type Condition struct {
 	Message            string                 `json:"message,omitempty"`
 }
 
-// Condition types used on NodeType and NodeClaim.
+// Condition types per kind (loft-sh/api storage/v1 *_types.go).
 const (
+	// NodeProvider
+	ConditionInitialized = "Initialized"
+	ConditionDeployed    = "Deployed"
+	// NodeType
 	ConditionSynced      = "Synced"
 	ConditionHasCapacity = "HasCapacity"
-	ConditionScheduled   = "Scheduled"
-	ConditionProvisioned = "Provisioned"
-	ConditionJoined      = "Joined"
+	// NodeClaim
+	ConditionScheduled         = "Scheduled"
+	ConditionProvisioned       = "Provisioned"
+	ConditionJoined            = "Joined"
+	ConditionNotDrifted        = "NotDrifted"
+	ConditionDestroyed         = "Destroyed"
+	ConditionPreferredDeletion = "PreferredDeletion"
 )
 
 // ---- NodeProvider (cluster-scoped) ----
@@ -103,6 +112,7 @@ type NodeProviderStatus struct {
 type Opaque = map[string]interface{}
 
 // ClusterRef names the connected cluster (and namespace) a provider works in.
+// metal3 needs the namespace (where its BareMetalHosts live); see Validate.
 type ClusterRef struct {
 	Cluster   string `json:"cluster"`
 	Namespace string `json:"namespace,omitempty"`
@@ -121,9 +131,15 @@ type NodeTypeDefinition struct {
 	DisplayName string              `json:"displayName,omitempty"`
 	Properties  map[string]string   `json:"properties,omitempty"`
 	Resources   corev1.ResourceList `json:"resources,omitempty"`
-	// Cost overrides the default cost (see DefaultCost) when set.
-	Cost     *int64                  `json:"cost,omitempty"`
+	Overhead    *NodeTypeOverhead   `json:"overhead,omitempty"`
+	// Cost 0 (unset) means computed, see CostOf.
+	Cost     int64                   `json:"cost,omitempty"`
 	Metadata *NodeTypeObjectMetadata `json:"metadata,omitempty"`
+}
+
+// NodeTypeOverhead is what a node of the type reserves for itself.
+type NodeTypeOverhead struct {
+	KubeReserved corev1.ResourceList `json:"kubeReserved,omitempty"`
 }
 
 // NodeTypeObjectMetadata is added to the NodeType object the provider creates.
@@ -134,12 +150,9 @@ type NodeTypeObjectMetadata struct {
 
 // Metal3Provider offers bare-metal capacity from metal3 BareMetalHosts.
 type Metal3Provider struct {
-	ClusterRef     ClusterRef       `json:"clusterRef"`
-	Deploy         Opaque           `json:"deploy,omitempty"`
-	NodeTypes      []Metal3NodeType `json:"nodeTypes,omitempty"`
-	NeutronEnabled bool             `json:"neutronEnabled,omitempty"`
-	Netris         Opaque           `json:"netris,omitempty"`
-	NetBox         Opaque           `json:"netBox,omitempty"`
+	ClusterRef ClusterRef       `json:"clusterRef"`
+	Deploy     Opaque           `json:"deploy,omitempty"`
+	NodeTypes  []Metal3NodeType `json:"nodeTypes,omitempty"`
 }
 
 // Metal3NodeType is a node type backed by the BareMetalHosts its selector matches;
@@ -156,9 +169,9 @@ type Metal3BareMetalHosts struct {
 
 // TerraformProvider provisions nodes with Terraform templates (cloud VMs).
 type TerraformProvider struct {
-	NodeTemplate               Opaque              `json:"nodeTemplate,omitempty"`
-	NetworkEnvironmentTemplate Opaque              `json:"networkEnvironmentTemplate,omitempty"`
-	NodeTypes                  []TerraformNodeType `json:"nodeTypes,omitempty"`
+	NodeTemplate            Opaque              `json:"nodeTemplate,omitempty"`
+	NodeEnvironmentTemplate Opaque              `json:"nodeEnvironmentTemplate,omitempty"`
+	NodeTypes               []TerraformNodeType `json:"nodeTypes,omitempty"`
 }
 
 // TerraformNodeType is a Terraform-provisioned node type.
@@ -189,7 +202,6 @@ type ClusterAPINodeType struct {
 // KubeVirtProvider provisions nodes as KubeVirt virtual machines.
 type KubeVirtProvider struct {
 	ClusterRef             ClusterRef         `json:"clusterRef,omitempty"`
-	NamespaceStrategy      string             `json:"namespaceStrategy,omitempty"`
 	Deploy                 Opaque             `json:"deploy,omitempty"`
 	VirtualMachineTemplate Opaque             `json:"virtualMachineTemplate,omitempty"`
 	NodeTypes              []KubeVirtNodeType `json:"nodeTypes"`
@@ -230,20 +242,25 @@ type NodeType struct {
 
 // NodeTypeSpec describes the type; properties become node labels.
 type NodeTypeSpec struct {
-	ProviderRef string              `json:"providerRef"`
-	DisplayName string              `json:"displayName,omitempty"`
+	ProviderRef string              `json:"providerRef,omitempty"`
 	Properties  map[string]string   `json:"properties,omitempty"`
 	Resources   corev1.ResourceList `json:"resources,omitempty"`
-	Cost        *int64              `json:"cost,omitempty"`
+	Overhead    *NodeTypeOverhead   `json:"overhead,omitempty"`
+	// Cost 0 (unset) means computed, see CostOf.
+	Cost        int64  `json:"cost,omitempty"`
+	DisplayName string `json:"displayName,omitempty"`
 }
 
-// NodeTypeStatus reports phase and capacity.
+// NodeTypeStatus reports phase, the effective cost, capacity and the
+// requirements a node of the type satisfies.
 type NodeTypeStatus struct {
-	Phase      Phase            `json:"phase,omitempty"`
-	Reason     string           `json:"reason,omitempty"`
-	Message    string           `json:"message,omitempty"`
-	Capacity   NodeTypeCapacity `json:"capacity,omitempty"`
-	Conditions []Condition      `json:"conditions,omitempty"`
+	Phase        Phase                            `json:"phase,omitempty"`
+	Reason       string                           `json:"reason,omitempty"`
+	Message      string                           `json:"message,omitempty"`
+	Cost         int64                            `json:"cost,omitempty"`
+	Capacity     NodeTypeCapacity                 `json:"capacity,omitempty"`
+	Requirements []corev1.NodeSelectorRequirement `json:"requirements,omitempty"`
+	Conditions   []Condition                      `json:"conditions,omitempty"`
 }
 
 // NodeTypeCapacity counts nodes: Total that can exist, Claimed in use.
@@ -271,13 +288,23 @@ type NodeClaim struct {
 	Status NodeClaimStatus `json:"status,omitempty"`
 }
 
-// NodeClaimSpec: which provider/type, for which vCluster, with what requirements.
+// NodeClaimSpec: which provider/type, for which vCluster, with what
+// requirements. Only the fields the harness uses are typed; the CRD accepts
+// the platform's full list (owner, access, profileRef, power, ...).
 type NodeClaimSpec struct {
-	ProviderRef  string         `json:"providerRef,omitempty"`
-	TypeRef      string         `json:"typeRef,omitempty"`
-	VClusterRef  string         `json:"vClusterRef,omitempty"`
-	Requirements []Requirement  `json:"requirements,omitempty"`
-	Taints       []corev1.Taint `json:"taints,omitempty"`
+	DisplayName    string            `json:"displayName,omitempty"`
+	ProviderRef    string            `json:"providerRef"`
+	TypeRef        string            `json:"typeRef,omitempty"`
+	EnvironmentRef string            `json:"environmentRef,omitempty"`
+	Properties     map[string]string `json:"properties,omitempty"`
+	VClusterRef    string            `json:"vClusterRef,omitempty"`
+	ControlPlane   bool              `json:"controlPlane"`
+	Taints         []corev1.Taint    `json:"taints,omitempty"`
+	StartupTaints  []corev1.Taint    `json:"startupTaints,omitempty"`
+	KubeletArgs    map[string]string `json:"kubeletArgs,omitempty"`
+	// Requirements use Kubernetes' shape (key, operator, values), not the
+	// nodeTypeSelector's (property, value | values); see Requirement.NodeSelector.
+	Requirements []corev1.NodeSelectorRequirement `json:"requirements,omitempty"`
 }
 
 // NodeClaimStatus reports progress through Scheduled, Provisioned, Joined.
