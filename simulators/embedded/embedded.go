@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -169,8 +170,12 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 	if err != nil {
 		return fail(err)
 	}
+	ps, err := pools(vc)
+	if err != nil {
+		return fail(err)
+	}
 	p.platform, err = platform.New(platform.Config{
-		Host: hostCfg, Tenant: tenantCfg, Providers: providers, Pools: pools(vc),
+		Host: hostCfg, Tenant: tenantCfg, Providers: providers, Pools: ps,
 		Inventory: inventory(o), TenantName: "tenant",
 		Gate:   platform.VerifierGate{Policy: pol, Verifier: v},
 		Joiner: &fleetJoiner{fleet: p.fleet, machines: machines},
@@ -292,9 +297,9 @@ func loadConfig(o Options) (*config.VCluster, []mgmt.NodeProvider, *policy.Polic
 }
 
 // pools maps privateNodes.autoNodes onto the platform's pools.
-func pools(vc *config.VCluster) []platform.Pool {
+func pools(vc *config.VCluster) ([]platform.Pool, error) {
 	if vc.PrivateNodes == nil {
-		return nil
+		return nil, nil
 	}
 	var out []platform.Pool
 	taints := func(ts []config.Taint) []corev1.Taint {
@@ -314,11 +319,36 @@ func pools(vc *config.VCluster) []platform.Pool {
 				Requirements: s.NodeTypeSelector, NodeLabels: s.NodeLabels, Taints: taints(s.Taints)})
 		}
 		for _, d := range an.Dynamic {
-			out = append(out, platform.Pool{Name: d.Name, Provider: an.Provider,
-				Requirements: d.NodeTypeSelector, NodeLabels: d.NodeLabels, Taints: taints(d.Taints)})
+			p := platform.Pool{Name: d.Name, Provider: an.Provider,
+				Requirements: d.NodeTypeSelector, NodeLabels: d.NodeLabels, Taints: taints(d.Taints)}
+			if d.Weight != nil {
+				p.Weight = *d.Weight
+			}
+			limits, err := resourceList(d.Limits)
+			if err != nil {
+				return nil, fmt.Errorf("pool %s: limits: %w", d.Name, err)
+			}
+			p.Limits = limits
+			out = append(out, p)
 		}
 	}
-	return out
+	return out, nil
+}
+
+// resourceList parses a pool's limits (config validation has checked them).
+func resourceList(in map[string]string) (corev1.ResourceList, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := corev1.ResourceList{}
+	for k, v := range in {
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q: %w", k, v, err)
+		}
+		out[corev1.ResourceName(k)] = q
+	}
+	return out, nil
 }
 
 // applyHostRuntimeClasses creates the platform's RuntimeClasses in the host
