@@ -3,12 +3,15 @@ package verifier
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/trust"
 	"github.com/cctest/cctest/simulators/tee"
+	tdxtestdata "github.com/google/go-tdx-guest/testing/testdata"
 )
 
 // acceptPolicy is tdx-simulated.yaml with collateral and the given
@@ -154,4 +157,34 @@ func (f fixedTCBInfo) Get(u string) (map[string][]string, []byte, error) {
 		b = []byte(f.body)
 	}
 	return h, b, err
+}
+
+// The hardware template sets no TEE_TCB_SVN floor any more: the old one
+// (03 00 05 00..., copied from a test quote) rejected a real production quote.
+func TestHardwareTemplateHasNoByteFloor(t *testing.T) {
+	raw := tdxtestdata.RawQuote
+	mrtd := fmt.Sprintf("%x", raw[0x30+0x88:0x30+0xB8])
+	rd := raw[0x30+0x208 : 0x30+0x248]
+	hw := func(extra string) *policy.Policy {
+		return editedPolicy(t, "tdx-hardware.yaml", func(doc string) string {
+			if !strings.Contains(doc, "acceptTcbStatuses: [UpToDate]\n") || strings.Contains(doc, "\n  minimumTeeTcbSvn:") {
+				t.Fatalf("tdx-hardware.yaml: want acceptTcbStatuses [UpToDate] and no byte floor")
+			}
+			// Offline (no Intel PCS here): drop collateral and the status list that needs it.
+			doc = strings.Replace(noCollateral(doc), "  acceptTcbStatuses: [UpToDate]\n", "", 1)
+			doc = strings.Replace(doc, "placeholder: true", "placeholder: false", 1)
+			return strings.Replace(doc, strings.Repeat("0", 96), mrtd, 1) + extra
+		})
+	}
+	v := New(Options{Now: func() time.Time { return time.Date(2023, time.July, 1, 1, 0, 0, 0, time.UTC) }})
+	ev, err := ParseEvidence(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vd := v.Verify(ev, hw(""), rd)
+	requirePass(t, vd)
+	if c, _ := vd.Check("tcb"); !c.Skipped {
+		t.Errorf("tcb check = %+v, want skipped", c)
+	}
+	requireFail(t, v.Verify(ev, hw("  minimumTeeTcbSvn: \"03000500000000000000000000000000\"\n"), rd), "tcb", "TEE_TCB_SVN[2]")
 }
