@@ -199,7 +199,7 @@ func (p *PCS) tcbInfo(pk *pki, fmspc string) ([]byte, error) {
 	info := map[string]any{
 		"id": "TDX", "version": 3, "issueDate": issue.UTC().Format(time.RFC3339), "nextUpdate": next.UTC().Format(time.RFC3339),
 		"fmspc": fmspc, "pceId": "0000", "tcbType": 0, "tcbEvaluationDataNumber": 17,
-		"tdxModule": map[string]string{"mrsigner": strings.Repeat("00", 48), "attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF"},
+		"tdxModule":           map[string]string{"mrsigner": strings.Repeat("00", 48), "attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF"},
 		"tdxModuleIdentities": modules,
 		"tcbLevels":           []any{level(DefaultTeeTcbSvn[:], status, p.AdvisoryIDs), level(nil, "OutOfDate", []string{"INTEL-SA-00000"})},
 	}
