@@ -130,6 +130,20 @@ func (p *Policy) Validate() error {
 				}
 			}
 		}
+		for i, st := range t.AcceptTcbStatuses {
+			path := fmt.Sprintf("tdx.acceptTcbStatuses[%d]", i)
+			switch {
+			case st == TCBRevoked:
+				add(path, "%q can never be accepted (the TCB has been revoked)", st)
+			case !slices.Contains(TCBStatuses, st):
+				add(path, "unknown TCB status %q (want one of %s)", st, strings.Join(TCBStatuses[:len(TCBStatuses)-1], ", "))
+			case slices.Index(t.AcceptTcbStatuses, st) != i:
+				add(path, "%q listed twice", st)
+			}
+		}
+		if len(t.AcceptTcbStatuses) > 0 && !p.Collateral.Verify {
+			add("tdx.acceptTcbStatuses", "needs collateral.verify: true (the TCB status comes from Intel PCS TCB info)")
+		}
 		if t.MinimumTeeTcbSvn != "" {
 			checkHex(add, "tdx.minimumTeeTcbSvn", t.MinimumTeeTcbSvn, TeeTcbSvnSize)
 		}

@@ -71,6 +71,12 @@ type Collateral struct {
 	// CheckRevocations fetches CRLs (Intel PCK/root CRL, AMD ARK CRL) and
 	// rejects revoked certificates. Implies Verify for TDX.
 	CheckRevocations bool `json:"checkRevocations,omitempty"`
+	// AllowStale accepts collateral (TCB info, QE identity, CRLs) whose
+	// nextUpdate has passed, as a replay from --collateral-dir may be.
+	// Default false: stale collateral fails the "collateral-fresh" check,
+	// naming the artefact and its nextUpdate date. Stale collateral is
+	// always reported on the verdict.
+	AllowStale bool `json:"allowStale,omitempty"`
 }
 
 // TDX is the Intel TDX section.
@@ -78,8 +84,14 @@ type TDX struct {
 	// AllowedMeasurements: evidence passes when MRTD and every RTMR given in
 	// one entry match.
 	AllowedMeasurements []TDXMeasurement `json:"allowedMeasurements"`
-	// MinimumTeeTcbSvn is the 16-byte TEE_TCB_SVN floor (hex), compared per
-	// component.
+	// AcceptTcbStatuses lists the Intel TCB statuses (from PCS TCB info for
+	// the platform and TDX module, and from the QE identity) that pass; it
+	// needs collateral.verify. Default [UpToDate] only. Revoked is never
+	// accepted. See TCBStatuses for the names.
+	AcceptTcbStatuses []string `json:"acceptTcbStatuses,omitempty"`
+	// MinimumTeeTcbSvn is an OPTIONAL 16-byte TEE_TCB_SVN floor (hex),
+	// compared per component. Prefer acceptTcbStatuses: byte floors copied
+	// from one machine reject other, up-to-date machines.
 	MinimumTeeTcbSvn string `json:"minimumTeeTcbSvn,omitempty"`
 	// MinimumQeSvn / MinimumPceSvn are floors for the quoting enclave.
 	MinimumQeSvn  uint16 `json:"minimumQeSvn,omitempty"`
@@ -145,6 +157,30 @@ type SNPTCB struct {
 	TEE        uint8 `json:"tee"`
 	SNP        uint8 `json:"snp"`
 	Microcode  uint8 `json:"microcode"`
+}
+
+// Intel TCB statuses (PCS TCB info v3 / enclave identity v2), best first.
+const (
+	TCBUpToDate                          = "UpToDate"
+	TCBSWHardeningNeeded                 = "SWHardeningNeeded"
+	TCBConfigurationNeeded               = "ConfigurationNeeded"
+	TCBConfigurationAndSWHardeningNeeded = "ConfigurationAndSWHardeningNeeded"
+	TCBOutOfDate                         = "OutOfDate"
+	TCBOutOfDateConfigurationNeeded      = "OutOfDateConfigurationNeeded"
+	TCBRevoked                           = "Revoked"
+)
+
+// TCBStatuses are the statuses Intel assigns, from best to worst.
+var TCBStatuses = []string{TCBUpToDate, TCBSWHardeningNeeded, TCBConfigurationNeeded,
+	TCBConfigurationAndSWHardeningNeeded, TCBOutOfDate, TCBOutOfDateConfigurationNeeded, TCBRevoked}
+
+// AcceptedTcbStatuses returns the TDX TCB statuses that pass (default
+// [UpToDate]).
+func (t *TDX) AcceptedTcbStatuses() []string {
+	if t == nil || len(t.AcceptTcbStatuses) == 0 {
+		return []string{TCBUpToDate}
+	}
+	return t.AcceptTcbStatuses
 }
 
 // Sizes of the hex-encoded fields, in bytes.

@@ -169,3 +169,35 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestTcbStatusPolicy(t *testing.T) {
+	doc := func(extra string) string {
+		return base + "collateral: {verify: true, allowStale: true}\ntdx:\n  allowedMeasurements:\n  - {name: a, mrtd: \"" + hex48 + "\"}\n" + extra
+	}
+	p, err := Load([]byte(doc("")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.TDX.AcceptedTcbStatuses(); len(got) != 1 || got[0] != TCBUpToDate || !p.Collateral.AllowStale {
+		t.Errorf("defaults: %v allowStale=%v", got, p.Collateral.AllowStale)
+	}
+	p, err = Load([]byte(doc("  acceptTcbStatuses: [UpToDate, SWHardeningNeeded]\n")))
+	if err != nil || len(p.TDX.AcceptedTcbStatuses()) != 2 {
+		t.Fatalf("%v %v", p, err)
+	}
+	for name, c := range map[string][2]string{
+		"unknown":  {"  acceptTcbStatuses: [UpToDate, Fine]\n", `tdx.acceptTcbStatuses[1]: unknown TCB status "Fine"`},
+		"revoked":  {"  acceptTcbStatuses: [Revoked]\n", `tdx.acceptTcbStatuses[0]: "Revoked" can never be accepted`},
+		"twice":    {"  acceptTcbStatuses: [UpToDate, UpToDate]\n", `tdx.acceptTcbStatuses[1]: "UpToDate" listed twice`},
+		"not list": {"  acceptTcbStatuses: UpToDate\n", "acceptTcbStatuses"},
+	} {
+		_, err := Load([]byte(doc(c[0])))
+		if err == nil || !strings.Contains(err.Error(), c[1]) {
+			t.Errorf("%s: error %v, want %q", name, err, c[1])
+		}
+	}
+	noColl := base + "tdx:\n  allowedMeasurements:\n  - {name: a, mrtd: \"" + hex48 + "\"}\n  acceptTcbStatuses: [UpToDate]\n"
+	if _, err := Load([]byte(noColl)); err == nil || !strings.Contains(err.Error(), "needs collateral.verify: true") {
+		t.Errorf("acceptTcbStatuses without collateral: %v", err)
+	}
+}

@@ -27,6 +27,7 @@ type chainEntry struct {
 	fmspc, ppid         string
 	attestKey           *ecdsa.PublicKey  // TDX: verifies the quote signature
 	ek                  *x509.Certificate // SNP: the VCEK or VLEK, verifies the report signature
+	tcb                 *TDXTCBStatus     // TDX with collateral: the TCB evaluation
 }
 
 func newChainCache(max int) *chainCache {

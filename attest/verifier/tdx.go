@@ -250,6 +250,9 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 			c.Pass, c.Measured = true, "valid; chain to "+e.trustRoot+" (cached)"
 		}
 		vd.add(c)
+		if c.Pass && e.tcb != nil {
+			recordTDXTCB(vd, e.tcb.clone(now), p)
+		}
 		return
 	}
 	chain, err := quoteChain(q)
@@ -258,8 +261,11 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 		vd.add(c)
 		return
 	}
-	if exts, err := pcs.PckCertificateExtensions(chain[0]); err == nil {
+	exts, extErr := pcs.PckCertificateExtensions(chain[0])
+	if extErr == nil {
 		vd.FMSPC, vd.PPID = exts.FMSPC, exts.PPID
+	} else {
+		exts = nil
 	}
 	name, simulated, pool := v.tdxRoots(p, chain[2])
 	vd.TrustRoot, vd.Simulated = name, simulated
@@ -272,12 +278,31 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 	if simulated {
 		getter = v.opts.TestRoots.TDXGetter
 	}
+	times := tdxTimes(now)
+	var coll *tdxCollateral
+	if p.Collateral.Verify && exts != nil {
+		mg := newMemoGetter(getter)
+		ca := "platform"
+		if strings.Contains(chain[0].Issuer.CommonName, "Processor") {
+			ca = "processor"
+		}
+		coll = prefetchTDXCollateral(mg, exts.FMSPC, ca, p.Collateral.CheckRevocations)
+		for i := range coll.artefacts {
+			coll.artefacts[i].Stale = now.After(coll.artefacts[i].NextUpdate)
+		}
+		times, getter = coll.verifyTimes(now), mg
+	}
 	opts := &tdxverify.Options{
-		TrustedRoots: pool, Now: tdxTimes(now),
+		TrustedRoots: pool, Now: times,
 		GetCollateral: p.Collateral.Verify, CheckRevocations: p.Collateral.CheckRevocations,
 		Getter: getter,
 	}
-	if err := safeErr("go-tdx-guest verify", func() error { return tdxverify.TdxQuote(q.proto, opts) }); err != nil {
+	err = safeErr("go-tdx-guest verify", func() error { return tdxverify.TdxQuote(q.proto, opts) })
+	var tcb *TDXTCBStatus
+	if coll != nil {
+		tcb, err = tdxTCBAfterVerify(err, coll, q, exts)
+	}
+	if err != nil {
 		c.Detail = err.Error() + v.testRootHint(p, chain...)
 		c.Measured = "chain presented: " + chain[2].Subject.String()
 		vd.add(c)
@@ -285,13 +310,16 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 	}
 	c.Pass, c.Measured = true, "valid; chain to "+name
 	vd.add(c)
+	if tcb != nil {
+		recordTDXTCB(vd, tcb.clone(now), p)
+	}
 	nb, na := window(chain...)
 	if p.Collateral.Verify && now.Add(v.opts.CollateralTTL).Before(na) {
 		na = now.Add(v.opts.CollateralTTL)
 	}
 	ak := q.signedData.GetEcdsaAttestationKey()
 	v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: name, simulated: simulated,
-		fmspc: vd.FMSPC, ppid: vd.PPID,
+		fmspc: vd.FMSPC, ppid: vd.PPID, tcb: tcb,
 		attestKey: &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(ak[:32]), Y: new(big.Int).SetBytes(ak[32:])}})
 }
 

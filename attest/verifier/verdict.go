@@ -47,6 +47,9 @@ type Verdict struct {
 	TrustRoot     string   `json:"trustRoot,omitempty"`
 	Simulated     bool     `json:"simulated"` // chained to the cctest test PKI
 	ChainCached   bool     `json:"chainCached,omitempty"`
+	// TDXTCB is Intel's TCB status of a TDX platform, TDX module and QE,
+	// with advisory IDs and the collateral's dates (collateral.verify on).
+	TDXTCB *TDXTCBStatus `json:"tdxTcb,omitempty"`
 
 	VerifiedAt time.Time `json:"verifiedAt"`
 }
@@ -111,6 +114,21 @@ func (v Verdict) WriteTable(w io.Writer) error {
 	}
 	if v.TrustRoot != "" {
 		fmt.Fprintf(w, "trust root: %s\n", v.TrustRoot)
+	}
+	if t := v.TDXTCB; t != nil {
+		fmt.Fprintf(w, "tcb status: %s", t.Status)
+		if a := t.AdvisoryIDs(); len(a) > 0 {
+			fmt.Fprintf(w, " (advisories %s)", strings.Join(a, ", "))
+		}
+		fmt.Fprintf(w, ", tcbEvaluationDataNumber %d\n", t.TcbEvaluationDataNumber)
+		for _, a := range t.Collateral {
+			stale := ""
+			if a.Stale {
+				stale = "  STALE"
+			}
+			fmt.Fprintf(w, "collateral: %s issued %s, next update %s%s\n", a.Name,
+				a.IssueDate.UTC().Format(time.RFC3339), a.NextUpdate.UTC().Format(time.RFC3339), stale)
+		}
 	}
 	for _, n := range v.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)

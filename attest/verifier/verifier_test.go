@@ -272,7 +272,7 @@ func TestTDXRejections(t *testing.T) {
 		{"debug TD", "debug", "TD_ATTRIBUTES.DEBUG is set", run(withFault(tee.FaultDebug), p, nil)},
 		{"migratable TD", "migratable", "MIGRATABLE is set", run(withFault(tee.FaultMigratable), p, nil)},
 		{"TCB below minimum", "tcb", "TEE_TCB_SVN[0] 2 < 3", run(withFault(tee.FaultOldTCB), p, nil)},
-		{"TCB out of date (PCS)", "verify", "TDX TCB, it is now OutOfDate", run(withFault(tee.FaultOldTCB), pc, nil)},
+		{"TCB out of date (PCS)", "tcb-status", "platform OutOfDate (INTEL-SA-00000)", run(withFault(tee.FaultOldTCB), pc, nil)},
 		{"untrusted root", "verify", "certificate signed by unknown authority", run(withFault(tee.FaultUntrustedRoot), p, nil)},
 		{"forged intermediate", "verify", "unable to validate Intermediate CA certificate", run(withFault(tee.FaultForgedChain), p, nil)},
 		{"simulated evidence vs vendor roots", "verify", "chains to the cctest TEST root",
@@ -280,7 +280,7 @@ func TestTDXRejections(t *testing.T) {
 		{"expired PCK", "verify", "expired", run(withFault(tee.FaultExpiredCert), p, nil)},
 		{"revoked PCK (collateral on)", "verify", "PCK Leaf certificate in PCK certificate chain was revoked", run(withFault(tee.FaultRevoked), pc, nil)},
 		{"revoked PCK platform CA (collateral on)", "verify", "intermediate certificate in PCK certificate chain was revoked", run(good, pc, &tee.PCS{RevokePlatformCA: true})},
-		{"expired collateral", "verify", "has expired", run(good, pc, &tee.PCS{Expired: true})},
+		{"expired collateral", "collateral-fresh", "stale collateral: TCB info (FMSPC", run(good, pc, &tee.PCS{Expired: true})},
 		{"TEE not allowed", "tee-allowed", "does not allow \"tdx\"", run(good, fixturePolicy(t, "snp-simulated.yaml"), nil)},
 		{"placeholder-only hardware policy", "verify", "", run(good, fixturePolicy(t, "tdx-hardware.yaml"), nil)},
 	}

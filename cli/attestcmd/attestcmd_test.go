@@ -59,7 +59,7 @@ func TestSimulatedAttestPasses(t *testing.T) {
 func TestEverySimulatedFaultFailsWithItsReason(t *testing.T) {
 	want := map[string]string{
 		"debug": "debug:", "wrong-measurement": "measurement:", "tampered": "verify: unable to verify message digest",
-		"old-tcb": "TDX TCB, it is now OutOfDate", "untrusted-root": "unknown authority", "forged-chain": "Intermediate CA",
+		"old-tcb": "tcb-status: Intel TCB status not accepted by the policy: platform OutOfDate", "untrusted-root": "unknown authority", "forged-chain": "Intermediate CA",
 		"replay": "nonce:", "migratable": "migratable:", "expired-cert": "expired", "revoked": "revoked",
 	}
 	snpWant := map[string]string{
@@ -314,5 +314,17 @@ func TestHelpIsNotPolluted(t *testing.T) {
 	}
 	if !strings.Contains(out, "--simulate-fault") || !strings.Contains(out, "Examples:") {
 		t.Errorf("help lacks flags/examples:\n%s", out)
+	}
+}
+
+func TestAttestJSONShowsTDXTCBStatus(t *testing.T) {
+	out, errOut, code := run(t, New(), "--simulate", "tdx", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{`"tdxTcb"`, `"status": "UpToDate"`, `"component": "qe"`, `"nextUpdate"`, `"issueDate"`, `"tcbEvaluationDataNumber": 17`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("attest -o json lacks %s\n%s", want, out)
+		}
 	}
 }

@@ -61,6 +61,14 @@ type PCS struct {
 	// TCBStatus of the level matching the simulators' default TCB
 	// (default "UpToDate"); lower TCBs are always "OutOfDate".
 	TCBStatus string
+	// AdvisoryIDs of that level (e.g. INTEL-SA-00837).
+	AdvisoryIDs []string
+	// QEStatus of the QE identity level matching the simulators' QE
+	// (default "UpToDate").
+	QEStatus string
+	// ModuleStatus of the TDX module identity level (TDX_01, ...) that
+	// quotes with TEE_TCB_SVN[1] > 0 match (default "UpToDate").
+	ModuleStatus string
 }
 
 // NewPCS returns a fake PCS with defaults.
@@ -161,32 +169,55 @@ func (p *PCS) tcbInfo(pk *pki, fmspc string) ([]byte, error) {
 	if status == "" {
 		status = "UpToDate"
 	}
-	level := func(tdx []byte, st string) map[string]any {
-		return map[string]any{
+	level := func(tdx []byte, st string, adv []string) map[string]any {
+		l := map[string]any{
 			"tcb": map[string]any{
 				"sgxtcbcomponents": components(DefaultCPUSVN[:]), "pcesvn": pceSvn,
 				"tdxtcbcomponents": components(tdx),
 			},
 			"tcbDate": "2025-01-01T00:00:00Z", "tcbStatus": st,
 		}
+		if len(adv) > 0 {
+			l["advisoryIDs"] = adv
+		}
+		return l
+	}
+	module := p.ModuleStatus
+	if module == "" {
+		module = "UpToDate"
+	}
+	var modules []any
+	for v := 1; v <= 3; v++ {
+		modules = append(modules, map[string]any{
+			"id": fmt.Sprintf("TDX_%02X", v), "mrsigner": strings.Repeat("00", 48), "attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF",
+			"tcbLevels": []any{
+				map[string]any{"tcb": map[string]any{"isvsvn": DefaultTeeTcbSvn[0]}, "tcbDate": "2025-01-01T00:00:00Z", "tcbStatus": module},
+				map[string]any{"tcb": map[string]any{"isvsvn": 0}, "tcbDate": "2024-01-01T00:00:00Z", "tcbStatus": "OutOfDate"},
+			},
+		})
 	}
 	info := map[string]any{
 		"id": "TDX", "version": 3, "issueDate": issue.UTC().Format(time.RFC3339), "nextUpdate": next.UTC().Format(time.RFC3339),
 		"fmspc": fmspc, "pceId": "0000", "tcbType": 0, "tcbEvaluationDataNumber": 17,
-		"tdxModule": map[string]string{"mrsigner": strings.Repeat("00", 48), "attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF"},
-		"tcbLevels": []any{level(DefaultTeeTcbSvn[:], status), level(nil, "OutOfDate")},
+		"tdxModule":           map[string]string{"mrsigner": strings.Repeat("00", 48), "attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF"},
+		"tdxModuleIdentities": modules,
+		"tcbLevels":           []any{level(DefaultTeeTcbSvn[:], status, p.AdvisoryIDs), level(nil, "OutOfDate", []string{"INTEL-SA-00000"})},
 	}
 	return signedJSON(pk, "tcbInfo", info)
 }
 
 func (p *PCS) qeIdentity(pk *pki) ([]byte, error) {
 	issue, next := p.window()
+	qeStatus := p.QEStatus
+	if qeStatus == "" {
+		qeStatus = "UpToDate"
+	}
 	id := map[string]any{
 		"id": "TD_QE", "version": 2, "issueDate": issue.UTC().Format(time.RFC3339), "nextUpdate": next.UTC().Format(time.RFC3339),
 		"tcbEvaluationDataNumber": 17, "miscselect": "00000000", "miscselectMask": "FFFFFFFF",
 		"attributes": strings.ToUpper(hex.EncodeToString(qeAttributes)), "attributesMask": "FBFFFFFFFFFFFFFF0000000000000000",
 		"mrsigner": strings.ToUpper(hex.EncodeToString(qeMrSigner)), "isvprodid": qeIsvProdID,
-		"tcbLevels": []any{map[string]any{"tcb": map[string]any{"isvsvn": qeIsvSvn}, "tcbDate": "2025-01-01T00:00:00Z", "tcbStatus": "UpToDate"}},
+		"tcbLevels": []any{map[string]any{"tcb": map[string]any{"isvsvn": qeIsvSvn}, "tcbDate": "2025-01-01T00:00:00Z", "tcbStatus": qeStatus}},
 	}
 	return signedJSON(pk, "enclaveIdentity", id)
 }
