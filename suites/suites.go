@@ -149,13 +149,27 @@ func (s *suite) waitRunning(ctx context.Context, ns, name string, base time.Dura
 }
 
 // terminalReasons are pod events after which waiting longer is pointless:
-// a missing runtime handler, failed attestation. (FailedScheduling is not:
-// auto nodes answer it by provisioning.)
+// a missing runtime handler, failed attestation.
 var terminalReasons = map[string]bool{"FailedCreatePodSandBox": true, "AttestationFailed": true, "CreateContainerError": true}
+
+// karpenterSource is the component of the auto-node provisioner's events.
+// Its FailedScheduling says no node pool can serve the pod (no node type
+// matches, or none has capacity): auto nodes gave up, so waiting does not
+// help. The scheduler's FailedScheduling is not terminal: auto nodes answer
+// it by provisioning.
+const karpenterSource = "karpenter"
+
+// terminal says whether an event on a pod ends a wait for it to run.
+func terminal(e corev1.Event) bool {
+	if e.Type != corev1.EventTypeWarning {
+		return false
+	}
+	return terminalReasons[e.Reason] || e.Reason == "FailedScheduling" && e.Source.Component == karpenterSource
+}
 
 func (s *suite) terminalEvent(ctx context.Context, ns, name string) *corev1.Event {
 	for _, e := range s.events(ctx, ns, name, "") {
-		if e.Type == corev1.EventTypeWarning && terminalReasons[e.Reason] {
+		if terminal(e) {
 			return &e
 		}
 	}
@@ -207,7 +221,7 @@ func (s *suite) waitEvent(ctx context.Context, ns, name, reason string, base tim
 				msg = e.Message
 				return nil
 			}
-			if e.Type == corev1.EventTypeWarning && terminalReasons[e.Reason] {
+			if terminal(e) {
 				return StopTrying(fmt.Sprintf("no %s event for %s/%s: %s instead: %s", reason, ns, name, e.Reason, e.Message))
 			}
 		}
