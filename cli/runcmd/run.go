@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -234,11 +235,18 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err := suites.Define(run); err != nil {
 		return err
 	}
-	if !o.DryRun && !o.AllowMissing {
-		if unmet := run.Unmet(planned(o)); len(unmet) > 0 {
+	if !o.DryRun {
+		plan := planned(o)
+		if unmet := run.Unmet(specNames(plan)); len(unmet) > 0 && !o.AllowMissing {
 			return usage(errors.New(framework.MissingMessage(unmet)))
 		}
+		if env == EnvExisting {
+			if err := survey(ctx, out, run, plan, o.AllowMissing); err != nil {
+				return err
+			}
+		}
 	}
+	suites.SkipUnmet(run)
 	passed, r := runSpecs(out, o, reportDir)
 	verdict := check(r, passed)
 	if problems := hardwareProblems(r, hwTEEs); o.TEE != "" && len(problems) > 0 {
@@ -300,7 +308,7 @@ func (f *failFlag) Fail() { f.failed = true }
 // planned is Ginkgo's own selection of specs under this run's filters,
 // previewed without running anything. PreviewSpecs reads the filters from
 // Ginkgo's global configuration, which its flags (on flag.CommandLine) set.
-func planned(o Options) []string {
+func planned(o Options) []types.SpecReport {
 	set := func(name, v string) { _ = flag.CommandLine.Set("ginkgo."+name, v) }
 	set("label-filter", o.LabelFilter)
 	for _, f := range o.Focus {
@@ -309,13 +317,59 @@ func planned(o Options) []string {
 	for _, s := range o.Skip {
 		set("skip", s)
 	}
-	var names []string
+	var plan []types.SpecReport
 	for _, s := range ginkgo.PreviewSpecs("cctest").SpecReports {
 		if s.LeafNodeType == types.NodeTypeIt && s.State != types.SpecStateSkipped {
-			names = append(names, s.LeafNodeText)
+			plan = append(plan, s)
 		}
 	}
+	return plan
+}
+
+func specNames(plan []types.SpecReport) []string {
+	names := make([]string, len(plan))
+	for i, s := range plan {
+		names[i] = s.LeafNodeText
+	}
 	return names
+}
+
+// survey reports what an existing environment offers before any spec runs,
+// names the planned specs of a TEE the tenant cannot provide, and stops a
+// run on a tenant with nothing to schedule pods on (every such spec would
+// only wait out its timeout).
+func survey(ctx context.Context, out io.Writer, run *framework.Run, plan []types.SpecReport, allowMissing bool) error {
+	c, err := framework.NewClients(run.Env)
+	if err != nil {
+		return exitcode.New(exitcode.Environment, err.Error())
+	}
+	offer, err := framework.Survey(ctx, c)
+	if err != nil {
+		return exitcode.New(exitcode.Environment, "survey the environment: "+err.Error())
+	}
+	fmt.Fprintln(out, "The environment offers:")
+	for _, l := range offer.Lines() {
+		fmt.Fprintln(out, "  "+l)
+	}
+	for _, tee := range run.TEEs {
+		if offer.Nodes[tee] > 0 || offer.NodeTypes == nil || offer.NodeTypes[tee] > 0 {
+			continue
+		}
+		var cannot []string
+		for _, s := range plan {
+			if slices.Contains(s.Labels(), teeLabel(tee)) {
+				cannot = append(cannot, s.FullText())
+			}
+		}
+		if len(cannot) > 0 {
+			fmt.Fprintf(out, "Cannot pass here (no %s node and no %s node type): %s\n", tee, tee, strings.Join(cannot, "; "))
+		}
+	}
+	if offer.Empty() && !allowMissing {
+		return exitcode.New(exitcode.Environment, "the tenant has no nodes and no node types to provision one from: every spec that runs a pod "+
+			"would wait out its timeout and fail; nothing was run (give --host-kubeconfig if auto nodes provision them, or --allow-missing to run anyway)")
+	}
+	return nil
 }
 
 // runSpecs runs Ginkgo with progress lines and returns its report.

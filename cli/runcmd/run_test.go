@@ -108,6 +108,14 @@ func TestExistingEnvironment(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// Before any spec ran the tenant has no node, and without host access
+	// no node type is visible: the survey stops the run at once.
+	empty, err := exec.Command(bin, "run", "--report-dir", t.TempDir(), "--kubeconfig", filepath.Join(dir, "tenant.kubeconfig"),
+		"--policy", filepath.Join(dir, "attestation-policy.yaml"), "--focus", "a TDX workload gets").CombinedOutput()
+	if code, _ := exitStatus(err); code != exitcode.Environment || !strings.Contains(string(empty), "the tenant has no nodes and no node types") ||
+		!strings.Contains(string(empty), "nodes: none") || strings.Contains(string(empty), "[1/") {
+		t.Errorf("an empty tenant: exit %d, want %d with the survey and no spec run:\n%s", code, exitcode.Environment, empty)
+	}
 	r, out, err := run(t, "--env", "existing", "--kubeconfig", filepath.Join(dir, "tenant.kubeconfig"),
 		"--host-kubeconfig", filepath.Join(dir, "host.kubeconfig"),
 		"--shared-tenant-kubeconfig", filepath.Join(dir, "shared-tenant.kubeconfig"),
