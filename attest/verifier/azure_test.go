@@ -12,6 +12,7 @@ import (
 
 	"github.com/cctest/cctest/attest/azure"
 	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/simulators/tee"
 )
 
 // Real Azure SEV-SNP CVM evidence (Trustee's test data), read in place.
@@ -169,5 +170,51 @@ func TestAzureOlderSamples(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The simulated Azure CVM (simulators/tee) makes the same shapes as the real
+// one, checked by the same code, under the simulated roots.
+func TestAzureSimulatedMachine(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "policies", "snp-simulated.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rd [64]byte
+	copy(rd[:], "fresh verifier nonce")
+	verify := func(m *tee.AzureSNPMachine, raw []byte, pin []byte) Verdict {
+		t.Helper()
+		p, err := policy.Load(append(bytes.Clone(base), []byte("azure:\n  pcrs:\n  - {index: 4, sha256: \""+hex.EncodeToString(pin)+"\"}\n")...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := ParseEvidence(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return New(Options{TestRoots: tee.TestRoots()}).Verify(ev, p, rd[:])
+	}
+	m, err := tee.NewAzureSNPMachine(tee.AzureSNPOptions{SNPOptions: tee.SNPOptions{Name: "az-node-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := m.RawEvidence(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vd := verify(m, raw, m.PCR(4)); !vd.Pass || !vd.Simulated {
+		t.Fatalf("simulated Azure evidence refused: %s", vd.Reason)
+	}
+	if vd := verify(m, raw, m.PCR(5)); vd.Pass || !strings.HasPrefix(vd.Reason, "pcrs: PCR4 is ") {
+		t.Errorf("wrong PCR pin: %q", vd.Reason)
+	}
+	stale, _ := m.EvidenceWithQuoteNonce(rd, []byte("an older nonce"))
+	if vd := verify(m, stale, m.PCR(4)); vd.Pass || !strings.HasPrefix(vd.Reason, "nonce: nonce mismatch: the TPM quote was made over extraData "+hex.EncodeToString([]byte("an older nonce"))) {
+		t.Errorf("quote over another nonce: %q", vd.Reason)
+	}
+	other, _ := tee.NewAzureSNPMachine(tee.AzureSNPOptions{SNPOptions: tee.SNPOptions{Name: "az-node-1"}, OtherAK: true})
+	raw, _ = other.RawEvidence(rd)
+	if vd := verify(other, raw, other.PCR(4)); vd.Pass || !strings.HasPrefix(vd.Reason, "tpm-quote-signature: TPM quote signature does not verify with the AK (HCLAkPub) from the runtime data") {
+		t.Errorf("quote by another AK: %q", vd.Reason)
 	}
 }
