@@ -9,7 +9,10 @@ import (
 	"testing"
 
 	"github.com/cctest/cctest/attest/azure"
+	"github.com/cctest/cctest/attest/device"
 	"github.com/cctest/cctest/internal/exitcode"
+	"github.com/cctest/cctest/simulators/tee"
+	"github.com/cctest/cctest/simulators/tee/simdevice"
 )
 
 // The real Azure SEV-SNP CVM sample (Trustee's evidence-v2.json), read in
@@ -80,5 +83,39 @@ func TestVerifyRealAzureSNPEvidence(t *testing.T) {
 		if code != exitcode.Failed || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%s: exit %d, want %d with %q\n%s%s", tc.name, code, exitcode.Failed, tc.want, out, errOut)
 		}
+	}
+}
+
+// `cctest attest` on an Azure CVM, with the simulated vTPM device in place
+// of /dev/tpmrm0: fresh evidence, saved, then verified again from the file.
+func TestAttestSimulatedAzureDevice(t *testing.T) {
+	m, err := tee.NewAzureSNPMachine(tee.AzureSNPOptions{SNPOptions: tee.SNPOptions{Name: "az-node"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := detect
+	defer func() { detect = old }()
+	detect = func() (device.Device, error) { return simdevice.New(m), nil }
+	base, err := os.ReadFile(policyPath("snp-simulated.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "az.yaml")
+	_ = os.WriteFile(pol, append(base, []byte("azure:\n  pcrs:\n  - {index: 7, sha256: \""+hexOf(m.PCR(7))+"\"}\n")...), 0o644)
+	saved := filepath.Join(dir, "ev.json")
+	out, errOut, code := run(t, New(), "--policy", pol, "--save-evidence", saved)
+	if code != 0 || !strings.Contains(out, "az-snp-vtpm") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	data, _ := os.ReadFile(saved)
+	var ev struct{ Nonce []byte }
+	_ = json.Unmarshal(data, &ev)
+	if out, errOut, code := run(t, New(), "verify", "--evidence", saved, "--policy", pol, "--nonce", hexOf(ev.Nonce)); code != 0 {
+		t.Fatalf("saved evidence: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := run(t, New(), "verify", "--evidence", saved, "--policy", pol, "--nonce", "00"+hexOf(ev.Nonce)[2:]); code != exitcode.Failed ||
+		!strings.Contains(errOut, "nonce mismatch") {
+		t.Fatalf("other nonce: exit %d %s", code, errOut)
 	}
 }
