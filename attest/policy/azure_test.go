@@ -15,8 +15,8 @@ func TestAzureSection(t *testing.T) {
 	for doc, want := range map[string]string{
 		head + "azure: {}\n": "azure: needs an snp section",
 		head + snp + "azure:\n  pcrs:\n  - {index: 24, sha256: \"" + strings.Repeat("cd", 32) + "\"}\n": "azure.pcrs[0].index: must be 0-23",
-		head + snp + "azure:\n  pcrs:\n  - {index: 1, sha256: \"cd\"}\n":                                 "azure.pcrs[0].sha256: must be 32 bytes",
-		head + snp + "azure:\n  pcr: []\n":                                                               "azure.pcr: unknown field",
+		head + snp + "azure:\n  pcrs:\n  - {index: 1, sha256: \"cd\"}\n":                                "azure.pcrs[0].sha256: must be 32 bytes",
+		head + snp + "azure:\n  pcr: []\n":                                                              "azure.pcr: unknown field",
 	} {
 		if _, err := Load([]byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", doc, err, want)
