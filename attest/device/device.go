@@ -45,10 +45,12 @@ const (
 // Paths are the places Detect looks; tests point them at a temp dir.
 type Paths struct {
 	ConfigFSTSM, TDXGuest, SEVGuest string
+	// TPM is the vTPM of an Azure CVM ("" skips it).
+	TPM string
 }
 
 // DefaultPaths are the Linux paths.
-var DefaultPaths = Paths{ConfigFSTSM: ConfigFSTSMPath, TDXGuest: TDXGuestPath, SEVGuest: SEVGuestPath}
+var DefaultPaths = Paths{ConfigFSTSM: ConfigFSTSMPath, TDXGuest: TDXGuestPath, SEVGuest: SEVGuestPath, TPM: TPMPath}
 
 // NoDeviceError says no TEE device was found; it names every path checked.
 type NoDeviceError struct {
@@ -68,7 +70,7 @@ func (e *NoDeviceError) Error() string {
 func (e *NoDeviceError) ExitCode() int { return exitcode.NoDevice }
 
 // Detect finds the TEE device: configfs-tsm first, then /dev/tdx_guest,
-// then /dev/sev-guest.
+// then /dev/sev-guest, then an Azure CVM's vTPM.
 func Detect() (Device, error) { return DetectAt(DefaultPaths) }
 
 // DetectAt is Detect with explicit paths.
@@ -92,6 +94,16 @@ func DetectAt(p Paths) (Device, error) {
 	}
 	if _, err := os.Stat(p.SEVGuest); err == nil {
 		return &sevIoctlDevice{path: p.SEVGuest}, nil
+	}
+	if p.TPM != "" { // Azure CVMs hide the SNP device behind a paravisor and its vTPM
+		nd.Checked = append(nd.Checked, p.TPM)
+		if _, err := os.Stat(p.TPM); err == nil {
+			if err := probeAzure(p.TPM); err != nil {
+				nd.Notes = append(nd.Notes, fmt.Sprintf("%s is not an Azure CVM vTPM with an HCL report (NV index 0x%08x): %v", p.TPM, nvHCLReport, err))
+			} else {
+				return &azureDevice{path: p.TPM}, nil
+			}
+		}
 	}
 	return nil, nd
 }

@@ -60,3 +60,26 @@ func TestConfigFSDirectoryElsewhereIsNotADevice(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// No Azure vTPM here: a missing TPM is named, and a file that is not a TPM
+// is refused with a clear note, not a hang or a panic.
+func TestAzureVTPMAbsentOrNotATPM(t *testing.T) {
+	p := tempPaths(t)
+	p.TPM = filepath.Join(t.TempDir(), "tpmrm0")
+	_, err := DetectAt(p)
+	var nd *NoDeviceError
+	if !errors.As(err, &nd) || !strings.Contains(err.Error(), p.TPM) {
+		t.Fatalf("missing TPM: %v", err)
+	}
+	if err := os.WriteFile(p.TPM, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = DetectAt(p)
+	if !errors.As(err, &nd) || !strings.Contains(err.Error(), "is not an Azure CVM vTPM with an HCL report (NV index 0x01400001)") {
+		t.Fatalf("plain file as TPM: %v", err)
+	}
+	d := &azureDevice{path: p.TPM}
+	if _, err := d.Evidence([64]byte{}); err == nil {
+		t.Fatal("evidence from a plain file")
+	}
+}

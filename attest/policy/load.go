@@ -188,6 +188,18 @@ func (p *Policy) Validate() error {
 			}
 		}
 	}
+	if a := p.Azure; a != nil {
+		if p.SNP == nil {
+			add("azure", "needs an snp section: the SEV-SNP report inside Azure evidence is checked under it")
+		}
+		for i, r := range a.PCRs {
+			path := fmt.Sprintf("azure.pcrs[%d]", i)
+			if r.Index < 0 || r.Index > 23 {
+				add(path+".index", "must be 0-23, got %d", r.Index)
+			}
+			checkHex(add, path+".sha256", r.SHA256, 32)
+		}
+	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errors.Join(errs...)
 }

@@ -62,7 +62,27 @@ type Policy struct {
 	TDX *TDX `json:"tdx,omitempty"`
 	// SNP allows AMD SEV-SNP evidence when present.
 	SNP *SNP `json:"snp,omitempty"`
+	// Azure, with snp, allows Azure SEV-SNP confidential VM evidence
+	// (az-snp-vtpm); its SNP report is checked under the snp section.
+	Azure *Azure `json:"azure,omitempty"`
 }
+
+// Azure is the Azure confidential VM (vTPM) section.
+type Azure struct {
+	// PCRs pins vTPM SHA-256 PCR values. On Azure CVMs the SNP MEASUREMENT
+	// covers only Azure's paravisor firmware; the OS (boot loader, kernel,
+	// command line) is measured into the vTPM PCRs, so pin them to attest it.
+	PCRs []AzurePCR `json:"pcrs,omitempty"`
+}
+
+// AzurePCR is one pinned PCR.
+type AzurePCR struct {
+	Index  int    `json:"index"`
+	SHA256 string `json:"sha256"`
+}
+
+// AzureSNPTEE is the evidence type of Azure SEV-SNP CVMs (Trustee's name).
+const AzureSNPTEE = "az-snp-vtpm"
 
 // Collateral selects the online (or replayed) checks.
 type Collateral struct {
@@ -201,6 +221,9 @@ func (p *Policy) TEEs() []string {
 	if p.SNP != nil {
 		out = append(out, teename.SNP)
 	}
+	if p.SNP != nil && p.Azure != nil {
+		out = append(out, AzureSNPTEE)
+	}
 	return out
 }
 
@@ -211,6 +234,8 @@ func (p *Policy) AllowsTEE(tee string) bool {
 		return p.TDX != nil
 	case teename.SNP:
 		return p.SNP != nil
+	case AzureSNPTEE:
+		return p.SNP != nil && p.Azure != nil
 	}
 	return false
 }

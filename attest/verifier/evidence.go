@@ -9,6 +9,8 @@ import (
 	"fmt"
 
 	"github.com/cctest/cctest/api/teename"
+	"github.com/cctest/cctest/attest/azure"
+	"github.com/cctest/cctest/attest/policy"
 )
 
 // Evidence is what a TEE produced, plus what a verifier needs that the
@@ -85,6 +87,9 @@ const snpReportSize = 0x4A0
 // bytes (a TDX quote, or an SNP report with or without certificate table).
 func ParseEvidence(data []byte) (Evidence, error) {
 	trimmed := bytes.TrimSpace(data)
+	if azure.IsEvidenceJSON(trimmed) { // Trustee's az-snp-vtpm JSON, kept whole in Raw
+		return Evidence{TEE: policy.AzureSNPTEE, Raw: bytes.Clone(trimmed)}, nil
+	}
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		var ev Evidence
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
@@ -95,8 +100,8 @@ func ParseEvidence(data []byte) (Evidence, error) {
 		if ev.TEE == "" {
 			ev.TEE = DetectTEE(ev.Raw)
 		}
-		if ev.TEE != teename.TDX && ev.TEE != teename.SNP {
-			return Evidence{}, fmt.Errorf("evidence JSON: tee must be %q or %q, got %q", teename.TDX, teename.SNP, ev.TEE)
+		if ev.TEE != teename.TDX && ev.TEE != teename.SNP && ev.TEE != policy.AzureSNPTEE {
+			return Evidence{}, fmt.Errorf("evidence JSON: tee must be %q, %q or %q, got %q", teename.TDX, teename.SNP, policy.AzureSNPTEE, ev.TEE)
 		}
 		if len(ev.Raw) == 0 {
 			return Evidence{}, errors.New("evidence JSON: raw is empty")

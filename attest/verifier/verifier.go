@@ -116,6 +116,8 @@ func (v *Verifier) Verify(ev Evidence, p *policy.Policy, expectedReportData []by
 		v.verifyTDX(vd, ev, p, expectedReportData)
 	case teename.SNP:
 		v.verifySNP(vd, ev, p, expectedReportData)
+	case policy.AzureSNPTEE:
+		v.verifyAzureSNP(vd, ev, p, expectedReportData)
 	}
 	return vd.finish()
 }
