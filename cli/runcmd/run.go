@@ -588,15 +588,35 @@ func checkLabelFilter(f string) error {
 	return nil
 }
 
-// firstLine is a failure's headline: its first line, skipping Gomega's
-// "Timed out after 45s." / "Told to stop trying after 0.1s." preamble,
-// which says when, not what.
+// firstLine is a failure's headline: its first line, or for a wait Gomega
+// gave up on, the description and the reason around the "Timed out after
+// 45s." / "Told to stop trying after 0.1s." preamble (which says when, not
+// what): "<description>: <why>".
 func firstLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
+	preamble := func(l string) bool {
+		return strings.HasPrefix(l, "Timed out after ") || strings.HasPrefix(l, "Told to stop trying after ")
+	}
+	if !slices.ContainsFunc(lines, preamble) {
+		return lines[0]
+	}
+	// Gomega's own wording around the error says nothing about it.
+	boilerplate := func(l string) bool {
+		for _, p := range []string{"Expected", "<*", "At one point", "Yet, Eventually", "{", "}", "s: "} {
+			if strings.HasPrefix(l, p) {
+				return true
+			}
+		}
+		return false
+	}
+	var head []string
 	for _, l := range lines {
-		if !strings.HasPrefix(l, "Timed out after ") && !strings.HasPrefix(l, "Told to stop trying after ") {
-			return l
+		if l = strings.TrimSpace(l); l != "" && !preamble(l) && !boilerplate(l) {
+			head = append(head, l)
+		}
+		if len(head) == 2 {
+			break
 		}
 	}
-	return lines[0]
+	return strings.Join(head, ": ")
 }

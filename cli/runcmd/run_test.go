@@ -310,3 +310,21 @@ func TestListImages(t *testing.T) {
 		}
 	}
 }
+
+// A failure's headline says what went wrong: for a wait Gomega gave up on,
+// the description and the line after the "Timed out" / "Told to stop
+// trying" preamble.
+func TestFirstLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain failure\nExpected x": "plain failure",
+		"pod a/b did not reach Running\nTold to stop trying after 0.4s.\npod a/b will not run: AttestationFailed: debug\nmore": "pod a/b did not reach Running: pod a/b will not run: AttestationFailed: debug",
+		"Told to stop trying after 0.5s.\nevery machine takes one pod\nall 4 pods run\nAt one point": "every machine takes one pod: all 4 pods run",
+		"Timed out after 45.001s.\npod a/b did not reach Running\nExpected success, but got an error:\n    <*errors.errorString | 0xc000>: \n    pod a/b is not Running after 45s: phase Pending\n    {": "pod a/b did not reach Running: pod a/b is not Running after 45s: phase Pending",
+		"Timed out after 45s.\nno node for pod a/b":  "no node for pod a/b",
+		"snp-large capacity\nTimed out after 60s.\n": "snp-large capacity",
+	} {
+		if got := firstLine(in); got != want {
+			t.Errorf("firstLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
