@@ -3,6 +3,8 @@ package verifier
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +173,34 @@ func TestVerifySignedPCSBadInput(t *testing.T) {
 	if _, err := verifySignedPCS("early TCB info", hdr, body, "Tcb-Info-Issuer-Chain", "tcbInfo", trust.IntelVendorPool(), nil, time.Now()); err == nil ||
 		!strings.Contains(err.Error(), "does not chain to the trusted root") {
 		t.Errorf("vendor pool: %v", err)
+	}
+}
+
+// tamperedNumbers alters the evaluation data numbers after the PCS signed them.
+type tamperedNumbers struct{ pcs *tee.PCS }
+
+func (h tamperedNumbers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	h.pcs.ServeHTTP(rec, r)
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	body := rec.Body.Bytes()
+	if strings.HasSuffix(r.URL.Path, "/tcbevaluationdatanumbers") {
+		body = bytes.Replace(body, []byte(`"tcbEvaluationDataNumber":18`), []byte(`"tcbEvaluationDataNumber":19`), 1)
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
+}
+
+func TestTDXTCBForecastTamperedNumbersRefused(t *testing.T) {
+	ev := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "numbers"}), testNonce)
+	roots := tee.TestRoots()
+	roots.TDXGetter = tee.TDXGetter{Handler: tamperedNumbers{tee.NewPCS()}}
+	vd := New(Options{TestRoots: roots, DisableCache: true}).Verify(ev, editedPolicy(t, "tdx-simulated.yaml", withCollateral), testNonce[:])
+	requirePass(t, vd)
+	if f := vd.TDXTCBForecast; f == nil || f.Available ||
+		f.Refused != "TCB evaluation data numbers: the signature does not verify with the Intel SGX TCB Signing key: the body was altered after Intel signed it" {
+		t.Fatalf("forecast = %+v", f)
 	}
 }
