@@ -37,3 +37,38 @@ func TestHTMLShowsTDXTCBStatus(t *testing.T) {
 		t.Error("TCB status shown for evidence without it")
 	}
 }
+
+// The evidence section shows the forecast under the early TCB info, its
+// effective date and the component to update, or why there is none.
+func TestHTMLShowsTDXTCBForecast(t *testing.T) {
+	r := synthetic(4)
+	eff := t0.AddDate(0, 0, 14)
+	forecasts := []*verifier.TDXTCBForecast{
+		{Available: true, Pending: true, Status: "OutOfDate", CurrentStatus: "UpToDate", StandardEvaluationDataNumber: 17, EarlyEvaluationDataNumber: 18,
+			EffectiveDate: &eff, Levels: []verifier.TCBLevel{{Component: "platform", Status: "OutOfDate", AdvisoryIDs: []string{"INTEL-SA-99999"}}},
+			ComponentsToUpdate: []verifier.ComponentUpdate{{Component: "TDX module", Detail: "TEE_TCB_SVN[0] (TDX Module, OS/VMM) 3 → 4"}}},
+		{StandardEvaluationDataNumber: 17, Unavailable: "the early TCB info could not be fetched: not recorded"},
+	}
+	n := 0
+	for i := range r.SpecReports {
+		for j, e := range r.SpecReports[i].ReportEntries {
+			rec, ok := e.GetRawValue().(Evidence)
+			if !ok || n == len(forecasts) {
+				continue
+			}
+			rec.Verdict.TDXTCBForecast = forecasts[n]
+			n++
+			r.SpecReports[i].ReportEntries[j] = entry(e.Name, rec, e.Time, e.TimelineLocation.Order)
+		}
+	}
+	if n != len(forecasts) {
+		t.Fatalf("synthetic report has %d Evidence entries, want %d", n, len(forecasts))
+	}
+	page := htmlOf(t, r)
+	mustContain(t, page, "<dt>TCB forecast</dt>",
+		"<strong>OutOfDate</strong> under Intel's early TCB info from <strong>"+eff.Format("2006-01-02")+"</strong> (tcbEvaluationDataNumber 18 early, 17 standard)",
+		"platform: OutOfDate · advisories <code>INTEL-SA-99999</code>",
+		"update <strong>TDX module</strong>: TEE_TCB_SVN[0] (TDX Module, OS/VMM) 3 → 4",
+		"unavailable: the early TCB info could not be fetched: not recorded (not an error)",
+		"informational: the forecast never fails a verdict by itself")
+}

@@ -144,6 +144,9 @@ func (p *Policy) Validate() error {
 		if len(t.AcceptTcbStatuses) > 0 && !p.Collateral.Verify {
 			add("tdx.acceptTcbStatuses", "needs collateral.verify: true (the TCB status comes from Intel PCS TCB info)")
 		}
+		if t.WarnUpcomingOutOfDate && !p.Collateral.Verify {
+			add("tdx.warnUpcomingOutOfDate", "needs collateral.verify: true (the forecast comes from Intel PCS early TCB info)")
+		}
 		if t.MinimumTeeTcbSvn != "" {
 			checkHex(add, "tdx.minimumTeeTcbSvn", t.MinimumTeeTcbSvn, TeeTcbSvnSize)
 		}

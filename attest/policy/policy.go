@@ -109,6 +109,13 @@ type TDX struct {
 	// needs collateral.verify. Default [UpToDate] only. Revoked is never
 	// accepted. See TCBStatuses for the names.
 	AcceptTcbStatuses []string `json:"acceptTcbStatuses,omitempty"`
+	// WarnUpcomingOutOfDate adds a verdict note when the platform's status
+	// under Intel's EARLY TCB info (the next TCB recovery, before its
+	// effective date) is one acceptTcbStatuses would reject. The forecast
+	// itself is always reported with collateral.verify and never fails a
+	// verdict; this switch only turns it into a warning. Needs
+	// collateral.verify.
+	WarnUpcomingOutOfDate bool `json:"warnUpcomingOutOfDate,omitempty"`
 	// MinimumTeeTcbSvn is an OPTIONAL 16-byte TEE_TCB_SVN floor (hex),
 	// compared per component. Prefer acceptTcbStatuses: byte floors copied
 	// from one machine reject other, up-to-date machines.

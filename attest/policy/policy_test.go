@@ -201,3 +201,14 @@ func TestTcbStatusPolicy(t *testing.T) {
 		t.Errorf("acceptTcbStatuses without collateral: %v", err)
 	}
 }
+
+func TestWarnUpcomingOutOfDateNeedsCollateral(t *testing.T) {
+	doc := base + "tdx:\n  allowedMeasurements:\n  - {name: a, mrtd: \"" + hex48 + "\"}\n  warnUpcomingOutOfDate: true\n"
+	if _, err := Load([]byte(doc)); err == nil || !strings.Contains(err.Error(), "tdx.warnUpcomingOutOfDate: needs collateral.verify: true") {
+		t.Errorf("warnUpcomingOutOfDate without collateral: %v", err)
+	}
+	p, err := Load([]byte(doc + "collateral: {verify: true}\n"))
+	if err != nil || !p.TDX.WarnUpcomingOutOfDate {
+		t.Errorf("with collateral: %v", err)
+	}
+}

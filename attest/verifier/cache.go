@@ -28,6 +28,7 @@ type chainEntry struct {
 	attestKey           *ecdsa.PublicKey  // TDX: verifies the quote signature
 	ek                  *x509.Certificate // SNP: the VCEK or VLEK, verifies the report signature
 	tcb                 *TDXTCBStatus     // TDX with collateral: the TCB evaluation
+	forecast            *TDXTCBForecast   // and the forecast under the early TCB info
 }
 
 func newChainCache(max int) *chainCache {

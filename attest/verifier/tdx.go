@@ -252,6 +252,7 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 		vd.add(c)
 		if c.Pass && e.tcb != nil {
 			recordTDXTCB(vd, e.tcb.clone(now), p)
+			recordTDXForecast(vd, e.forecast, p)
 		}
 		return
 	}
@@ -280,8 +281,9 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 	}
 	times := tdxTimes(now)
 	var coll *tdxCollateral
+	var mg *memoGetter
 	if p.Collateral.Verify && exts != nil {
-		mg := newMemoGetter(getter)
+		mg = newMemoGetter(getter)
 		ca := "platform"
 		if strings.Contains(chain[0].Issuer.CommonName, "Processor") {
 			ca = "processor"
@@ -310,8 +312,16 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 	}
 	c.Pass, c.Measured = true, "valid; chain to "+name
 	vd.add(c)
+	var forecast *TDXTCBForecast
 	if tcb != nil {
 		recordTDXTCB(vd, tcb.clone(now), p)
+		var roots *x509.CertPool
+		if simulated {
+			roots = pool
+		}
+		forecast = forecastTDX(forecastInput{g: mg, coll: coll, current: tcb, q: q, exts: exts, roots: roots,
+			crls: p.Collateral.CheckRevocations, now: now})
+		recordTDXForecast(vd, forecast, p)
 	}
 	nb, na := window(chain...)
 	if p.Collateral.Verify && now.Add(v.opts.CollateralTTL).Before(na) {
@@ -319,7 +329,7 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 	}
 	ak := q.signedData.GetEcdsaAttestationKey()
 	v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: name, simulated: simulated,
-		fmspc: vd.FMSPC, ppid: vd.PPID, tcb: tcb,
+		fmspc: vd.FMSPC, ppid: vd.PPID, tcb: tcb, forecast: forecast,
 		attestKey: &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(ak[:32]), Y: new(big.Int).SetBytes(ak[32:])}})
 }
 

@@ -50,6 +50,10 @@ type Verdict struct {
 	// TDXTCB is Intel's TCB status of a TDX platform, TDX module and QE,
 	// with advisory IDs and the collateral's dates (collateral.verify on).
 	TDXTCB *TDXTCBStatus `json:"tdxTcb,omitempty"`
+	// TDXTCBForecast is the status under Intel's early TCB info (the next
+	// TCB recovery) with its effective date and the components to update.
+	// Informational: it never fails a verdict.
+	TDXTCBForecast *TDXTCBForecast `json:"tdxTcbForecast,omitempty"`
 
 	VerifiedAt time.Time `json:"verifiedAt"`
 }
@@ -128,6 +132,13 @@ func (v Verdict) WriteTable(w io.Writer) error {
 			}
 			fmt.Fprintf(w, "collateral: %s issued %s, next update %s%s\n", a.Name,
 				a.IssueDate.UTC().Format(time.RFC3339), a.NextUpdate.UTC().Format(time.RFC3339), stale)
+		}
+	}
+	if f := v.TDXTCBForecast; f != nil {
+		fmt.Fprintf(w, "tcb forecast: %s\n", f.Summary)
+		for _, a := range f.Collateral {
+			fmt.Fprintf(w, "forecast collateral: %s issued %s, next update %s\n", a.Name,
+				a.IssueDate.UTC().Format(time.RFC3339), a.NextUpdate.UTC().Format(time.RFC3339))
 		}
 	}
 	for _, n := range v.Notes {

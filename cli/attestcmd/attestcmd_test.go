@@ -328,3 +328,24 @@ func TestAttestJSONShowsTDXTCBStatus(t *testing.T) {
 		}
 	}
 }
+
+// The simulated PCS announces a TCB recovery: attest shows the forecast in
+// JSON and in the table, and the verdict still passes.
+func TestAttestShowsTDXTCBForecast(t *testing.T) {
+	out, errOut, code := run(t, New(), "--simulate", "tdx", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{`"tdxTcbForecast": {`, `"available": true`, `"pending": true`, `"status": "OutOfDate"`,
+		`"standardEvaluationDataNumber": 17`, `"earlyEvaluationDataNumber": 18`, `"effectiveDate": "`, `"component": "TDX module"`,
+		"informational: the forecast never fails a verdict by itself"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("attest -o json lacks %s\n%s", want, out)
+		}
+	}
+	out, errOut, code = run(t, New(), "--simulate", "tdx")
+	if code != 0 || !strings.Contains(out, "tcb forecast: under the early TCB info (tcbEvaluationDataNumber 18, standard 17) this platform is OutOfDate from ") ||
+		!strings.Contains(out, "update TDX module: TEE_TCB_SVN[0]") {
+		t.Errorf("exit %d, table:\n%s%s", code, out, errOut)
+	}
+}

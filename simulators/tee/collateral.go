@@ -69,6 +69,21 @@ type PCS struct {
 	// ModuleStatus of the TDX module identity level (TDX_01, ...) that
 	// quotes with TEE_TCB_SVN[1] > 0 match (default "UpToDate").
 	ModuleStatus string
+
+	// EarlyRecovery is the simulated upcoming TCB recovery the early TCB
+	// info (update=early, tcbEvaluationDataNumber 18) announces: "" or
+	// "tdx-module" (the TDX module SVN must rise by one), "microcode" (the
+	// SGX late microcode update component must rise by one), or "none"
+	// (early = standard, number 17).
+	EarlyRecovery string
+	// RecoveryIn is how far after Now the recovery event of number 18
+	// lies (default 14 days).
+	RecoveryIn time.Duration
+	// NoEarly answers 404 for the early TCB info and the evaluation data
+	// numbers, as a PCS mirror that keeps standard collateral only.
+	NoEarly bool
+	// TamperEarly changes the early TCB info after it is signed.
+	TamperEarly bool
 }
 
 // NewPCS returns a fake PCS with defaults.
@@ -104,8 +119,29 @@ func (p *PCS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "fmspc must be 12 hex characters", http.StatusBadRequest)
 			return
 		}
-		body, err := p.tcbInfo(pk, strings.ToLower(fmspc))
+		var body []byte
+		var err error
+		switch update := r.URL.Query().Get("update"); update {
+		case "", "standard":
+			body, err = p.tcbInfo(pk, strings.ToLower(fmspc))
+		case "early":
+			if p.NoEarly {
+				http.Error(w, "early TCB info is not simulated (PCS.NoEarly)", http.StatusNotFound)
+				return
+			}
+			body, err = p.earlyTcbInfo(pk, strings.ToLower(fmspc))
+		default:
+			http.Error(w, "update must be early or standard", http.StatusBadRequest)
+			return
+		}
 		p.reply(w, "Tcb-Info-Issuer-Chain", testpki.IntelTCBSigning(), body, err)
+	case strings.HasSuffix(path, "/tdx/certification/v4/tcbevaluationdatanumbers"):
+		if p.NoEarly {
+			http.Error(w, "TCB evaluation data numbers are not simulated (PCS.NoEarly)", http.StatusNotFound)
+			return
+		}
+		body, err := p.evaluationDataNumbers(pk)
+		p.reply(w, "Tcb-Evaluation-Data-Numbers-Issuer-Chain", testpki.IntelTCBSigning(), body, err)
 	case strings.HasSuffix(path, "/tdx/certification/v4/qe/identity"):
 		body, err := p.qeIdentity(pk)
 		p.reply(w, "Sgx-Enclave-Identity-Issuer-Chain", testpki.IntelTCBSigning(), body, err)
@@ -164,6 +200,11 @@ func components(svn []byte) []tcbComponent {
 }
 
 func (p *PCS) tcbInfo(pk *pki, fmspc string) ([]byte, error) {
+	return signedJSON(pk, "tcbInfo", p.tcbInfoBody(fmspc))
+}
+
+// tcbInfoBody is the standard TCB info (tcbEvaluationDataNumber 17).
+func (p *PCS) tcbInfoBody(fmspc string) map[string]any {
 	issue, next := p.window()
 	status := p.TCBStatus
 	if status == "" {
@@ -203,7 +244,7 @@ func (p *PCS) tcbInfo(pk *pki, fmspc string) ([]byte, error) {
 		"tdxModuleIdentities": modules,
 		"tcbLevels":           []any{level(DefaultTeeTcbSvn[:], status, p.AdvisoryIDs), level(nil, "OutOfDate", []string{"INTEL-SA-00000"})},
 	}
-	return signedJSON(pk, "tcbInfo", info)
+	return info
 }
 
 func (p *PCS) qeIdentity(pk *pki) ([]byte, error) {
