@@ -108,7 +108,7 @@ func TestDebugTDNeverJoins(t *testing.T) {
 	seedWorkload(t, p.Tenant, "app")
 	var msg string
 	waitFor(t, "a NodeClaim failed attestation (host event)", func(ctx context.Context) (bool, error) {
-		evs, err := p.Host.CoreV1().Events("vcluster-tenant").List(ctx, metav1.ListOptions{FieldSelector: "reason=AttestationFailed"})
+		evs, err := p.Host.CoreV1().Events(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: "reason=AttestationFailed"})
 		if err != nil {
 			return false, nil
 		}
