@@ -25,6 +25,9 @@ const (
 	HTMLName     = "report.html"
 	ManifestName = "manifest.json"
 	EvidenceDir  = "evidence"
+	// AttestationName is the signed statement over the bundle (cctest
+	// bundle sign). It covers manifest.json, so the manifest cannot list it.
+	AttestationName = "attestation.dsse.json"
 )
 
 // tmpPrefix marks files being written; the manifest ignores them.
@@ -218,7 +221,8 @@ func replaceEvidenceDir(dir string, files map[string][]byte) error {
 }
 
 // buildManifest hashes every regular file under dir (the report
-// directory holds nothing else: platform state lives outside it).
+// directory holds nothing else: platform state lives outside it) except
+// manifest.json and attestation.dsse.json, which cover it.
 func buildManifest(dir string) (Manifest, error) {
 	m := Manifest{Generator: "cctest report", CreatedAt: time.Now().UTC()}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -233,7 +237,7 @@ func buildManifest(dir string) (Manifest, error) {
 				return filepath.SkipDir
 			}
 			return nil
-		case rel == ManifestName || !d.Type().IsRegular():
+		case rel == ManifestName || rel == AttestationName || !d.Type().IsRegular():
 			return nil
 		}
 		f, err := os.Open(path)

@@ -180,3 +180,20 @@ func TestSafeFileName(t *testing.T) {
 		}
 	}
 }
+
+// The signature over a bundle (cctest bundle sign) covers manifest.json, so
+// the manifest neither lists it nor calls it an unlisted file.
+func TestManifestLeavesOutTheAttestation(t *testing.T) {
+	dir := runDir(t, "testdata/pass.json")
+	must(t, WriteBundle(dir, mustLoad(t, filepath.Join(dir, JSONName))))
+	must(t, os.WriteFile(filepath.Join(dir, AttestationName), []byte("{}"), 0o644))
+	if p, err := CheckManifest(dir); err != nil || len(p) != 0 {
+		t.Fatalf("bundle with an attestation: %v %q", err, p)
+	}
+	must(t, WriteBundle(dir, mustLoad(t, filepath.Join(dir, JSONName))))
+	for _, p := range paths(readManifest(t, dir)) {
+		if p == AttestationName {
+			t.Errorf("manifest lists %s", AttestationName)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cctest/cctest/cli/attestcmd"
+	"github.com/cctest/cctest/cli/bundlecmd"
 	"github.com/cctest/cctest/cli/certifycmd"
 	"github.com/cctest/cctest/cli/envcmd"
 	"github.com/cctest/cctest/cli/faultscmd"
@@ -44,6 +45,7 @@ func newRoot() *cobra.Command {
 	probe.AddCommand(probeimagecmd.New())
 	root.AddCommand(newControlPlaneChild(), runcmd.New(), envcmd.New(), attestcmd.New(), attestcmd.NewGate(),
 		certifycmd.New(), faultscmd.New(), probe, reportcmd.New(), versioncmd.New())
+	root.AddCommand(bundlecmd.New())
 	return root
 }
 

@@ -24,6 +24,7 @@ var rules = []struct {
 	{"api/...", []string{"simulators/", "cli/"}, "the platform API types are the real platform's"},
 	{"netpol/...", []string{"simulators/", "cli/"}, "NetworkPolicy evaluation is a library"},
 	{"reports/...", []string{"simulators/", "cli/"}, "reports render any run"},
+	{"bundle/...", []string{"simulators/", "cli/"}, "a release gate verifies bundles without the harness"},
 	{"cmd/cctest-probe", []string{"simulators/"}, "the probe binary runs on real nodes and links no test keys"},
 }
 
