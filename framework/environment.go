@@ -19,7 +19,7 @@ import (
 // environment, versions, the TEEs the tenant's nodes advertise, the policy
 // and faults. Call it from a BeforeSuite.
 func RecordEnvironment(ctx context.Context, r *Run, c *Clients) {
-	e := reports.Environment{Kind: r.Env.Name(), CctestVersion: buildinfo.Version, Faults: r.Faults}
+	e := reports.Environment{Kind: r.Env.Name(), CctestVersion: buildinfo.Version, Faults: r.Faults, Waivers: r.Waivers}
 	if t := r.Env.Tenant(); t != nil {
 		e.Tenant = t.Host
 	}

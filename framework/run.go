@@ -27,6 +27,8 @@ type Run struct {
 	ProbeImage string
 	// Faults are the faults the platform was started with, for the report.
 	Faults []string
+	// Waivers are skips the user accepted (spec name → why), for the report.
+	Waivers map[string]string
 }
 
 // DefaultProbeImage is the probe image of the embedded platform's nodes.

@@ -71,6 +71,8 @@ type Environment struct {
 	PolicyName        string   `json:"policyName,omitempty"`
 	PolicyYAML        string   `json:"policyYAML,omitempty"`
 	Faults            []string `json:"faults,omitempty"`
+	// Waivers are skips the user accepted with --waive: spec → reason.
+	Waivers map[string]string `json:"waivers,omitempty"`
 	Tenant            string   `json:"tenant,omitempty"` // API server URLs
 	Host              string   `json:"host,omitempty"`
 }

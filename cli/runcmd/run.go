@@ -50,6 +50,8 @@ type Options struct {
 	AllowMissing                        bool
 	FlakeAttempts                       int
 	ListImages                          bool
+	RequireAll                          bool
+	Waive                               []string
 	RerunFailed                         string
 	Faults                              []string
 	ReportDir                           string
@@ -116,6 +118,8 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f.StringSliceVar(&o.Skip, "skip", nil, "skip specs whose name matches this regexp (repeatable)")
 	f.IntVar(&o.FlakeAttempts, "flake-attempts", 0, "retry a failing spec up to N attempts in all; one that passes on a retry is reported as flaky (summary, JUnit, HTML), never as a plain pass")
 	f.StringVar(&o.RerunFailed, "rerun-failed", "", "run only the specs that failed in an earlier run: its report directory or report.json")
+	f.BoolVar(&o.RequireAll, "require-all", false, "fail the run when any spec was skipped (hardware runs, --tee, imply it); accept one with --waive")
+	f.StringArrayVar(&o.Waive, "waive", nil, "accept a skip under --require-all: 'SPEC NAME=reason' (repeatable; the report shows each waiver)")
 	f.BoolVar(&o.ListImages, "list-images", false, "print every image this run pulls, one per line, and exit (to mirror them for an air-gapped cluster)")
 	f.BoolVar(&o.AllowMissing, "allow-missing", false, "run even when planned specs lack what they need (a policy, host access, ...): those specs are skipped, saying why, instead of the run stopping before any spec")
 	f.StringSliceVar(&o.Faults, "fault", nil, "start the embedded platform with a named fault (repeatable; see cctest faults)")
@@ -169,6 +173,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if err := checkLabelFilter(o.LabelFilter); err != nil {
 		return usage(err)
 	}
+	waivers, err := parseWaivers(o.Waive)
+	if err != nil {
+		return usage(err)
+	}
 	if o.FlakeAttempts < 0 {
 		return usage(fmt.Errorf("--flake-attempts %d: want 0 (no retries) or more", o.FlakeAttempts))
 	}
@@ -202,6 +210,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		TEEs:       []string{teename.TDX, teename.SNP},
 		ProbeImage: o.ProbeImage,
 		Faults:     fs.Names(),
+		Waivers:    waivers,
 	}
 	var hwTEEs []string
 	if o.TEE != "" {
@@ -249,6 +258,13 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	suites.SkipUnmet(run)
 	passed, r := runSpecs(out, o, reportDir)
 	verdict := check(r, passed)
+	if problems := skipProblems(r, o.RequireAll || o.TEE != "", waivers); len(problems) > 0 {
+		msg := "--require-all: " + strings.Join(problems, "; ")
+		if verdict != nil {
+			msg = verdict.Error() + "; " + msg
+		}
+		verdict = exitcode.New(exitcode.Failed, msg)
+	}
 	if problems := hardwareProblems(r, hwTEEs); o.TEE != "" && len(problems) > 0 {
 		msg := "hardware qualification failed: " + strings.Join(problems, "; ")
 		if verdict != nil {
@@ -537,6 +553,46 @@ func listImages(out io.Writer, o Options, env string) {
 	default:
 		fmt.Fprintln(out, probeImage)
 	}
+}
+
+// parseWaivers reads --waive 'SPEC NAME=reason' values; the spec must exist
+// and the reason must be given, so a waiver says who accepted what and why.
+func parseWaivers(in []string) (map[string]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, w := range in {
+		name, why, ok := strings.Cut(w, "=")
+		name, why = strings.TrimSpace(name), strings.TrimSpace(why)
+		if !ok || why == "" {
+			return nil, fmt.Errorf("--waive %q: want 'SPEC NAME=reason'", w)
+		}
+		if _, known := framework.Lookup(name); !known {
+			return nil, fmt.Errorf("--waive %q: no spec is named %q (cctest run --dry-run lists them)", w, name)
+		}
+		out[name] = why
+	}
+	return out, nil
+}
+
+// skipProblems are the skips --require-all refuses: every spec skipped with
+// a reason that no waiver accepts.
+func skipProblems(r types.Report, requireAll bool, waivers map[string]string) []string {
+	if !requireAll {
+		return nil
+	}
+	var out []string
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt || s.State != types.SpecStateSkipped || s.Failure.Message == "" {
+			continue // not a skip at run time (left out by the filters)
+		}
+		if _, ok := waivers[s.LeafNodeText]; ok {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s skipped (%s)", s.FullText(), firstLine(s.Failure.Message)))
+	}
+	return out
 }
 
 // failedIn reads an earlier run's report (its directory or report.json) and

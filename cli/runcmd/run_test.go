@@ -148,6 +148,16 @@ func TestExistingEnvironment(t *testing.T) {
 	if err != nil || !strings.Contains(string(skip), "needs "+string(framework.NeedPolicy)) {
 		t.Errorf("--allow-missing: %v\n%s", err, skip)
 	}
+	// --require-all refuses that skip, unless a waiver accepts it.
+	strict := append(tenantOnly, "--allow-missing", "--focus", "no machine backs", "--require-all")
+	refused, err := exec.Command(bin, strict...).CombinedOutput()
+	if code, _ := exitStatus(err); code != exitcode.Failed || !strings.Contains(string(refused), "--require-all: Tenancy no machine backs more than one node skipped (needs an attestation policy") {
+		t.Errorf("--require-all with a skip: exit %d\n%s", code, refused)
+	}
+	waived, err := exec.Command(bin, append(strict, "--waive", "no machine backs more than one node=this tenant has no policy yet")...).CombinedOutput()
+	if err != nil {
+		t.Errorf("--require-all with a waived skip: %v\n%s", err, waived)
+	}
 }
 
 // TestInterrupt: SIGINT mid-run stops the specs, writes the reports gathered
@@ -317,14 +327,30 @@ func TestListImages(t *testing.T) {
 func TestFirstLine(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain failure\nExpected x": "plain failure",
-		"pod a/b did not reach Running\nTold to stop trying after 0.4s.\npod a/b will not run: AttestationFailed: debug\nmore": "pod a/b did not reach Running: pod a/b will not run: AttestationFailed: debug",
-		"Told to stop trying after 0.5s.\nevery machine takes one pod\nall 4 pods run\nAt one point": "every machine takes one pod: all 4 pods run",
+		"pod a/b did not reach Running\nTold to stop trying after 0.4s.\npod a/b will not run: AttestationFailed: debug\nmore":                                                                           "pod a/b did not reach Running: pod a/b will not run: AttestationFailed: debug",
+		"Told to stop trying after 0.5s.\nevery machine takes one pod\nall 4 pods run\nAt one point":                                                                                                     "every machine takes one pod: all 4 pods run",
 		"Timed out after 45.001s.\npod a/b did not reach Running\nExpected success, but got an error:\n    <*errors.errorString | 0xc000>: \n    pod a/b is not Running after 45s: phase Pending\n    {": "pod a/b did not reach Running: pod a/b is not Running after 45s: phase Pending",
 		"Timed out after 45s.\nno node for pod a/b":  "no node for pod a/b",
 		"snp-large capacity\nTimed out after 60s.\n": "snp-large capacity",
 	} {
 		if got := firstLine(in); got != want {
 			t.Errorf("firstLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseWaivers(t *testing.T) {
+	w, err := parseWaivers([]string{"no machine backs more than one node = no policy here"})
+	if err != nil || w["no machine backs more than one node"] != "no policy here" {
+		t.Fatalf("parseWaivers = %v, %v", w, err)
+	}
+	for in, want := range map[string]string{
+		"no machine backs more than one node":  "want 'SPEC NAME=reason'",
+		"no machine backs more than one node=": "want 'SPEC NAME=reason'",
+		"no such spec=because":                 `no spec is named "no such spec"`,
+	} {
+		if _, err := parseWaivers([]string{in}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseWaivers(%q) = %v, want an error naming %q", in, err, want)
 		}
 	}
 }
