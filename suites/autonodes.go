@@ -38,6 +38,7 @@ var (
 	specNoType = framework.Declare(framework.Spec{
 		Name:      "requirements no node type satisfies produce no node and a reason naming the requirement",
 		Checklist: framework.ChecklistAutoNodes,
+		BrokenBy:  []string{"autonodes-silent"},
 	})
 )
 

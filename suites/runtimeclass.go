@@ -12,10 +12,12 @@ var (
 	specTenantClass = framework.Declare(framework.Spec{
 		Name:      "the confidential RuntimeClasses exist in the tenant with their handlers",
 		Checklist: framework.ChecklistPodRuntime,
+		BrokenBy:  []string{"vnode-class-runs-runc"},
 	})
 	specUnknownRC = framework.Declare(framework.Spec{
 		Name:      "a pod naming a RuntimeClass the tenant lacks is rejected with the API server's message",
 		Checklist: framework.ChecklistPodRuntime,
+		BrokenBy:  []string{"runtimeclass-admission-off"},
 	})
 )
 

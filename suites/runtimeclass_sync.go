@@ -33,6 +33,7 @@ var (
 	specSyncCopies = framework.Declare(framework.Spec{
 		Name:      "a labelled host RuntimeClass appears in the shared-nodes tenant with its handler, scheduling and overhead",
 		Checklist: framework.ChecklistPodRuntime,
+		BrokenBy:  []string{"sync-drops-scheduling"},
 		Needs:     syncNeeds,
 	})
 	specSyncSelects = framework.Declare(framework.Spec{
@@ -45,7 +46,7 @@ var (
 		Name:      "changing a synced host RuntimeClass's labels, overhead and scheduling changes the tenant copy",
 		Checklist: framework.ChecklistPodRuntime,
 		Needs:     syncNeeds,
-		BrokenBy:  []string{"sync-skips-host-updates"},
+		BrokenBy:  []string{"sync-skips-host-updates", "sync-drops-scheduling"},
 	})
 	specSyncRemoves = framework.Declare(framework.Spec{
 		Name:      "relabelling or deleting the host RuntimeClass removes the tenant copy",
@@ -69,6 +70,7 @@ var (
 	specSyncPrivateNodes = framework.Declare(framework.Spec{
 		Name:      "with private nodes nothing is synced from the host",
 		Checklist: framework.ChecklistAutoNodes,
+		BrokenBy:  []string{"private-nodes-synced"},
 		Needs:     syncNeeds,
 	})
 )

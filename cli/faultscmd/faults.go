@@ -38,6 +38,10 @@ to that. Start a platform with one to see a check fail:
 			switch {
 			case uncovered:
 				un := framework.Uncovered()
+				if len(un) == 0 {
+					fmt.Fprintf(w, "every one of the %d specs has a fault that must break it\n", len(framework.Specs()))
+					break
+				}
 				fmt.Fprintf(w, "%d of %d specs have no fault that must break them:\n", len(un), len(framework.Specs()))
 				fmt.Fprintln(w, "SPEC\tDECLARED IN")
 				for _, s := range un {

@@ -651,14 +651,14 @@ func checkLabelFilter(f string) error {
 func firstLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	preamble := func(l string) bool {
-		return strings.HasPrefix(l, "Timed out after ") || strings.HasPrefix(l, "Told to stop trying after ")
+		return strings.HasPrefix(l, "Timed out after ") || strings.HasPrefix(l, "Told to stop trying after ") || strings.HasPrefix(l, "Failed after ")
 	}
 	if !slices.ContainsFunc(lines, preamble) {
 		return lines[0]
 	}
 	// Gomega's own wording around the error says nothing about it.
 	boilerplate := func(l string) bool {
-		for _, p := range []string{"Expected", "<*", "At one point", "Yet, Eventually", "{", "}", "s: "} {
+		for _, p := range []string{"Expected", "<*", "At one point", "Yet, Eventually", "The function passed to", "{", "}", "s: "} {
 			if strings.HasPrefix(l, p) {
 				return true
 			}

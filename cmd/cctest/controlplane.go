@@ -20,6 +20,7 @@ import (
 // SIGINT or EOF on stdin (the parent is gone).
 func newControlPlaneChild() *cobra.Command {
 	var name, dir string
+	var apiserverArgs []string
 	cmd := &cobra.Command{
 		Use:    controlplane.ChildCommand,
 		Hidden: true,
@@ -31,7 +32,7 @@ func newControlPlaneChild() *cobra.Command {
 				_, _ = io.Copy(io.Discard, os.Stdin)
 				cancel()
 			}()
-			cp, err := inprocess.Start(ctx, inprocess.Config{Name: name, Dir: dir})
+			cp, err := inprocess.Start(ctx, inprocess.Config{Name: name, Dir: dir, APIServerArgs: apiserverArgs})
 			if err != nil {
 				return err
 			}
@@ -43,6 +44,7 @@ func newControlPlaneChild() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "host", "control plane name")
 	cmd.Flags().StringVar(&dir, "dir", "", "state directory")
+	cmd.Flags().StringArrayVar(&apiserverArgs, "apiserver-arg", nil, "an extra kube-apiserver flag (repeatable)")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }

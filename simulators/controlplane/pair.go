@@ -25,19 +25,20 @@ func (p *Pair) TenantKubeconfig() string { return filepath.Join(p.Dir, "tenant.k
 
 // StartPair starts host and tenant in parallel under dir and copies their
 // admin kubeconfigs to dir/host.kubeconfig and dir/tenant.kubeconfig.
-func StartPair(ctx context.Context, binary, dir string) (*Pair, error) {
+// tenantAPIServerArgs are extra kube-apiserver flags for the tenant.
+func StartPair(ctx context.Context, binary, dir string, tenantAPIServerArgs ...string) (*Pair, error) {
 	begin := time.Now()
 	type result struct {
 		p   *Process
 		err error
 	}
-	start := func(name string, out chan<- result) {
-		p, err := Launch(ctx, binary, name, filepath.Join(dir, name))
+	start := func(name string, out chan<- result, args ...string) {
+		p, err := Launch(ctx, binary, name, filepath.Join(dir, name), args...)
 		out <- result{p, err}
 	}
 	hc, tc := make(chan result, 1), make(chan result, 1)
 	go start("host", hc)
-	go start("tenant", tc)
+	go start("tenant", tc, tenantAPIServerArgs...)
 	h, t := <-hc, <-tc
 	if err := errors.Join(h.err, t.err); err != nil {
 		for _, r := range []result{h, t} {

@@ -45,10 +45,11 @@ type Process struct {
 	waitErr error          // the child's exit status, valid after done
 }
 
-// Launch starts `binary __controlplane --name NAME --dir DIR` and waits until
+// Launch starts `binary __controlplane --name NAME --dir DIR` (plus
+// --apiserver-arg for each extra kube-apiserver flag) and waits until
 // it reports ready. If the parent dies, the child stops too: it gets SIGKILL
 // from the kernel (Pdeathsig) and sees EOF on stdin.
-func Launch(ctx context.Context, binary, name, dir string) (*Process, error) {
+func Launch(ctx context.Context, binary, name, dir string, apiserverArgs ...string) (*Process, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -59,7 +60,11 @@ func Launch(ctx context.Context, binary, name, dir string) (*Process, error) {
 	}
 	defer logFile.Close()
 
-	cmd := exec.Command(binary, ChildCommand, "--name", name, "--dir", dir)
+	args := []string{ChildCommand, "--name", name, "--dir", dir}
+	for _, a := range apiserverArgs {
+		args = append(args, "--apiserver-arg", a)
+	}
+	cmd := exec.Command(binary, args...)
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Pdeathsig: syscall.SIGKILL,

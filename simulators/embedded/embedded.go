@@ -103,7 +103,11 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 		sp, err := launchShared(ctx, o.Binary, o.Dir)
 		sharedCh <- launched{sp, err}
 	}()
-	pair, err := controlplane.StartPair(ctx, o.Binary, o.Dir)
+	var tenantArgs []string
+	if o.Faults.Has(FaultRuntimeClassAdmissionOff) {
+		tenantArgs = append(tenantArgs, "--disable-admission-plugins=RuntimeClass")
+	}
+	pair, err := controlplane.StartPair(ctx, o.Binary, o.Dir, tenantArgs...)
 	sl := <-sharedCh
 	if err != nil || sl.err != nil {
 		if pair != nil {
@@ -148,7 +152,7 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 		return fail(err)
 	}
 	if vc.PrivateNodes != nil && vc.PrivateNodes.Enabled {
-		if err := deployTenantManifests(ctx, p.Tenant, vc); err != nil {
+		if err := deployTenantManifests(ctx, p.Tenant, vc, o.Faults); err != nil {
 			return fail(err)
 		}
 	}
@@ -376,7 +380,7 @@ func applyHostRuntimeClasses(ctx context.Context, host kubernetes.Interface) err
 
 // deployTenantManifests applies experimental.deploy.vcluster.manifests in
 // the tenant (RuntimeClasses are what this platform needs from it).
-func deployTenantManifests(ctx context.Context, tenant kubernetes.Interface, vc *config.VCluster) error {
+func deployTenantManifests(ctx context.Context, tenant kubernetes.Interface, vc *config.VCluster, fs faults.Set) error {
 	m := vc.TenantManifests()
 	if strings.TrimSpace(m) == "" {
 		return nil
@@ -389,6 +393,9 @@ func deployTenantManifests(ctx context.Context, tenant kubernetes.Interface, vc 
 	for _, o := range objs {
 		switch t := o.Obj.(type) {
 		case *nodev1.RuntimeClass:
+			if t.Name == "vnode" && fs.Has(FaultVNodeClassRunsRunc) {
+				t.Handler = "runc"
+			}
 			if _, err := tenant.NodeV1().RuntimeClasses().Create(ctx, t, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 				errs = append(errs, fmt.Errorf("tenant RuntimeClass %s: %w", t.Name, err))
 			}

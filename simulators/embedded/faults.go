@@ -4,6 +4,9 @@ import "github.com/cctest/cctest/faults"
 
 // Faults of the Kata guest agent (pod-level attestation inside the guest).
 var (
-	FaultEgressDenied     = faults.Declare("egress-denied", "pods on confidential nodes cannot reach the attestation service whatever the NetworkPolicies say")
-	FaultPodVerdictReused = faults.Declare("pod-verdict-reused", "the Kata runtime starts every pod on the first passing verdict it got, not on one bound to that pod")
+	FaultEgressDenied             = faults.Declare("egress-denied", "pods on confidential nodes cannot reach the attestation service whatever the NetworkPolicies say")
+	FaultVNodeClassRunsRunc       = faults.Declare("vnode-class-runs-runc", "the tenant's vnode RuntimeClass is deployed with handler runc: vNode pods run as plain containers")
+	FaultRuntimeClassAdmissionOff = faults.Declare("runtimeclass-admission-off", "the tenant API server runs without its RuntimeClass admission plugin: pods naming a RuntimeClass the tenant lacks are admitted")
+	FaultPrivateNodesSynced       = faults.Declare("private-nodes-synced", "the private-nodes tenant syncs every host RuntimeClass, although vCluster starts no syncer with privateNodes")
+	FaultPodVerdictReused         = faults.Declare("pod-verdict-reused", "the Kata runtime starts every pod on the first passing verdict it got, not on one bound to that pod")
 )

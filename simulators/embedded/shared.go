@@ -51,6 +51,9 @@ func syncers(host kubernetes.Interface, tenant kubernetes.Interface, tenantVC *c
 		if s := t.vc.RuntimeClassSync(); s != nil {
 			cfg.Enabled, cfg.Selector = s.Enabled, s.Selector
 		}
+		if cfg.PrivateNodes && fs.Has(FaultPrivateNodesSynced) {
+			cfg.PrivateNodes, cfg.Enabled, cfg.Selector = false, true, nil // every host class
+		}
 		s, err := vcluster.NewRuntimeClassSyncer(host, t.client, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("%s tenant: %w", t.name, err)

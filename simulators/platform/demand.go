@@ -131,7 +131,7 @@ func (p *Platform) provisionFor(ctx context.Context, v *view, pod *corev1.Pod) {
 	seen := p.notified[string(pod.UID)] == msg
 	p.notified[string(pod.UID)] = msg
 	p.mu.Unlock()
-	if !seen {
+	if !seen && !p.cfg.Faults.Has(FaultAutoNodesSilent) {
 		p.tenRec.Event(pod, corev1.EventTypeWarning, ReasonFailedScheduling, msg)
 	}
 }

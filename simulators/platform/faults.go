@@ -8,5 +8,6 @@ var (
 	FaultAutoNodesWrongType       = faults.Declare("autonodes-wrong-type", "auto nodes provisions the most expensive matching node type instead of the cheapest")
 	FaultAutoNodesIgnoresOperator = faults.Declare("autonodes-ignores-operator", "auto nodes treats every nodeTypeSelector operator as In")
 	FaultPropertiesNotLabelled    = faults.Declare("properties-not-labelled", "joined nodes do not carry their node type's properties as labels")
+	FaultAutoNodesSilent          = faults.Declare("autonodes-silent", "auto nodes says nothing when no node pool can serve a pod: no FailedScheduling event naming the unmet requirement")
 	FaultNodeSharedAcrossTenants  = faults.Declare("node-shared-across-tenants", "a machine already joined to one tenant is joined to another tenant too")
 )

@@ -297,7 +297,7 @@ func (s *RuntimeClassSyncer) create(ctx context.Context, host *nodev1.RuntimeCla
 		},
 		Handler:    host.Handler,
 		Overhead:   host.Overhead.DeepCopy(),
-		Scheduling: host.Scheduling.DeepCopy(),
+		Scheduling: s.scheduling(host),
 	}
 	s.logf("create runtime class %s, because it does not exist in virtual cluster", rc.Name)
 	if _, err := s.tenant.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{}); err != nil {
@@ -307,13 +307,21 @@ func (s *RuntimeClassSyncer) create(ctx context.Context, host *nodev1.RuntimeCla
 	return nil
 }
 
+// scheduling is what the tenant copy gets of the host class's scheduling.
+func (s *RuntimeClassSyncer) scheduling(host *nodev1.RuntimeClass) *nodev1.Scheduling {
+	if s.cfg.Faults.Has(FaultSyncDropsScheduling) {
+		return nil
+	}
+	return host.Scheduling.DeepCopy()
+}
+
 func (s *RuntimeClassSyncer) update(ctx context.Context, host, tenant *nodev1.RuntimeClass) error {
 	want := tenant.DeepCopy()
 	want.Labels = tenantLabels(host.Labels, tenant.Labels)
 	want.Annotations = tenantAnnotations(host.Annotations, tenant.Annotations)
 	want.Handler = host.Handler
 	want.Overhead = host.Overhead.DeepCopy()
-	want.Scheduling = host.Scheduling.DeepCopy()
+	want.Scheduling = s.scheduling(host)
 	if equality.Semantic.DeepEqual(want, tenant) || s.cfg.Faults.Has(FaultSyncSkipsHostUpdates) {
 		s.remember(tenant.Name)
 		return nil

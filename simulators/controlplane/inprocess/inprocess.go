@@ -42,6 +42,9 @@ type Config struct {
 	// kubernetes Endpoints (which may not hold loopback): nothing connects to it.
 	ServiceCIDR      string
 	AdvertiseAddress string
+	// APIServerArgs are extra kube-apiserver flags, after cctest's own
+	// (faults turn admission plugins off with them).
+	APIServerArgs []string
 }
 
 // ControlPlane is a running control plane.
@@ -221,6 +224,7 @@ func runAPIServer(ctx context.Context, cfg Config, pkiDir, etcdAddr string, ln n
 		"--allow-privileged=true",
 		"--cert-dir=" + filepath.Join(cfg.Dir, "apiserver-certs"),
 	}
+	args = append(args, cfg.APIServerArgs...)
 	if err := parse(s.Flags(), args); err != nil {
 		return err
 	}
