@@ -41,24 +41,24 @@ const RTMRCount = 4
 
 // Event types used here (TCG PC Client PFP).
 const (
-	EvNoAction                      = uint32(tcg.NoAction)
-	EvSeparator                     = uint32(tcg.Separator)
-	EvEventTag                      = uint32(tcg.EventTag)
-	EvIPL                           = uint32(tcg.Ipl)
-	EvEFIAction                     = uint32(tcg.EFIAction)
-	EvEFIBootServicesApplication    = uint32(tcg.EFIBootServicesApplication)
-	EvEFIPlatformFirmwareBlob2      = uint32(tcg.EFIPlatformFirmwareBlob2)
-	EvEFIHandoffTables2             = uint32(tcg.EFIHandoffTables2)
-	EvEFIPlatformFirmwareBlob       = uint32(tcg.EFIPlatformFirmwareBlob)
-	EvEFIVariableDriverConfig       = uint32(tcg.EFIVariableDriverConfig)
-	EvEFIVariableBoot               = uint32(tcg.EFIVariableBoot)
-	EvEFIVariableBoot2              = uint32(tcg.EFIVariableBoot2)
-	EvEFIVariableAuthority          = uint32(tcg.EFIVariableAuthority)
-	ccMRIndexRTMR0                  = 1
-	descKernelCmdline               = "kernel command line"
-	kernelCmdlinePrefix             = "kernel_cmdline: "
-	specIDSignature                 = "Spec ID Event03\x00"
-	tpmAlgSHA384             uint16 = 0x000C
+	EvNoAction                          = uint32(tcg.NoAction)
+	EvSeparator                         = uint32(tcg.Separator)
+	EvEventTag                          = uint32(tcg.EventTag)
+	EvIPL                               = uint32(tcg.Ipl)
+	EvEFIAction                         = uint32(tcg.EFIAction)
+	EvEFIBootServicesApplication        = uint32(tcg.EFIBootServicesApplication)
+	EvEFIPlatformFirmwareBlob2          = uint32(tcg.EFIPlatformFirmwareBlob2)
+	EvEFIHandoffTables2                 = uint32(tcg.EFIHandoffTables2)
+	EvEFIPlatformFirmwareBlob           = uint32(tcg.EFIPlatformFirmwareBlob)
+	EvEFIVariableDriverConfig           = uint32(tcg.EFIVariableDriverConfig)
+	EvEFIVariableBoot                   = uint32(tcg.EFIVariableBoot)
+	EvEFIVariableBoot2                  = uint32(tcg.EFIVariableBoot2)
+	EvEFIVariableAuthority              = uint32(tcg.EFIVariableAuthority)
+	ccMRIndexRTMR0                      = 1
+	descKernelCmdline                   = "kernel command line"
+	kernelCmdlinePrefix                 = "kernel_cmdline: "
+	specIDSignature                     = "Spec ID Event03\x00"
+	tpmAlgSHA384                 uint16 = 0x000C
 )
 
 // Event is one measured event of the log.
@@ -82,7 +82,7 @@ type Event struct {
 	// Text is the event data made readable (ASCII / UTF-16 text, else hex).
 	Text string `json:"text,omitempty"`
 	// Data is the raw event data.
-	Data []byte `json:"data,omitempty"`
+	Data []byte `json:"-"`
 }
 
 // Log is a parsed event log.

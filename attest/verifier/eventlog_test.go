@@ -6,9 +6,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cctest/cctest/attest/eventlog"
 	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/attest/release"
+	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/simulators/tee"
 )
 
@@ -140,5 +143,58 @@ tdx:
 	data = strings.Replace(data, "    - {rtmr: 7, digest: ab}\n", "", 1)
 	if _, err := policy.Load([]byte(data)); err == nil || !strings.Contains(err.Error(), "the events of RTMR2 replay to") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// The release gate end to end: a node of a new release fails the current
+// policy; measuring a trusted machine of that release and adding the record
+// makes it pass, while the changed command line stays refused.
+func TestAddReleaseMakesNewReleasePass(t *testing.T) {
+	b := tee.DefaultBootChain()
+	b.Kernel = "vmlinuz-6.9.1-cctest"
+	newNode := tee.NewTDXMachine(tee.TDXOptions{Name: "new-node", Boot: &b})
+	doc, err := fixtures.Read("policies/tdx-simulated.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = []byte(noCollateral(string(doc)))
+	p, err := policy.Load(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireFail(t, newTestVerifier(nil, nil).Verify(logEvidence(t, newNode), p, testNonce[:]), "measurement", "matches no allowed measurement")
+
+	trusted := tee.NewTDXMachine(tee.TDXOptions{Name: "trusted", Boot: &b})
+	rec, err := MeasureRelease(logEvidence(t, trusted), "node-2026.12", "gcp-c3", "c3-standard-8", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.TDX.Events) != 7 || rec.TDX.Events[5].Description != "kernel command line" {
+		t.Fatalf("record events: %+v", rec.TDX.Events)
+	}
+	edited, err := release.AddToPolicy(doc, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(edited), "# Attestation policy for SIMULATED Intel TDX machines") {
+		t.Fatal("comments lost")
+	}
+	p2, err := policy.Load(edited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vd := newTestVerifier(nil, nil).Verify(logEvidence(t, newNode), p2, testNonce[:])
+	requirePass(t, vd)
+	if vd.MatchedImage != "node-2026.12" {
+		t.Fatalf("matched %q", vd.MatchedImage)
+	}
+	bad := tee.NewTDXMachine(tee.TDXOptions{Name: "bad", Boot: &b, Faults: []tee.Fault{tee.FaultChangedCmdline}})
+	requireFail(t, newTestVerifier(nil, nil).Verify(logEvidence(t, bad), p2, testNonce[:]), "measurement",
+		`kernel command line changed: "console=ttyS0 root=/dev/vda1 ro" → "console=ttyS0 root=/dev/vda1 ro agent.guest_components_rest_api=all"`)
+	// A log that does not replay is refused by measure too.
+	ev := logEvidence(t, trusted)
+	ev.EventLog = bootMachine("other").EventLog()
+	if _, err := MeasureRelease(ev, "x", "", "", time.Now()); err == nil || !strings.Contains(err.Error(), "eventlog: RTMR1") {
+		t.Fatalf("measure with a foreign log: %v", err)
 	}
 }
