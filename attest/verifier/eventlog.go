@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/cctest/cctest/attest/eventlog"
@@ -87,7 +88,11 @@ func describeLast(rtmr int, events []eventlog.Event) string {
 // MRTD, which RTMR differs and (with pinned events and a replayed log)
 // which event changed, e.g. the kernel command line with old -> new text.
 func explainRTMRMismatch(p *policy.Policy, body *pb.TDQuoteBody, log *eventlog.Log) string {
-	var out []string
+	type expl struct {
+		n    int
+		text string
+	}
+	var out []expl
 	for _, m := range p.TDX.AllowedMeasurements {
 		if m.Placeholder || !bytes.Equal(m.MRTDBytes(), body.GetMrTd()) {
 			continue
@@ -114,13 +119,19 @@ func explainRTMRMismatch(p *policy.Policy, body *pb.TDQuoteBody, log *eventlog.L
 			diffs = append(diffs, d)
 		}
 		if len(diffs) > 0 {
-			out = append(out, fmt.Sprintf("release %q: %s", m.Name, strings.Join(diffs, "; ")))
+			out = append(out, expl{len(diffs), fmt.Sprintf("release %q: %s", m.Name, strings.Join(diffs, "; "))})
 		}
 	}
 	if len(out) == 0 {
 		return ""
 	}
-	return "; " + strings.Join(out, "; ")
+	// The closest release (fewest differing registers) first.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].n < out[j].n })
+	var texts []string
+	for _, e := range out {
+		texts = append(texts, e.text)
+	}
+	return "; " + strings.Join(texts, "; ")
 }
 
 func pinnedEvents(events []policy.TDXEvent, rtmr int) []eventlog.Event {
