@@ -147,7 +147,7 @@ func (d *configfsDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
 	if err != nil {
 		return verifier.Evidence{}, fmt.Errorf("%s: %w", d.Describe(), err)
 	}
-	return verifier.Evidence{TEE: d.tee, Raw: raw, Nonce: rd[:], Source: d.Describe()}, nil
+	return verifier.Evidence{TEE: d.tee, Raw: raw, EventLog: readCCEL(d.tee), Nonce: rd[:], Source: d.Describe()}, nil
 }
 
 type tdxIoctlDevice struct{ path string }
@@ -165,7 +165,7 @@ func (d *tdxIoctlDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
 	if err != nil {
 		return verifier.Evidence{}, fmt.Errorf("%s: %w", d.path, err)
 	}
-	return verifier.Evidence{TEE: teename.TDX, Raw: raw, Nonce: rd[:], Source: d.path}, nil
+	return verifier.Evidence{TEE: teename.TDX, Raw: raw, EventLog: readCCEL(teename.TDX), Nonce: rd[:], Source: d.path}, nil
 }
 
 type sevIoctlDevice struct{ path string }

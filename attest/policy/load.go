@@ -129,6 +129,29 @@ func (p *Policy) Validate() error {
 					checkHex(add, fmt.Sprintf("%s.rtmr%d", path, j), r, MeasurementSize)
 				}
 			}
+			eventsOK := true
+			for k, e := range m.Events {
+				ep := fmt.Sprintf("%s.events[%d]", path, k)
+				if e.RTMR < 0 || e.RTMR > 3 {
+					add(ep+".rtmr", "must be 0-3, got %d", e.RTMR)
+					eventsOK = false
+				}
+				if e.Digest == "" {
+					add(ep+".digest", "must be set (SHA-384, 48 bytes, hex)")
+					eventsOK = false
+				} else if b, err := DecodeHex(e.Digest); err != nil || len(b) != MeasurementSize {
+					checkHex(add, ep+".digest", e.Digest, MeasurementSize)
+					eventsOK = false
+				}
+			}
+			if eventsOK {
+				replayed, pinned := m.EventRTMRs(), m.RTMRBytes()
+				for j := range replayed {
+					if replayed[j] != nil && pinned[j] != nil && !bytes.Equal(replayed[j], pinned[j]) {
+						add(fmt.Sprintf("%s.events", path), "the events of RTMR%d replay to %x, not to the pinned rtmr%d", j, replayed[j], j)
+					}
+				}
+			}
 		}
 		for i, st := range t.AcceptTcbStatuses {
 			path := fmt.Sprintf("tdx.acceptTcbStatuses[%d]", i)

@@ -9,6 +9,7 @@
 package policy
 
 import (
+	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -132,6 +133,10 @@ type TDX struct {
 	// MrServiceTd pins MRSERVICETD (hex, 48 bytes; all zero = no service TD
 	// bound) of the TDX 1.5 body. When set, quotes without it fail.
 	MrServiceTd string `json:"mrServiceTd,omitempty"`
+	// RequireEventLog fails evidence that carries no CCEL event log. Without
+	// it, evidence without a log passes the event-log check as skipped; a
+	// log that is present is always replayed and must equal the quote's RTMRs.
+	RequireEventLog bool `json:"requireEventLog,omitempty"`
 }
 
 // TDXMeasurement is one allowed TD image.
@@ -147,6 +152,43 @@ type TDXMeasurement struct {
 	// Placeholder marks an example entry that must be replaced by the real
 	// image's values; it never matches any evidence.
 	Placeholder bool `json:"placeholder,omitempty"`
+	// Events are the release's measured boot events (from `cctest measure`).
+	// The events of an RTMR replay to that RTMR: when the RTMR is not pinned
+	// its replayed value is required instead, and a mismatch is explained
+	// event by event (e.g. the kernel command line, old -> new).
+	Events []TDXEvent `json:"events,omitempty"`
+}
+
+// TDXEvent is one pinned event of a release's CCEL event log.
+type TDXEvent struct {
+	// RTMR the event extends (0-3).
+	RTMR int `json:"rtmr"`
+	// Type is the TCG event type ("EV_IPL"), informational.
+	Type string `json:"type,omitempty"`
+	// Digest is the event's SHA-384 digest (hex, 48 bytes).
+	Digest string `json:"digest"`
+	// Description and Text say what was measured, for messages.
+	Description string `json:"description,omitempty"`
+	Text        string `json:"text,omitempty"`
+}
+
+// EventRTMRs replays the pinned events into RTMR0-3 from zero; an entry is
+// nil when no event extends that RTMR.
+func (m TDXMeasurement) EventRTMRs() [4][]byte {
+	var out [4][]byte
+	for _, e := range m.Events {
+		if e.RTMR < 0 || e.RTMR > 3 {
+			continue
+		}
+		if out[e.RTMR] == nil {
+			out[e.RTMR] = make([]byte, MeasurementSize)
+		}
+		h := sha512.New384()
+		h.Write(out[e.RTMR])
+		h.Write(mustHex(e.Digest))
+		out[e.RTMR] = h.Sum(nil)
+	}
+	return out
 }
 
 // SNP is the AMD SEV-SNP section.

@@ -33,6 +33,10 @@ type Evidence struct {
 	// Nonce is the REPORT_DATA the evidence was requested with. Informational:
 	// the verifier compares against the caller's expectation, never this.
 	Nonce []byte `json:"nonce,omitempty"`
+	// EventLog is the TD's CCEL event log (TCG2 crypto-agile format, the
+	// ACPI CCEL table's log area; Trustee's "cc_eventlog"). When present it
+	// is replayed and must equal the quote's RTMRs.
+	EventLog []byte `json:"eventLog,omitempty"`
 	// Source says where the evidence came from ("configfs-tsm", "/dev/tdx_guest",
 	// "simulated:<machine>").
 	Source string `json:"source,omitempty"`

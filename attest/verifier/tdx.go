@@ -16,6 +16,7 @@ import (
 
 	"github.com/cctest/cctest/api/teename"
 
+	"github.com/cctest/cctest/attest/eventlog"
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/trust"
 	tdxabi "github.com/google/go-tdx-guest/abi"
@@ -161,7 +162,8 @@ func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	v.tdxVerify(vd, ev.Raw, q, p)
 
 	vd.add(nonceCheck(body.GetReportData(), expected, p))
-	matched := tdxMeasurementCheck(vd, body, p)
+	log := tdxEventLogCheck(vd, ev, body, p)
+	matched := tdxMeasurementCheck(vd, body, p, log)
 	attrs := binary.LittleEndian.Uint64(body.GetTdAttributes())
 	vd.add(bitCheck("debug", attrs&tdAttrDebug != 0, "TD_ATTRIBUTES.DEBUG (bit 0)",
 		"debug TD: TD_ATTRIBUTES.DEBUG is set, so the host can read and change the TD's memory and CPU state"))
@@ -433,7 +435,7 @@ func bitCheck(name string, set bool, field, failDetail string) Check {
 	return c
 }
 
-func tdxMeasurementCheck(vd *Verdict, body *pb.TDQuoteBody, p *policy.Policy) *policy.TDXMeasurement {
+func tdxMeasurementCheck(vd *Verdict, body *pb.TDQuoteBody, p *policy.Policy, log *eventlog.Log) *policy.TDXMeasurement {
 	c := Check{Name: "measurement", Measured: "mrtd " + hex.EncodeToString(body.GetMrTd())}
 	var names []string
 	var matched *policy.TDXMeasurement
@@ -452,8 +454,8 @@ func tdxMeasurementCheck(vd *Verdict, body *pb.TDQuoteBody, p *policy.Policy) *p
 		c.Pass, c.Measured = true, c.Measured+" = "+matched.Name
 		vd.MatchedImage = matched.Name
 	} else {
-		c.Detail = fmt.Sprintf("MRTD %s (with its RTMRs) matches no allowed measurement %v%s",
-			hex.EncodeToString(body.GetMrTd()), names, placeholderHint(p, teename.TDX))
+		c.Detail = fmt.Sprintf("MRTD %s (with its RTMRs) matches no allowed measurement %v%s%s",
+			hex.EncodeToString(body.GetMrTd()), names, placeholderHint(p, teename.TDX), explainRTMRMismatch(p, body, log))
 	}
 	vd.add(c)
 	return matched
@@ -464,6 +466,11 @@ func tdxMatches(m *policy.TDXMeasurement, body *pb.TDQuoteBody) bool {
 		return false
 	}
 	for i, r := range m.RTMRBytes() {
+		if r != nil && !bytes.Equal(r, body.GetRtmrs()[i]) {
+			return false
+		}
+	}
+	for i, r := range m.EventRTMRs() { // pinned events stand for their RTMR
 		if r != nil && !bytes.Equal(r, body.GetRtmrs()[i]) {
 			return false
 		}

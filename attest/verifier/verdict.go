@@ -2,6 +2,8 @@ package verifier
 
 import (
 	"fmt"
+
+	"github.com/cctest/cctest/attest/eventlog"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -33,20 +35,23 @@ type Verdict struct {
 	Notes []string `json:"notes,omitempty"`
 
 	// Identity of what was attested.
-	Measurement   string   `json:"measurement,omitempty"` // MRTD or MEASUREMENT, hex
-	RTMRs         []string `json:"rtmrs,omitempty"`
-	MatchedImage  string   `json:"matchedImage,omitempty"` // allowlist entry name
-	TCB           string   `json:"tcb,omitempty"`
-	ChipID        string   `json:"chipID,omitempty"`     // empty when masked (all zero, as with a VLEK)
-	SigningKey    string   `json:"signingKey,omitempty"` // SNP: VCEK or VLEK
-	FMSPC         string   `json:"fmspc,omitempty"`
-	PPID          string   `json:"ppid,omitempty"`
-	ProductLine   string   `json:"productLine,omitempty"`
-	ReportVersion uint32   `json:"reportVersion,omitempty"` // SNP report / TDX quote version
-	ReportData    string   `json:"reportData,omitempty"`
-	TrustRoot     string   `json:"trustRoot,omitempty"`
-	Simulated     bool     `json:"simulated"` // chained to the cctest test PKI
-	ChainCached   bool     `json:"chainCached,omitempty"`
+	Measurement string   `json:"measurement,omitempty"` // MRTD or MEASUREMENT, hex
+	RTMRs       []string `json:"rtmrs,omitempty"`
+	// Events are the TD's CCEL events, set when the log replays to the
+	// quote's RTMRs (so they are as trustworthy as the quote).
+	Events        []eventlog.Event `json:"events,omitempty"`
+	MatchedImage  string           `json:"matchedImage,omitempty"` // allowlist entry name
+	TCB           string           `json:"tcb,omitempty"`
+	ChipID        string           `json:"chipID,omitempty"`     // empty when masked (all zero, as with a VLEK)
+	SigningKey    string           `json:"signingKey,omitempty"` // SNP: VCEK or VLEK
+	FMSPC         string           `json:"fmspc,omitempty"`
+	PPID          string           `json:"ppid,omitempty"`
+	ProductLine   string           `json:"productLine,omitempty"`
+	ReportVersion uint32           `json:"reportVersion,omitempty"` // SNP report / TDX quote version
+	ReportData    string           `json:"reportData,omitempty"`
+	TrustRoot     string           `json:"trustRoot,omitempty"`
+	Simulated     bool             `json:"simulated"` // chained to the cctest test PKI
+	ChainCached   bool             `json:"chainCached,omitempty"`
 	// TDXTCB is Intel's TCB status of a TDX platform, TDX module and QE,
 	// with advisory IDs and the collateral's dates (collateral.verify on).
 	TDXTCB *TDXTCBStatus `json:"tdxTcb,omitempty"`

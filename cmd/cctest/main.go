@@ -14,6 +14,7 @@ import (
 	"github.com/cctest/cctest/cli/certifycmd"
 	"github.com/cctest/cctest/cli/envcmd"
 	"github.com/cctest/cctest/cli/faultscmd"
+	"github.com/cctest/cctest/cli/measurecmd"
 	"github.com/cctest/cctest/cli/probeimagecmd"
 	"github.com/cctest/cctest/cli/reportcmd"
 	"github.com/cctest/cctest/cli/runcmd"
@@ -46,6 +47,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newControlPlaneChild(), runcmd.New(), envcmd.New(), attestcmd.New(), attestcmd.NewGate(),
 		certifycmd.New(), faultscmd.New(), probe, reportcmd.New(), versioncmd.New())
 	root.AddCommand(bundlecmd.New())
+	root.AddCommand(measurecmd.New(), measurecmd.NewPolicy())
 	return root
 }
 

@@ -40,6 +40,9 @@ const (
 	// FaultRevoked lists the machine's PCK certificate in the fake PCS's PCK CRL
 	// (TDX only; visible when collateral revocation checks are on).
 	FaultRevoked Fault = "revoked"
+	// FaultChangedCmdline boots the TD (with a CCEL event log) with a kernel
+	// command line other than the release's: RTMR2 changes (TDX only).
+	FaultChangedCmdline Fault = "changed-cmdline"
 )
 
 var faultTEEs = map[Fault][]string{
@@ -47,6 +50,7 @@ var faultTEEs = map[Fault][]string{
 	FaultOldTCB: {teename.TDX, teename.SNP}, FaultUntrustedRoot: {teename.TDX, teename.SNP}, FaultForgedChain: {teename.TDX, teename.SNP},
 	FaultReplay: {teename.TDX, teename.SNP}, FaultMigratable: {teename.TDX, teename.SNP}, FaultVMPL: {teename.SNP},
 	FaultExpiredCert: {teename.TDX, teename.SNP}, FaultRevoked: {teename.TDX},
+	FaultChangedCmdline: {teename.TDX},
 }
 
 var faultHelp = map[Fault]string{
@@ -61,6 +65,7 @@ var faultHelp = map[Fault]string{
 	FaultVMPL:             "SNP report from VMPL 1 instead of 0",
 	FaultExpiredCert:      "expired PCK / VCEK certificate",
 	FaultRevoked:          "PCK certificate listed in the (fake) PCS CRL",
+	FaultChangedCmdline:   "TD booted with a changed kernel command line (CCEL event log; RTMR2 changes)",
 }
 
 // Faults lists the faults that apply to a TEE ("" for all), sorted.

@@ -79,6 +79,11 @@ type TDXOptions struct {
 	TeeTcbSvn2 []byte
 	// MrServiceTd (TDX 1.5 body); nil is all zero (no service TD bound).
 	MrServiceTd []byte
+	// Boot, when set, gives the machine a CCEL event log of this boot chain
+	// (firmware, kernel, kernel command line, initrd) and makes RTMR0-2 its
+	// replay (RTMR options for 0-2 are then ignored). FaultChangedCmdline
+	// implies DefaultBootChain.
+	Boot *BootChain
 	// Faults switched on for this machine.
 	Faults []Fault
 }
@@ -110,6 +115,9 @@ type TDXMachine struct {
 
 	mu       sync.Mutex
 	replayed []byte
+
+	boot     *BootChain
+	eventLog []byte
 }
 
 // NewTDXMachine creates a machine. It is cheap: keys and the PCK
@@ -142,6 +150,11 @@ func NewTDXMachine(o TDXOptions) *TDXMachine {
 	}
 	if m.faults[FaultOldTCB] {
 		m.teeTcbSvn = OldTeeTcbSvn[:]
+	}
+	if o.Boot != nil {
+		m.setBoot(*o.Boot)
+	} else if m.faults[FaultChangedCmdline] {
+		m.setBoot(DefaultBootChain())
 	}
 	m.teeTcbSvn2 = pick(o.TeeTcbSvn2, m.teeTcbSvn)
 	m.mrServiceTd = pick(o.MrServiceTd, make([]byte, 48))

@@ -267,7 +267,7 @@ func TestMachinesAreDeterministicFromTheirName(t *testing.T) {
 	if _, err := ParseFault(teename.SNP, "revoked"); err == nil {
 		t.Fatal("revoked is TDX-only")
 	}
-	if len(Faults(teename.TDX)) != 10 || len(Faults(teename.SNP)) != 10 {
+	if len(Faults(teename.TDX)) != 11 || len(Faults(teename.SNP)) != 10 {
 		t.Fatalf("faults: %v / %v", Faults(teename.TDX), Faults(teename.SNP))
 	}
 }

@@ -25,11 +25,12 @@ func (d *simDevice) Describe() string {
 }
 
 func (d *simDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
-	var raw []byte
+	var raw, log []byte
 	var err error
 	switch m := d.m.(type) {
 	case *tee.TDXMachine:
 		raw, err = tdxclient.GetRawQuote(tee.TDXQuoteProvider{Machine: m}, rd)
+		log = m.EventLog()
 	case *tee.SNPMachine:
 		raw, err = tee.SNPQuoteProvider{Machine: m}.GetRawQuote(rd)
 	default:
@@ -38,5 +39,5 @@ func (d *simDevice) Evidence(rd [64]byte) (verifier.Evidence, error) {
 	if err != nil {
 		return verifier.Evidence{}, err
 	}
-	return verifier.Evidence{TEE: d.m.TEE(), Raw: raw, Nonce: rd[:], Source: "simulated:" + d.m.Name()}, nil
+	return verifier.Evidence{TEE: d.m.TEE(), Raw: raw, EventLog: log, Nonce: rd[:], Source: "simulated:" + d.m.Name()}, nil
 }
