@@ -153,3 +153,40 @@ func TestHTMLExpandsFailingEvidenceAndAllOfASmallRun(t *testing.T) {
 		t.Errorf("big run: %d failing records expanded, want 25 (and the 50 passing ones collapsed)", n)
 	}
 }
+
+// A spec that examined a node type's nodes and failed fails that type's
+// certification, though all of its evidence passes.
+func TestCertificationFailsOnAFailedSpecThatExaminedTheType(t *testing.T) {
+	r := synthetic(8)
+	for i, s := range r.SpecReports {
+		for _, e := range s.ReportEntries {
+			if ev, ok := decodeEvidence(e); ok && ev.NodeType == "tdx-large" {
+				r.SpecReports[i].State = types.SpecStateFailed
+				r.SpecReports[i].Failure = types.Failure{Message: "one machine backs two nodes"}
+			}
+		}
+	}
+	// Only passing evidence remains for tdx-large.
+	for i := range r.SpecReports {
+		var keep types.ReportEntries
+		for _, e := range r.SpecReports[i].ReportEntries {
+			if ev, ok := decodeEvidence(e); !ok || ev.Verdict.Pass {
+				keep = append(keep, e)
+			}
+		}
+		r.SpecReports[i].ReportEntries = keep
+	}
+	p := newPage(r)
+	found := false
+	for _, row := range p.Cert.Rows {
+		if row.NodeType == "tdx-large" {
+			found = true
+			if row.OK || row.Fail != 0 {
+				t.Errorf("tdx-large: OK %v with %d failing evidence, want not OK from the failed spec alone", row.OK, row.Fail)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no tdx-large row: the test checks nothing")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -361,6 +362,8 @@ func certification(evs []evidenceView, specs []specView) certView {
 	rows := map[string]*certRow{}
 	var order []string
 	sets := map[string][4]map[string]bool{}
+	// examined: the specs that recorded evidence of each node type's nodes.
+	examined := map[string]map[string]bool{}
 	for _, e := range evs {
 		nt := e.Rec.NodeType
 		if nt == "" {
@@ -374,6 +377,10 @@ func certification(evs []evidenceView, specs []specView) certView {
 			sets[nt] = [4]map[string]bool{{}, {}, {}, {}}
 		}
 		row.Subjects = append(row.Subjects, evidenceRef{e.ID, e.Rec.Kind + " " + e.Rec.Subject})
+		if examined[nt] == nil {
+			examined[nt] = map[string]bool{}
+		}
+		examined[nt][e.SpecID] = true
 		if e.Pass {
 			row.Pass++
 		} else {
@@ -401,6 +408,15 @@ func certification(evs []evidenceView, specs []specView) certView {
 				if s.State != types.SpecStatePassed.String() {
 					row.OK = false
 				}
+			}
+		}
+		// A spec that examined this type's nodes and failed fails the type
+		// too, even with every piece of evidence passing (e.g. two nodes
+		// backed by one machine).
+		for _, s := range specs {
+			if examined[nt][s.ID] && s.Failed && !slices.ContainsFunc(row.Specs, func(r specRef) bool { return r.ID == s.ID }) {
+				row.Specs = append(row.Specs, specRef{s.ID, s.Name, s.State})
+				row.OK = false
 			}
 		}
 		c.Rows = append(c.Rows, *row)
