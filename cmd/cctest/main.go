@@ -12,6 +12,7 @@ import (
 	"github.com/cctest/cctest/cli/attestcmd"
 	"github.com/cctest/cctest/cli/bundlecmd"
 	"github.com/cctest/cctest/cli/certifycmd"
+	"github.com/cctest/cctest/cli/diffcmd"
 	"github.com/cctest/cctest/cli/envcmd"
 	"github.com/cctest/cctest/cli/faultscmd"
 	"github.com/cctest/cctest/cli/measurecmd"
@@ -46,7 +47,7 @@ func newRoot() *cobra.Command {
 	probe.AddCommand(probeimagecmd.New())
 	root.AddCommand(newControlPlaneChild(), runcmd.New(), envcmd.New(), attestcmd.New(), attestcmd.NewGate(),
 		certifycmd.New(), faultscmd.New(), probe, reportcmd.New(), versioncmd.New())
-	root.AddCommand(bundlecmd.New())
+	root.AddCommand(bundlecmd.New(), diffcmd.New())
 	root.AddCommand(measurecmd.New(), measurecmd.NewPolicy())
 	return root
 }
