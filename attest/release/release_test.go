@@ -169,3 +169,31 @@ func TestRecordRoundTripAndBadInput(t *testing.T) {
 		}
 	}
 }
+
+// add-release then remove-release: the release is allowed, then gone, and
+// the person's comments survive both edits; an unknown name changes nothing.
+func TestRemoveRelease(t *testing.T) {
+	added, err := AddToPolicy([]byte(doc()), tdxRecord("rel-2026.12"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := RemoveFromPolicy(added, "rel-2026.12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasEntry(p, tdxRecord("rel-2026.12")) || strings.Contains(string(out), "rel-2026.12") {
+		t.Errorf("the release is still allowed:\n%s", out)
+	}
+	for _, line := range strings.Split(commented, "\n") {
+		if c := strings.TrimSpace(line); strings.HasPrefix(c, "#") && !strings.Contains(string(out), c) {
+			t.Errorf("comment %q lost:\n%s", c, out)
+		}
+	}
+	if _, err := RemoveFromPolicy(added, "no-such-release"); err == nil || !strings.Contains(err.Error(), `no allowlist entry is named "no-such-release"`) {
+		t.Errorf("unknown name: %v", err)
+	}
+}

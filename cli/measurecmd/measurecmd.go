@@ -149,14 +149,14 @@ func simulated(name string, faultNames []string, cmdline string) (verifier.Evide
 	return ev, nil
 }
 
-// NewPolicy returns the policy command (add-release).
+// NewPolicy returns the policy command (add-release, remove-release).
 func NewPolicy() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "Edit attestation policy files",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newAddRelease())
+	cmd.AddCommand(newAddRelease(), newRemoveRelease())
 	return cmd
 }
 
@@ -190,6 +190,34 @@ without a section for the record's TEE, a policy or record that does not load).`
 			}
 			section := map[bool]string{true: "tdx", false: "snp"}[rec.TDX != nil]
 			fmt.Fprintf(cmd.OutOrStdout(), "added release %q to %s (%s.allowedMeasurements)\n", rec.Name, policyPath, section)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&policyPath, "policy", "", "policy file to edit (YAML)")
+	return cmd
+}
+
+func newRemoveRelease() *cobra.Command {
+	var policyPath string
+	cmd := &cobra.Command{
+		Use:   "remove-release NAME --policy FILE",
+		Short: "Stop allowing a release: remove its allowlist entry from a policy file",
+		Long: `remove-release removes the allowlist entry named NAME (tdx or snp
+allowedMeasurements) from the policy. Comments stay; the layout may be
+normalised. The file is written via a temporary file and rename and left
+untouched on any error (no entry of that name, a policy that does not load).`,
+		Example:       `  cctest policy remove-release node-2026.10 --policy tdx-hardware.yaml`,
+		Args:          cobra.ExactArgs(1),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if policyPath == "" {
+				return usage("--policy is required")
+			}
+			if err := release.RemoveFromPolicyFile(policyPath, args[0]); err != nil {
+				return usage("remove-release: %v", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed release %q from %s\n", args[0], policyPath)
 			return nil
 		},
 	}
