@@ -57,7 +57,7 @@ type ManifestFile struct {
 // platform.log, included). Each file is written to a
 // temporary name and renamed, so a failure midway never truncates what is
 // already there.
-func WriteBundle(dir string, r types.Report) error {
+func WriteBundle(dir string, r types.Report, opts ...Option) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func WriteBundle(dir string, r types.Report) error {
 	if err := WriteJUnit(&junit, r); err != nil {
 		return fmt.Errorf("junit: %w", err)
 	}
-	if err := WriteHTML(&page, r); err != nil {
+	if err := WriteHTML(&page, r, opts...); err != nil {
 		return fmt.Errorf("html: %w", err)
 	}
 	evidence, err := evidenceFiles(r)

@@ -32,3 +32,31 @@ func TestCompareNamesChangedSpecsAndMeasurements(t *testing.T) {
 		}
 	}
 }
+
+// With a baseline the page has a section of what changed (or says nothing
+// did); without one it has none.
+func TestPageShowsChangesSinceTheBaseline(t *testing.T) {
+	old, new := synthetic(8), synthetic(8)
+	for i, s := range new.SpecReports {
+		if s.LeafNodeType == types.NodeTypeIt && s.State == types.SpecStatePassed {
+			new.SpecReports[i].State = types.SpecStateFailed
+			break
+		}
+	}
+	page := func(r types.Report, opts ...Option) string {
+		var b strings.Builder
+		if err := WriteHTML(&b, r, opts...); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	if p := page(new, WithBaseline(old)); !strings.Contains(p, "Changes since the baseline") || !strings.Contains(p, "passed → failed") {
+		t.Error("the page lacks the change since the baseline")
+	}
+	if p := page(old, WithBaseline(old)); !strings.Contains(p, "Nothing changed") {
+		t.Error("the page of an unchanged run does not say nothing changed")
+	}
+	if p := page(new); strings.Contains(p, "Changes since the baseline") {
+		t.Error("a page without a baseline shows a baseline section")
+	}
+}

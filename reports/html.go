@@ -48,17 +48,34 @@ func scriptHash(js string) string {
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
+// Option changes what the page shows.
+type Option func(*options)
+
+type options struct{ baseline *types.Report }
+
+// WithBaseline adds what changed since an earlier run: specs whose outcome
+// changed, node types' verdicts, measurements and TCBs (see Compare).
+func WithBaseline(base types.Report) Option { return func(o *options) { o.baseline = &base } }
+
 // WriteHTML renders the report as one self-contained HTML page: no external
 // assets, opens from file:// offline. Every string from the report is
 // escaped by html/template for the context it lands in.
-func WriteHTML(w io.Writer, r types.Report) error {
+func WriteHTML(w io.Writer, r types.Report, opts ...Option) error {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	p := newPage(r)
+	if o.baseline != nil {
+		p.Baseline = &baselineView{Name: o.baseline.StartTime.UTC().Format("2006-01-02 15:04:05 UTC"), Changes: Compare(*o.baseline, r).Lines()}
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	err := pageTmpl.Execute(bw, struct {
 		P   *page
 		CSS template.CSS
 		JS  template.JS
 		CSP string
-	}{newPage(r), template.CSS(pageCSS), template.JS(pageJS), pageCSP})
+	}{p, template.CSS(pageCSS), template.JS(pageJS), pageCSP})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,12 @@ import (
 
 // page is everything the HTML template shows. Every string in it is plain
 // text (names, messages, events from the cluster): the template escapes it.
+// baselineView is what changed since a baseline run (--baseline).
+type baselineView struct {
+	Name    string   // the baseline's start time, for people
+	Changes []string // Diff.Lines(); empty: nothing changed
+}
+
 type page struct {
 	Title      string
 	Summary    Summary
@@ -32,6 +38,8 @@ type page struct {
 	Evidence   []evidenceView
 	Cert       certView
 	Chart      chart
+	// Baseline is set when the page compares the run with an earlier one.
+	Baseline *baselineView
 	Generated  string
 }
 

@@ -24,6 +24,8 @@ func usage(format string, a ...any) error {
 // Options are the flags of `cctest report`.
 type Options struct {
 	From, HTML, JUnit, Bundle string
+	// Baseline is an earlier run's report.json: the page shows what changed.
+	Baseline string
 }
 
 // New returns the report command.
@@ -79,6 +81,7 @@ reflect the run's verdict (cctest run does).`,
 	f.StringVar(&o.HTML, "html", "", "write the HTML page to FILE")
 	f.StringVar(&o.JUnit, "junit", "", "write JUnit XML to FILE")
 	f.StringVar(&o.Bundle, "bundle", "", "write the evidence bundle into DIR")
+	f.StringVar(&o.Baseline, "baseline", "", "an earlier run's report.json: the page shows what changed since")
 	return cmd
 }
 
@@ -101,8 +104,16 @@ func Run(out io.Writer, o Options) error {
 	if err != nil {
 		return usage("--from %s: %v", o.From, err)
 	}
+	var opts []reports.Option
+	if o.Baseline != "" {
+		base, err := reports.Load(o.Baseline)
+		if err != nil {
+			return usage("--baseline: %v", err)
+		}
+		opts = append(opts, reports.WithBaseline(base))
+	}
 	if o.HTML != "" {
-		if err := reports.WriteFileAtomic(o.HTML, func(w io.Writer) error { return reports.WriteHTML(w, r) }); err != nil {
+		if err := reports.WriteFileAtomic(o.HTML, func(w io.Writer) error { return reports.WriteHTML(w, r, opts...) }); err != nil {
 			return exitcode.New(exitcode.Failed, fmt.Sprintf("--html: %v", err))
 		}
 		fmt.Fprintf(out, "wrote %s\n", o.HTML)
@@ -114,7 +125,7 @@ func Run(out io.Writer, o Options) error {
 		fmt.Fprintf(out, "wrote %s\n", o.JUnit)
 	}
 	if o.Bundle != "" {
-		if err := writeBundle(out, o.Bundle, o.From, src, r); err != nil {
+		if err := writeBundle(out, o.Bundle, o.From, src, r, opts...); err != nil {
 			return exitcode.New(exitcode.Failed, fmt.Sprintf("--bundle: %v", err))
 		}
 		fmt.Fprintf(out, "wrote the evidence bundle in %s (%d evidence files, manifest %s)\n",
@@ -131,7 +142,7 @@ func Run(out io.Writer, o Options) error {
 
 // writeBundle copies the source report.json byte for byte into a bundle
 // directory that has none, so the manifest hashes the original.
-func writeBundle(out io.Writer, dir, from string, src []byte, r types.Report) error {
+func writeBundle(out io.Writer, dir, from string, src []byte, r types.Report, opts ...reports.Option) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -143,7 +154,7 @@ func writeBundle(out io.Writer, dir, from string, src []byte, r types.Report) er
 	} else if same, _ := sameFile(from, dst); !same {
 		fmt.Fprintf(out, "note: %s already exists and is kept; the pages come from %s\n", dst, from)
 	}
-	return reports.WriteBundle(dir, r)
+	return reports.WriteBundle(dir, r, opts...)
 }
 
 func sameFile(a, b string) (bool, error) {

@@ -51,6 +51,7 @@ type Options struct {
 	FlakeAttempts                       int
 	ListImages                          bool
 	RequireAll                          bool
+	Baseline                            string
 	Waive                               []string
 	RerunFailed                         string
 	Faults                              []string
@@ -118,6 +119,7 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f.StringSliceVar(&o.Skip, "skip", nil, "skip specs whose name matches this regexp (repeatable)")
 	f.IntVar(&o.FlakeAttempts, "flake-attempts", 0, "retry a failing spec up to N attempts in all; one that passes on a retry is reported as flaky (summary, JUnit, HTML), never as a plain pass")
 	f.StringVar(&o.RerunFailed, "rerun-failed", "", "run only the specs that failed in an earlier run: its report directory or report.json")
+	f.StringVar(&o.Baseline, "baseline", "", "an earlier run (report directory or report.json): the page shows what changed since — specs, node type verdicts, measurements, TCBs")
 	f.BoolVar(&o.RequireAll, "require-all", false, "fail the run when any spec was skipped (hardware runs, --tee, imply it); accept one with --waive")
 	f.StringArrayVar(&o.Waive, "waive", nil, "accept a skip under --require-all: 'SPEC NAME=reason' (repeatable; the report shows each waiver)")
 	f.BoolVar(&o.ListImages, "list-images", false, "print every image this run pulls, one per line, and exit (to mirror them for an air-gapped cluster)")
@@ -176,6 +178,14 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	waivers, err := parseWaivers(o.Waive)
 	if err != nil {
 		return usage(err)
+	}
+	var bundleOpts []reports.Option
+	if o.Baseline != "" {
+		base, err := loadRun(o.Baseline)
+		if err != nil {
+			return usage(fmt.Errorf("--baseline: %w", err))
+		}
+		bundleOpts = append(bundleOpts, reports.WithBaseline(base))
 	}
 	if o.FlakeAttempts < 0 {
 		return usage(fmt.Errorf("--flake-attempts %d: want 0 (no retries) or more", o.FlakeAttempts))
@@ -274,7 +284,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	// After RunSpecs: Ginkgo writes report.json as it ends, and the
 	// bundle's manifest must hash the final file.
-	if err := reports.WriteBundle(reportDir, r); err != nil {
+	if err := reports.WriteBundle(reportDir, r, bundleOpts...); err != nil {
 		fmt.Fprintf(out, "warning: the report bundle is incomplete: %v\n", err)
 		if verdict == nil {
 			verdict = exitcode.New(exitcode.Failed, "write the report bundle: "+err.Error())
@@ -595,13 +605,18 @@ func skipProblems(r types.Report, requireAll bool, waivers map[string]string) []
 	return out
 }
 
-// failedIn reads an earlier run's report (its directory or report.json) and
-// returns a focus that selects exactly the specs that failed there.
-func failedIn(path string) ([]string, error) {
+// loadRun reads an earlier run's report: its directory or report.json.
+func loadRun(path string) (types.Report, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "report.json")
 	}
-	r, err := reports.Load(path)
+	return reports.Load(path)
+}
+
+// failedIn reads an earlier run's report (its directory or report.json) and
+// returns a focus that selects exactly the specs that failed there.
+func failedIn(path string) ([]string, error) {
+	r, err := loadRun(path)
 	if err != nil {
 		return nil, fmt.Errorf("--rerun-failed: %w", err)
 	}
