@@ -23,15 +23,9 @@ func AddToPolicy(doc []byte, r *Record) ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, fmt.Errorf("release record: %w", err)
 	}
-	if _, err := policy.Load(doc); err != nil {
-		return nil, fmt.Errorf("the policy does not load before the edit: %w", err)
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(doc, &root); err != nil {
-		return nil, fmt.Errorf("policy YAML: %v", err)
-	}
-	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
-		return nil, errors.New("policy YAML: want one document with a mapping at the top")
+	root, err := policyTree(doc)
+	if err != nil {
+		return nil, err
 	}
 	top := root.Content[0]
 	section := map[string]string{teename.TDX: "tdx", teename.SNP: "snp"}[r.TEE]
@@ -54,7 +48,7 @@ func AddToPolicy(doc []byte, r *Record) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := insertEntry(doc, &root, list, entry)
+	out, err := insertEntry(doc, root, list, entry)
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +149,12 @@ func insertText(doc []byte, root, list, entry *yaml.Node, comment string) ([]byt
 // AddToPolicyFile edits the policy file in place (temporary file + rename,
 // keeping its mode); on any error the file is untouched.
 func AddToPolicyFile(path string, r *Record) error {
+	return editPolicyFile(path, func(doc []byte) ([]byte, error) { return AddToPolicy(doc, r) })
+}
+
+// editPolicyFile applies edit to the policy file in place (temporary file
+// + rename, keeping its mode); on any error the file is untouched.
+func editPolicyFile(path string, edit func([]byte) ([]byte, error)) error {
 	st, err := os.Stat(path)
 	if err != nil {
 		return err
@@ -163,11 +163,27 @@ func AddToPolicyFile(path string, r *Record) error {
 	if err != nil {
 		return err
 	}
-	out, err := AddToPolicy(doc, r)
+	out, err := edit(doc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return WriteFileAtomic(path, out, st.Mode().Perm())
+}
+
+// policyTree parses a policy that loads into its YAML node tree: one
+// document with a mapping at the top.
+func policyTree(doc []byte) (*yaml.Node, error) {
+	if _, err := policy.Load(doc); err != nil {
+		return nil, fmt.Errorf("the policy does not load before the edit: %w", err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return nil, fmt.Errorf("policy YAML: %v", err)
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("policy YAML: want one document with a mapping at the top")
+	}
+	return &root, nil
 }
 
 func entryFor(r *Record, section string, list *yaml.Node) (*yaml.Node, error) {

@@ -1,9 +1,7 @@
 package release
 
 import (
-	"errors"
 	"fmt"
-	"os"
 
 	"go.yaml.in/yaml/v3"
 
@@ -16,15 +14,9 @@ import (
 // normalised. A name no entry has, or a policy that does not load after the
 // edit, is an error.
 func RemoveFromPolicy(doc []byte, name string) ([]byte, error) {
-	if _, err := policy.Load(doc); err != nil {
-		return nil, fmt.Errorf("the policy does not load before the edit: %w", err)
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(doc, &root); err != nil {
-		return nil, fmt.Errorf("policy YAML: %v", err)
-	}
-	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
-		return nil, errors.New("policy YAML: want one document with a mapping at the top")
+	root, err := policyTree(doc)
+	if err != nil {
+		return nil, err
 	}
 	removed := false
 	for _, section := range []string{"tdx", "snp"} {
@@ -47,7 +39,7 @@ func RemoveFromPolicy(doc []byte, name string) ([]byte, error) {
 	if !removed {
 		return nil, fmt.Errorf("no allowlist entry is named %q (nothing removed)", name)
 	}
-	out, err := encode(&root)
+	out, err := encode(root)
 	if err != nil {
 		return nil, err
 	}
@@ -60,17 +52,5 @@ func RemoveFromPolicy(doc []byte, name string) ([]byte, error) {
 // RemoveFromPolicyFile edits the policy file in place (temporary file +
 // rename, keeping its mode); on any error the file is untouched.
 func RemoveFromPolicyFile(path, name string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	doc, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	out, err := RemoveFromPolicy(doc, name)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return WriteFileAtomic(path, out, st.Mode().Perm())
+	return editPolicyFile(path, func(doc []byte) ([]byte, error) { return RemoveFromPolicy(doc, name) })
 }
