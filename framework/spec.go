@@ -21,8 +21,21 @@ type Spec struct {
 	Labels []string
 	// Checklist is the seed checklist item the spec covers.
 	Checklist Checklist
-	// BrokenBy are the faults under which this spec must fail.
+	// BrokenBy are the faults under which this spec must fail; a pair of
+	// faults switched on together is written Pair(a, b).
 	BrokenBy []string
+	// FailsWith is what the spec must report under the faults in BrokenBy:
+	// a regular expression its failure message must match. The mutation
+	// check counts a failure only when it comes from the spec's own body,
+	// is not a timeout, and says this. FailsWithUnder overrides it for one
+	// fault (or pair).
+	FailsWith      string
+	FailsWithUnder map[string]string
+	// WaitsFor are the faults of BrokenBy this spec detects through its own
+	// bounded wait for something the platform must do in time (a synced
+	// copy that never follows its host class): only under these does the
+	// mutation check accept a timeout as the spec's failure.
+	WaitsFor []string
 	// MayAlsoFailUnder are faults under which the spec can fail as a
 	// consequence, depending on where pods land (e.g. a Kata pod on a
 	// machine a faulty gate let in). The mutation check tolerates them.
@@ -67,6 +80,23 @@ func (s *Spec) It(body func(ginkgo.SpecContext), decorators ...any) bool {
 	return ginkgo.It(s.Name, append(args, body)...)
 }
 
+// Expected is the regular expression the spec's failure message must match
+// under a fault (or pair) of its BrokenBy ("" = none declared).
+func (s *Spec) Expected(fault string) string {
+	if m, ok := s.FailsWithUnder[fault]; ok {
+		return m
+	}
+	return s.FailsWith
+}
+
+// Pair names two faults switched on together, for BrokenBy: a spec whose
+// own check only a second fault can reach (a debug TD the gate would have
+// refused, let in by a gate that admits anything) names the pair.
+func Pair(a, b string) string { return a + PairSep + b }
+
+// PairSep joins the faults of a pair.
+const PairSep = "+"
+
 // Where is the file:line that declares the spec.
 func (s *Spec) Where() string { return s.where }
 
@@ -93,6 +123,17 @@ func SpecNames() []string {
 
 // Detectors returns fault -> the specs that must fail under it (sorted).
 func Detectors() map[string][]string { return byFault(func(s Spec) []string { return s.BrokenBy }) }
+
+// FaultKeys lists the faults and fault pairs some spec must fail under,
+// sorted: what the mutation check runs.
+func FaultKeys() []string {
+	var out []string
+	for k := range Detectors() {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // Collateral returns fault -> the specs that may also fail under it.
 func Collateral() map[string][]string {

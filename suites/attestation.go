@@ -19,33 +19,47 @@ import (
 	"github.com/cctest/cctest/reports"
 )
 
-// A Kata pod starts only on a verdict bound to it.
-var kataPodFaults = framework.Faults(kataFaults, []string{"pod-attestation-skipped", "pod-verdict-reused"})
+// What a Kata pod's spec reports under the runtime faults it detects.
+var (
+	kataDetects  = []string{"kata-handler-missing", "attestation-service-down", "probe-evidence-replayed", "pod-attestation-skipped", "pod-verdict-reused"}
+	kataMessages = map[string]string{
+		"kata-handler-missing":     `FailedCreatePodSandBox: .*no runtime for "kata-qemu-(tdx|snp)" is configured`,
+		"attestation-service-down": `AttestationFailed: attestation service unreachable`,
+		"probe-evidence-replayed":  `AttestationFailed: attestation failed: nonce: REPORT_DATA does not match the nonce`,
+		"pod-attestation-skipped":  `runs on \S+ without an Attested event: it started without verified evidence`,
+		"pod-verdict-reused":       `verdict \S+ is bound to "pod:[^"]+", not to this pod`,
+	}
+)
 
 var (
 	specGateRefuses = framework.Declare(framework.Spec{
 		Name:      "every confidential node joined after a passing attestation, and refused machines never joined",
 		Labels:    []string{"host-access", "tee:tdx"},
 		Checklist: framework.ChecklistCloudCVM,
-		BrokenBy:  framework.Faults(tdxNodeFaults, []string{"gate-admits-unattested"}),
-		Needs:     []framework.Need{framework.NeedPolicy},
+		BrokenBy:  framework.Faults([]string{"gate-admits-unattested"}, gateAdmits(tdxImageFaults...)),
+		FailsWith: `node \S+ joined although its gate refused it`,
+		// Under a gate that admits anything the other TDX specs may land on
+		// the bad machine.
+		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults),
+		Needs:            []framework.Need{framework.NeedPolicy},
 	})
 	specKataTDX = framework.Declare(framework.Spec{
-		Name:      "a Kata pod on a TDX node is attested when it starts",
-		Labels:    []string{"tee:tdx"},
-		Checklist: framework.ChecklistPodRuntime,
-		BrokenBy:  framework.Faults(tdxNodeFaults, kataPodFaults),
-		// A machine the faulty gate let in has an unapproved measurement,
-		// so a Kata pod placed on it fails its own attestation.
-		MayAlsoFailUnder: []string{"gate-admits-unattested"},
+		Name:             "a Kata pod on a TDX node is attested when it starts",
+		Labels:           []string{"tee:tdx"},
+		Checklist:        framework.ChecklistPodRuntime,
+		BrokenBy:         kataDetects,
+		FailsWithUnder:   kataMessages,
+		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults),
 		Needs:            []framework.Need{framework.NeedPolicy},
 	})
 	specKataSNP = framework.Declare(framework.Spec{
-		Name:      "a Kata pod on an SEV-SNP node is attested when it starts",
-		Labels:    []string{"tee:snp"},
-		Checklist: framework.ChecklistPodRuntime,
-		BrokenBy:  framework.Faults(snpNodeFaults, kataPodFaults),
-		Needs:     []framework.Need{framework.NeedPolicy},
+		Name:             "a Kata pod on an SEV-SNP node is attested when it starts",
+		Labels:           []string{"tee:snp"},
+		Checklist:        framework.ChecklistPodRuntime,
+		BrokenBy:         kataDetects,
+		FailsWithUnder:   kataMessages,
+		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults),
+		Needs:            []framework.Need{framework.NeedPolicy},
 	})
 )
 

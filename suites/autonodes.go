@@ -18,27 +18,37 @@ import (
 
 var (
 	specTDXNode = framework.Declare(framework.Spec{
-		Name:      "a TDX workload gets a tdx-large node carrying the node type's properties as labels",
-		Labels:    []string{"tee:tdx", "node-types"},
-		Checklist: framework.ChecklistProperties,
-		BrokenBy:  tdxNodeFaults,
+		Name:             "a TDX workload gets a tdx-large node carrying the node type's properties as labels",
+		Labels:           []string{"tee:tdx", "node-types"},
+		Checklist:        framework.ChecklistProperties,
+		BrokenBy:         tdxImageFaults,
+		FailsWith:        fmt.Sprintf(noCapacity, "tdx-large"),
+		MayAlsoFailUnder: []string{"properties-not-labelled"},
 	})
 	specSNPNode = framework.Declare(framework.Spec{
-		Name:      "an SEV-SNP workload gets an snp-large node carrying the node type's properties as labels",
-		Labels:    []string{"tee:snp", "node-types"},
-		Checklist: framework.ChecklistProperties,
-		BrokenBy:  snpNodeFaults,
+		Name:             "an SEV-SNP workload gets an snp-large node carrying the node type's properties as labels",
+		Labels:           []string{"tee:snp", "node-types"},
+		Checklist:        framework.ChecklistProperties,
+		BrokenBy:         snpImageFaults,
+		FailsWith:        fmt.Sprintf(noCapacity, "snp-large"),
+		MayAlsoFailUnder: []string{"properties-not-labelled"},
 	})
 	specCheapest = framework.Declare(framework.Spec{
 		Name:      "a plain workload gets the cheapest matching plain node type, never a confidential one",
 		Labels:    []string{"node-types"},
 		Checklist: framework.ChecklistAutoNodes,
 		BrokenBy:  []string{"autonodes-wrong-type", "autonodes-ignores-operator"},
+		FailsWithUnder: map[string]string{
+			"autonodes-wrong-type":       `labels wrong: vcluster.com/node-type="cpu-medium" \(want "cpu-small"\)`,
+			"autonodes-ignores-operator": `plain workload landed on confidential node \S+: the pool's DoesNotExist requirement was not honoured`,
+		},
 	})
 	specNoType = framework.Declare(framework.Spec{
 		Name:      "requirements no node type satisfies produce no node and a reason naming the requirement",
 		Checklist: framework.ChecklistAutoNodes,
 		BrokenBy:  []string{"autonodes-silent"},
+		FailsWith: `no FailedScheduling event names the unsatisfied requirement`,
+		WaitsFor:  []string{"autonodes-silent"},
 	})
 )
 

@@ -18,18 +18,23 @@ import (
 
 var (
 	specEgressAllowed = framework.Declare(framework.Spec{
-		Name:             "with the reference NetworkPolicies a confidential pod reaches the attestation service and nothing else",
-		Checklist:        framework.ChecklistPodRuntime,
-		BrokenBy:         framework.Faults(tdxNodeFaults, kataFaults),
-		MayAlsoFailUnder: []string{"gate-admits-unattested"},
+		Name:      "with the reference NetworkPolicies a confidential pod reaches the attestation service and nothing else",
+		Checklist: framework.ChecklistPodRuntime,
+		BrokenBy:  []string{"egress-denied", "netpol-not-enforced"},
+		FailsWithUnder: map[string]string{
+			"egress-denied":       `AttestationFailed: egress to the attestation service was denied`,
+			"netpol-not-enforced": `traffic to other destinations is not blocked`,
+		},
+		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults),
 	})
 	specEgressDenied = framework.Declare(framework.Spec{
 		Name:      "under default-deny egress a Kata pod's attestation fails saying egress was denied",
 		Checklist: framework.ChecklistPodRuntime,
-		BrokenBy:  framework.Faults(tdxNodeFaults, []string{"pod-attestation-skipped", "kata-handler-missing"}),
-		// A runtime that reuses a verdict never asks the service again, so
-		// under default-deny egress its pod starts instead of failing.
-		MayAlsoFailUnder: []string{"pod-verdict-reused"},
+		BrokenBy:  []string{"netpol-not-enforced", "pod-attestation-skipped", "pod-verdict-reused"},
+		// A runtime that skips attestation or reuses a verdict never asks
+		// the service, so its pod runs where it should have failed.
+		FailsWith:        `no AttestationFailed event for \S+: the pod is Running on node \S+ instead`,
+		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults),
 	})
 )
 

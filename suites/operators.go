@@ -20,16 +20,28 @@ var (
 		Name:      "a pool selecting on Exists gets the cheapest node type that has the property, labelled with it",
 		Checklist: framework.ChecklistAutoNodes,
 		BrokenBy:  []string{"properties-not-labelled", "autonodes-wrong-type"},
+		FailsWithUnder: map[string]string{
+			"properties-not-labelled": `gave node type "cpu-small" without the cctest.dev/cores label`,
+			"autonodes-wrong-type":    `cpu-small is the cheapest type with the property`,
+		},
 	})
 	specOpNotIn = framework.Declare(framework.Spec{
 		Name:      "a pool selecting on NotIn never gets the excluded value, and node types without the property still match",
 		Checklist: framework.ChecklistAutoNodes,
 		BrokenBy:  []string{"autonodes-wrong-type", "autonodes-ignores-operator"},
+		FailsWithUnder: map[string]string{
+			"autonodes-wrong-type":       `cpu-small lacks the property, so NotIn matches it, and it is the cheapest`,
+			"autonodes-ignores-operator": `\(confidential-compute NotIn \[tdx\]\) gave a TDX node`,
+		},
 	})
 	specOpGtLt = framework.Declare(framework.Spec{
 		Name:      "a pool selecting on Gt and Lt gets the node type whose numeric property lies between the bounds",
 		Checklist: framework.ChecklistAutoNodes,
 		BrokenBy:  []string{"properties-not-labelled", "autonodes-ignores-operator"},
+		FailsWithUnder: map[string]string{
+			"properties-not-labelled":    `node type cpu-medium's property cctest.dev/cores=8 is not on the node`,
+			"autonodes-ignores-operator": `to-mid-size will not run: FailedScheduling: .*cctest.dev/cores Gt \[4\]`,
+		},
 	})
 )
 

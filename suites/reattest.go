@@ -26,8 +26,13 @@ import (
 var specReattest = framework.Declare(framework.Spec{
 	Name:      "every confidential node is re-attested by a probe with the spec's own nonce",
 	Checklist: framework.ChecklistValidateInside,
-	BrokenBy:  framework.Faults(tdxNodeFaults, snpNodeFaults, kataFaults, []string{"gate-admits-unattested", "attestation-service-accepts-all"}),
-	Needs:     []framework.Need{framework.NeedPolicy},
+	BrokenBy:  []string{"attestation-service-accepts-all", "attestation-service-down"},
+	FailsWithUnder: map[string]string{
+		"attestation-service-accepts-all": `the attestation service passed the evidence without running any check`,
+		"attestation-service-down":        `attestation service challenge`,
+	},
+	MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults),
+	Needs:            []framework.Need{framework.NeedPolicy},
 })
 
 // kataClass is the Kata runtime of each TEE: on the pod-level path only the

@@ -13,11 +13,13 @@ var (
 		Name:      "the confidential RuntimeClasses exist in the tenant with their handlers",
 		Checklist: framework.ChecklistPodRuntime,
 		BrokenBy:  []string{"vnode-class-runs-runc"},
+		FailsWith: `RuntimeClass vnode has the wrong handler`,
 	})
 	specUnknownRC = framework.Declare(framework.Spec{
 		Name:      "a pod naming a RuntimeClass the tenant lacks is rejected with the API server's message",
 		Checklist: framework.ChecklistPodRuntime,
 		BrokenBy:  []string{"runtimeclass-admission-off"},
+		FailsWith: `creating a pod with an unknown RuntimeClass`,
 	})
 )
 

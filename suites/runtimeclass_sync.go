@@ -34,6 +34,7 @@ var (
 		Name:      "a labelled host RuntimeClass appears in the shared-nodes tenant with its handler, scheduling and overhead",
 		Checklist: framework.ChecklistPodRuntime,
 		BrokenBy:  []string{"sync-drops-scheduling"},
+		FailsWith: `tenant copy differs from the host class: .* scheduling nil`,
 		Needs:     syncNeeds,
 	})
 	specSyncSelects = framework.Declare(framework.Spec{
@@ -41,36 +42,44 @@ var (
 		Checklist: framework.ChecklistPodRuntime,
 		Needs:     syncNeeds,
 		BrokenBy:  []string{"sync-ignores-selector"},
+		FailsWith: `a host class that does not match the sync selector \S+ was synced`,
 	})
 	specSyncUpdates = framework.Declare(framework.Spec{
 		Name:      "changing a synced host RuntimeClass's labels, overhead and scheduling changes the tenant copy",
 		Checklist: framework.ChecklistPodRuntime,
 		Needs:     syncNeeds,
 		BrokenBy:  []string{"sync-skips-host-updates", "sync-drops-scheduling"},
+		FailsWith: `host class \S+ changed \(label, overhead, scheduling\) but its tenant copy did not follow`,
+		WaitsFor:  []string{"sync-skips-host-updates", "sync-drops-scheduling"},
 	})
 	specSyncRemoves = framework.Declare(framework.Spec{
 		Name:      "relabelling or deleting the host RuntimeClass removes the tenant copy",
 		Checklist: framework.ChecklistPodRuntime,
 		Needs:     syncNeeds,
 		// A relabelled class still "matches" a syncer that ignores the selector.
-		BrokenBy: []string{"sync-ignores-selector", "sync-keeps-unmatched"},
+		BrokenBy:  []string{"sync-ignores-selector", "sync-keeps-unmatched"},
+		FailsWith: `the host class no longer matches the selector but its tenant copy stayed`,
+		WaitsFor:  []string{"sync-ignores-selector", "sync-keeps-unmatched"},
 	})
 	specSyncTenantLocal = framework.Declare(framework.Spec{
 		Name:      "a tenant-created RuntimeClass is removed unless labelled vcluster.loft.sh/controlled-by",
 		Checklist: framework.ChecklistPodRuntime,
 		Needs:     syncNeeds,
 		BrokenBy:  []string{"sync-deletes-controlled-by"},
+		FailsWith: `labelled vcluster.loft.sh/controlled-by was removed: the syncer must leave it alone`,
 	})
 	specSyncOtherHandler = framework.Declare(framework.Spec{
 		Name:      "a tenant RuntimeClass named like a host class but with another handler keeps its own object (handler is immutable)",
 		Checklist: framework.ChecklistPodRuntime,
 		Needs:     syncNeeds,
 		BrokenBy:  []string{"sync-replaces-handler"},
+		FailsWith: `was replaced by its host twin's \(handler kata-qemu-tdx\)`,
 	})
 	specSyncPrivateNodes = framework.Declare(framework.Spec{
 		Name:      "with private nodes nothing is synced from the host",
 		Checklist: framework.ChecklistAutoNodes,
 		BrokenBy:  []string{"private-nodes-synced"},
+		FailsWith: `a host class reached the private-nodes tenant`,
 		Needs:     syncNeeds,
 	})
 )

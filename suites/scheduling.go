@@ -19,17 +19,24 @@ import (
 
 var (
 	specOnlyConfidential = framework.Declare(framework.Spec{
-		Name:      "confidential pods land only on nodes advertising the property, plain pods never on TEE nodes",
-		Labels:    []string{"tee:tdx", "tee:snp"},
-		Checklist: framework.ChecklistValidateInside,
-		BrokenBy:  framework.Faults(tdxNodeFaults, snpNodeFaults, []string{"autonodes-ignores-operator"}),
+		Name:             "confidential pods land only on nodes advertising the property, plain pods never on TEE nodes",
+		Labels:           []string{"tee:tdx", "tee:snp"},
+		Checklist:        framework.ChecklistValidateInside,
+		BrokenBy:         []string{"autonodes-ignores-operator"},
+		FailsWith:        `plain pod \S+ runs on TEE node \S+`,
+		MayAlsoFailUnder: allNodeFaults,
 	})
 	specCapacity = framework.Declare(framework.Spec{
 		Name:      "when every machine of a node type is in use, the pod left over stays pending and the node type shows no free capacity",
 		Labels:    []string{"auto-nodes", "tee:snp", "host-access"},
 		Checklist: framework.ChecklistAutoNodes,
-		BrokenBy:  framework.Faults(snpNodeFaults, []string{"node-shared-across-tenants"}),
-		Needs:     []framework.Need{framework.NeedHostAccess},
+		BrokenBy:  []string{"snp-debug-policy", "node-shared-across-tenants"},
+		FailsWithUnder: map[string]string{
+			"snp-debug-policy":           `NodeType snp-large has no usable machines`,
+			"node-shared-across-tenants": `pods that may not share a node run, but snp-large has \d+ machines: some machine backs more than one node`,
+		},
+		MayAlsoFailUnder: snpNodeFaults,
+		Needs:            []framework.Need{framework.NeedHostAccess},
 	})
 )
 

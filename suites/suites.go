@@ -73,13 +73,34 @@ func SkipUnmet(r *framework.Run) {
 }
 
 // Faults that keep a TEE's nodes out of the tenant (or give them the wrong
-// labels) break every spec that needs such a node; faults in the pod-level
-// runtime break every spec that starts a Kata pod.
+// labels) can fail every spec that needs such a node, and faults in the
+// pod-level runtime every spec that starts a Kata pod: the mutation check
+// tolerates those failures (MayAlsoFailUnder). Each spec's BrokenBy names
+// only the faults it detects through its own check.
 var (
-	tdxNodeFaults = []string{"debug-td", "tampered-quote", "wrong-measurement", "properties-not-labelled"}
-	snpNodeFaults = []string{"snp-debug-policy", "tampered-quote", "wrong-measurement", "properties-not-labelled"}
-	kataFaults    = []string{"kata-handler-missing", "egress-denied", "attestation-service-down", "probe-evidence-replayed"}
+	tdxImageFaults = []string{"debug-td", "tampered-quote", "wrong-measurement"}
+	snpImageFaults = []string{"snp-debug-policy", "tampered-quote", "wrong-measurement"}
+	tdxNodeFaults  = framework.Faults(tdxImageFaults, []string{"properties-not-labelled"})
+	snpNodeFaults  = framework.Faults(snpImageFaults, []string{"properties-not-labelled"})
+	kataFaults     = []string{"kata-handler-missing", "egress-denied", "attestation-service-down", "probe-evidence-replayed",
+		"pod-attestation-skipped", "pod-verdict-reused", "gate-admits-unattested", "netpol-not-enforced"}
+	allNodeFaults = framework.Faults(tdxNodeFaults, snpNodeFaults)
 )
+
+// gateAdmits pairs a machine fault with a gate that admits anything: the
+// faulty machine joins, and only the specs' own checks stand between it and
+// the workloads.
+func gateAdmits(faults ...string) []string {
+	var out []string
+	for _, f := range faults {
+		out = append(out, framework.Pair("gate-admits-unattested", f))
+	}
+	return out
+}
+
+// noCapacity is what a workload's spec reports when the gate refused every
+// machine of its node type (the platform is right; the node image is not).
+const noCapacity = `will not run: FailedScheduling: .*%s: no free capacity`
 
 // podSpec describes a workload a spec creates.
 type podSpec struct {
@@ -229,6 +250,10 @@ func (s *suite) waitEvent(ctx context.Context, ns, name, reason string, base tim
 			if terminal(e) {
 				return StopTrying(fmt.Sprintf("no %s event for %s/%s: %s instead: %s", reason, ns, name, e.Reason, e.Message))
 			}
+		}
+		// A pod that runs will not fail now: the event waited for never comes.
+		if p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); err == nil && p.Status.Phase == corev1.PodRunning {
+			return StopTrying(fmt.Sprintf("no %s event for %s/%s: the pod is Running on node %s instead", reason, ns, name, p.Spec.NodeName))
 		}
 		return fmt.Errorf("no %s event for %s/%s after %s", reason, ns, name, s.Timeout(base))
 	}).WithTimeout(s.Timeout(base)).WithPolling(100*time.Millisecond).Should(Succeed(), "no %s event for %s/%s", reason, ns, name)

@@ -15,10 +15,12 @@ import (
 )
 
 var specOneNodePerMachine = framework.Declare(framework.Spec{
-	Name:      "no machine backs more than one node",
-	Checklist: framework.ChecklistRegister,
-	BrokenBy:  framework.Faults(tdxNodeFaults, []string{"node-shared-across-tenants"}),
-	Needs:     []framework.Need{framework.NeedPolicy},
+	Name:             "no machine backs more than one node",
+	Checklist:        framework.ChecklistRegister,
+	BrokenBy:         []string{"node-shared-across-tenants"},
+	FailsWith:        `one machine \(\S+ [0-9a-f]+\) backs both node \S+ and node \S+`,
+	MayAlsoFailUnder: tdxNodeFaults,
+	Needs:            []framework.Need{framework.NeedPolicy},
 })
 
 var _ = describe(func(s *suite) {

@@ -14,15 +14,21 @@ import (
 
 var (
 	specSideBySide = framework.Declare(framework.Spec{
-		Name:             "a vNode pod and a Kata pod run side by side on one confidential node",
-		Checklist:        framework.ChecklistVNode,
-		BrokenBy:         framework.Faults(tdxNodeFaults, kataFaults, []string{"vnode-handler-missing", "vnode-kata-conflict"}),
-		MayAlsoFailUnder: []string{"gate-admits-unattested"},
+		Name:      "a vNode pod and a Kata pod run side by side on one confidential node",
+		Checklist: framework.ChecklistVNode,
+		BrokenBy:  []string{"vnode-handler-missing", "vnode-kata-conflict"},
+		FailsWithUnder: map[string]string{
+			"vnode-handler-missing": `pod \S+/vnode will not run: FailedCreatePodSandBox: .*no runtime for "vnode" is configured`,
+			"vnode-kata-conflict":   `pod \S+/vnode will not run: FailedCreatePodSandBox: .*runtime "vnode" conflicts with runtime "kata-qemu-tdx"`,
+		},
+		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults),
 	})
 	specMissingHandler = framework.Declare(framework.Spec{
-		Name:      "a pod whose runtime handler is not installed on its node fails with the kubelet's sandbox error",
-		Checklist: framework.ChecklistPodRuntime,
-		BrokenBy:  tdxNodeFaults,
+		Name:             "a pod whose runtime handler is not installed on its node fails with the kubelet's sandbox error",
+		Checklist:        framework.ChecklistPodRuntime,
+		BrokenBy:         []string{"unknown-handler-runs-runc"},
+		FailsWith:        `no FailedCreatePodSandBox event for \S+/wrong-handler: the pod is Running on node \S+ instead`,
+		MayAlsoFailUnder: tdxNodeFaults,
 	})
 )
 

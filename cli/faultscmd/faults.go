@@ -4,6 +4,8 @@ package faultscmd
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -30,7 +32,7 @@ to that. Start a platform with one to see a check fail:
   cctest env up --fault gate-admits-unattested
   cctest run --fault debug-td`,
 		Example: `  cctest faults              # the catalogue
-  cctest faults --specs      # each fault with the specs that must fail under it
+  cctest faults --specs      # each fault (and pair) with the specs that must fail under it, and what they must report
   cctest faults --uncovered  # specs no fault breaks yet (checks not yet shown to fail)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -48,10 +50,15 @@ to that. Start a platform with one to see a check fail:
 					fmt.Fprintf(w, "%s\t%s\n", s.Name, s.Where())
 				}
 			case specs:
-				det := framework.Detectors()
-				fmt.Fprintln(w, "FAULT\tSPECS THAT MUST FAIL")
-				for _, f := range faults.All() {
-					fmt.Fprintf(w, "%s\t%s\n", f.Name, strings.Join(det[f.Name], "; "))
+				fmt.Fprintln(w, "FAULT\tSPEC THAT MUST FAIL\tMUST REPORT")
+				for _, key := range framework.FaultKeys() {
+					for _, name := range framework.Detectors()[key] {
+						expect := ""
+						if s, ok := framework.Lookup(name); ok {
+							expect = s.Expected(key)
+						}
+						fmt.Fprintf(w, "%s\t%s\t%s\n", key, name, expect)
+					}
 				}
 			default:
 				fmt.Fprintln(w, "FAULT\tCOMPONENT\tDESCRIPTION")
@@ -79,9 +86,28 @@ func Problems() []string {
 		}
 	}
 	for _, s := range framework.Specs() {
-		for _, f := range append(append([]string{}, s.BrokenBy...), s.MayAlsoFailUnder...) {
-			if _, ok := faults.Lookup(f); !ok {
-				out = append(out, fmt.Sprintf("spec %q (%s) names fault %q, which no simulator declares", s.Name, s.Where(), f))
+		for _, key := range s.BrokenBy {
+			if s.Expected(key) == "" {
+				out = append(out, fmt.Sprintf("spec %q (%s) declares no failure message under %s: set FailsWith (or FailsWithUnder[%q]) to what it must report", s.Name, s.Where(), key, key))
+			} else if _, err := regexp.Compile(s.Expected(key)); err != nil {
+				out = append(out, fmt.Sprintf("spec %q (%s): the failure message under %s is not a regular expression: %v", s.Name, s.Where(), key, err))
+			}
+		}
+		for _, key := range s.WaitsFor {
+			if !slices.Contains(s.BrokenBy, key) {
+				out = append(out, fmt.Sprintf("spec %q (%s) waits for fault %s, which is not in its BrokenBy", s.Name, s.Where(), key))
+			}
+		}
+		for key := range s.FailsWithUnder {
+			if !slices.Contains(s.BrokenBy, key) {
+				out = append(out, fmt.Sprintf("spec %q (%s) declares a failure message under %s, which is not in its BrokenBy", s.Name, s.Where(), key))
+			}
+		}
+		for _, key := range append(append([]string{}, s.BrokenBy...), s.MayAlsoFailUnder...) {
+			for _, f := range strings.Split(key, framework.PairSep) {
+				if _, ok := faults.Lookup(f); !ok {
+					out = append(out, fmt.Sprintf("spec %q (%s) names fault %q, which no simulator declares", s.Name, s.Where(), f))
+				}
 			}
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -89,9 +91,12 @@ func failed(r types.Report) map[string]string {
 	return out
 }
 
-// TestMutationCheck is the harness testing itself: without faults every spec
-// passes; with each fault exactly its declared detectors fail, each with a
-// message.
+// TestMutationCheck is the harness testing itself, under the strict rule:
+// without faults every spec passes; with each fault (and each declared pair
+// of faults) exactly its declared specs fail, and each through its own
+// assertion — in its own body, not a timeout, with a message matching what
+// the spec declares it must report. The fault runs are independent
+// processes and run in parallel (go test -parallel, default GOMAXPROCS).
 func TestMutationCheck(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the embedded platform once per fault")
@@ -106,8 +111,14 @@ func TestMutationCheck(t *testing.T) {
 			t.Errorf("fault %s has detectors now; remove it from pendingDetectors", f.Name)
 		}
 	}
+	for _, s := range framework.Specs() {
+		if len(s.BrokenBy) == 0 {
+			t.Errorf("spec %q (%s) has no fault that breaks it", s.Name, s.Where())
+		}
+	}
 
 	t.Run("no fault", func(t *testing.T) {
+		t.Parallel()
 		r, out, err := run(t)
 		if err != nil || len(failed(r)) > 0 {
 			t.Fatalf("a run without faults must pass (err %v, failed %v):\n%s", err, failed(r), out)
@@ -117,40 +128,90 @@ func TestMutationCheck(t *testing.T) {
 		}
 	})
 
-	names := make([]string, 0, len(detectors))
-	for f := range detectors {
-		names = append(names, f)
-	}
-	sort.Strings(names)
 	collateral := framework.Collateral()
-	for _, f := range names {
-		want, maybe := detectors[f], map[string]bool{}
-		for _, s := range collateral[f] {
+	for _, key := range framework.FaultKeys() {
+		want, maybe := detectors[key], map[string]bool{}
+		for _, f := range strings.Split(key, framework.PairSep) {
+			for _, s := range collateral[f] {
+				maybe[s] = true
+			}
+		}
+		for _, s := range collateral[key] {
 			maybe[s] = true
 		}
-		t.Run(f, func(t *testing.T) {
-			r, out, err := run(t, "--fault", f)
+		t.Run(key, func(t *testing.T) {
+			t.Parallel()
+			r, out, err := run(t, "--fault", strings.ReplaceAll(key, framework.PairSep, ","))
 			var ee *exec.ExitError
 			if err == nil || !asExit(err, &ee) || ee.ExitCode() != 1 {
-				t.Errorf("cctest run --fault %s: want exit 1, got %v", f, err)
+				t.Errorf("cctest run --fault %s: want exit 1, got %v", key, err)
 			}
-			got := failed(r)
+			got := map[string]types.SpecReport{}
 			var gotNames []string
-			for n, msg := range got {
-				if strings.TrimSpace(msg) == "" {
-					t.Errorf("spec %q failed without a message", n)
+			for _, sr := range r.SpecReports {
+				if sr.LeafNodeType != types.NodeTypeIt || !sr.State.Is(types.SpecStateFailureStates) {
+					continue
 				}
-				if !maybe[n] || contains(want, n) {
-					gotNames = append(gotNames, n)
+				got[sr.LeafNodeText] = sr
+				if !maybe[sr.LeafNodeText] || contains(want, sr.LeafNodeText) {
+					gotNames = append(gotNames, sr.LeafNodeText)
 				}
 			}
 			sort.Strings(gotNames)
 			if strings.Join(gotNames, "\n") != strings.Join(want, "\n") {
-				t.Errorf("fault %s: failed specs\n  %s\nwant exactly\n  %s\n%s", f,
+				t.Errorf("fault %s: failed specs\n  %s\nwant exactly\n  %s\n%s", key,
 					strings.Join(gotNames, "\n  "), strings.Join(want, "\n  "), tail(out, 40))
+			}
+			for _, name := range want {
+				sr, ok := got[name]
+				if !ok {
+					continue
+				}
+				spec, _ := framework.Lookup(name)
+				if why := notOwnFailure(sr, spec.Expected(key), slices.Contains(spec.WaitsFor, key)); why != "" {
+					t.Errorf("fault %s: spec %q (%s) failed, but not through its own check: %s", key, name, spec.Where(), why)
+				}
 			}
 		})
 	}
+}
+
+// notOwnFailure says why a failed spec does not count as detecting the
+// fault itself ("" = it counts): it must fail in its own body, in the
+// suites' code, through an assertion that is not a timeout, saying what it
+// declares it reports.
+func notOwnFailure(sr types.SpecReport, expect string, waitIsTheCheck bool) string {
+	msg := sr.Failure.Message
+	first := strings.SplitN(strings.TrimSpace(msg), "\n", 2)[0]
+	switch {
+	case sr.State != types.SpecStateFailed:
+		return fmt.Sprintf("it ended %s, not through a failed assertion: %s", sr.State, first)
+	case sr.Failure.FailureNodeType != types.NodeTypeIt:
+		return fmt.Sprintf("it failed in a %s node, not in its own body: %s", sr.Failure.FailureNodeType, first)
+	case !strings.Contains(filepath.ToSlash(sr.Failure.Location.FileName), "/suites/"):
+		return fmt.Sprintf("it failed at %s, outside the suites: %s", sr.Failure.Location, first)
+	case isTimeout(msg) && !waitIsTheCheck:
+		return "it failed through a timeout: " + first
+	case expect == "":
+		return "it declares no failure message (FailsWith)"
+	}
+	re, err := regexp.Compile(expect)
+	if err != nil {
+		return fmt.Sprintf("its FailsWith %q is not a regular expression: %v", expect, err)
+	}
+	if !re.MatchString(msg) {
+		return fmt.Sprintf("its message does not match %q:\n%s", expect, msg)
+	}
+	return ""
+}
+
+// isTimeout recognises a failure that only says time ran out: Gomega's
+// Eventually / context deadlines. A spec's own bounded wait that names
+// what it waited for and what it saw instead is an assertion, not this.
+func isTimeout(msg string) bool {
+	msg = strings.TrimSpace(msg)
+	return strings.HasPrefix(msg, "Timed out after") || strings.HasPrefix(msg, "Context was cancelled") ||
+		strings.Contains(msg, "context deadline exceeded")
 }
 
 func contains(list []string, s string) bool {

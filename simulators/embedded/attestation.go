@@ -65,6 +65,7 @@ func startAttestation(ctx context.Context, tenant kubernetes.Interface, tenantPK
 	if fs.Has(FaultEgressDenied) {
 		a.net.Blackhole = a.egressDenied
 	}
+	a.net.Unenforced = fs.Has(FaultNetpolNotEnforced)
 	return a, nil
 }
 

@@ -68,7 +68,7 @@ func (f *Fleet) resolveHandler(ctx context.Context, pod *corev1.Pod) (string, er
 // and Kata would share the node. On success the sandbox is recorded on the
 // node. It returns the CRI error text, or "".
 func (f *Fleet) createSandbox(n *simNode, pod *corev1.Pod, key, handler string) string {
-	if !n.handlers[handler] {
+	if !n.handlers[handler] && !f.cfg.Faults.Has(FaultUnknownHandlerRunc) {
 		return grpcUnknown(fmt.Sprintf("failed to get sandbox runtime: no runtime for %q is configured", handler))
 	}
 	if handler == HandlerVNode {

@@ -48,6 +48,9 @@ type Network struct {
 	// Blackhole, when set and true for a destination, drops the traffic
 	// whatever the policies say (a broken platform; faults use it).
 	Blackhole func(pod *corev1.Pod, d Destination) bool
+	// Unenforced, when true, lets every connection through whatever the
+	// NetworkPolicies say (a network plugin that does not enforce them).
+	Unenforced bool
 	// Dialer connects to backends (default a net.Dialer).
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -172,6 +175,9 @@ func (n *Network) blackholed(pod *corev1.Pod, d Destination) bool {
 func (n *Network) Decide(ctx context.Context, pod *corev1.Pod, d Destination) (netpol.Decision, error) {
 	if n.blackholed(pod, d) {
 		return netpol.Decision{Direction: "egress", Reason: fmt.Sprintf("dial tcp %s: i/o timeout (connection timed out)", d.Addr)}, nil
+	}
+	if n.Unenforced {
+		return netpol.Decision{Allowed: true, Direction: "egress", Reason: "NetworkPolicies are not enforced"}, nil
 	}
 	namespaces := []string{ns(pod)}
 	if d.Peer.IsPod && d.Peer.Namespace != ns(pod) {
