@@ -17,8 +17,8 @@ import (
 
 type exchange struct {
 	Request, Challenge, Attestation, CanonicalRuntimeData, ReportData string
-	CanonicalRuntimeDataWithDevices, ReportDataWithDevices     string
-	Token, VersionMismatch                                     string
+	CanonicalRuntimeDataWithDevices, ReportDataWithDevices            string
+	Token, VersionMismatch                                            string
 }
 
 func loadExchange(t *testing.T) exchange {
