@@ -287,3 +287,7 @@ func clip(b []byte) string {
 	}
 	return s
 }
+
+// TokenKeyPEM is the PEM of this client's TEE key pair, for the CoCo guest
+// API's /aa/token answer only (see KeyPair.PrivateKeyPEM).
+func (c *Client) TokenKeyPEM() ([]byte, error) { return c.key.PrivateKeyPEM() }

@@ -6,8 +6,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -38,8 +40,9 @@ const (
 // rsaBits is guest-components' RSA_PUBKEY_LENGTH.
 const rsaBits = 2048
 
-// KeyPair is the TEE's ephemeral key pair. Its private half never leaves
-// the process: there is no accessor for it, and it does not marshal.
+// KeyPair is the TEE's ephemeral key pair. Its private half does not
+// marshal or print; the one way out is PrivateKeyPEM, for the guest API's
+// token answer.
 type KeyPair struct {
 	alg string
 	ec  *ecdsa.PrivateKey
@@ -159,3 +162,22 @@ func ecdhPublic(k TeePubKey) (*ecdsa.PublicKey, elliptic.Curve, error) {
 }
 
 func b64u(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// PrivateKeyPEM is the key pair as guest-components' TeeKeyPair::to_pem
+// writes it (EC: PKCS#8, RSA: PKCS#1). Only the CoCo guest API's
+// /aa/token answer carries it ("tee_keypair"), as the attestation agent
+// hands it to the workload in the guest; nothing else may call this, and
+// clients outside the guest must drop it (probe/guestapi does).
+func (k *KeyPair) PrivateKeyPEM() ([]byte, error) {
+	switch {
+	case k.ec != nil:
+		der, err := x509.MarshalPKCS8PrivateKey(k.ec)
+		if err != nil {
+			return nil, err
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+	case k.rsa != nil:
+		return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k.rsa)}), nil
+	}
+	return nil, errors.New("kbs: empty key pair")
+}
