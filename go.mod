@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/chromedp/chromedp v0.23.0
+	github.com/go-jose/go-jose/v4 v4.1.4
 	github.com/google/go-configfs-tsm v0.3.3
 	github.com/google/go-containerregistry v0.21.7
 	github.com/google/go-eventlog v0.0.2
@@ -11,6 +12,7 @@ require (
 	github.com/google/go-tdx-guest v0.3.2-0.20260305110651-91f9a52f36c7
 	github.com/google/go-tpm v0.9.8
 	github.com/google/logger v1.1.1
+	github.com/gowebpki/jcs v1.0.1
 	github.com/in-toto/attestation v1.2.0
 	github.com/onsi/ginkgo/v2 v2.34.0
 	github.com/onsi/gomega v1.40.0
