@@ -21,6 +21,7 @@ package environments
 
 import (
 	"context"
+	"crypto/ed25519"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -69,6 +70,17 @@ type Cluster struct {
 	// Gaps are parts of the reference platform this environment does not
 	// provide, one sentence each.
 	Gaps []string
+	// KBS is the platform's attestation service as a Trustee KBS, nil when
+	// the provider does not know it (give --kbs-url).
+	KBS *KBS
+}
+
+// KBS is how to reach a Key Broker Service speaking Trustee's protocol,
+// and the admin key that may put resources into it (nil: no admin access).
+type KBS struct {
+	URL      string
+	CAPEM    []byte
+	AdminKey ed25519.PrivateKey
 }
 
 // Name is the provider's name ("embedded", "kind", "existing").

@@ -15,6 +15,7 @@ const (
 	NeedPolicy       Need = "an attestation policy (--policy)"
 	NeedHostAccess   Need = "host cluster access (--host-kubeconfig or --host-context)"
 	NeedSharedTenant Need = "a shared-nodes tenant with RuntimeClass sync (--shared-tenant-kubeconfig or --shared-tenant-context)"
+	NeedKBSAdmin     Need = "admin access to the tenant's Trustee KBS, to put the spec's secret (--kbs-url, --kbs-ca, --kbs-admin-key)"
 )
 
 // Lacks says whether the run is without what a need names.
@@ -26,6 +27,8 @@ func (r *Run) Lacks(n Need) bool {
 		return r.Env == nil || r.Env.Host() == nil
 	case NeedSharedTenant:
 		return r.Env == nil || r.Env.SharedTenant() == nil
+	case NeedKBSAdmin:
+		return r.KBS == nil || r.KBS.URL == "" || r.KBS.AdminKey == nil
 	}
 	return false
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/environments"
 	"github.com/cctest/cctest/probe"
 )
 
@@ -29,6 +30,9 @@ type Run struct {
 	Faults []string
 	// Waivers are skips the user accepted (spec name → why), for the report.
 	Waivers map[string]string
+	// KBS is the tenant's Key Broker Service (Trustee protocol), nil when
+	// the run has none; specs that put a resource need its admin key.
+	KBS *environments.KBS
 }
 
 // DefaultProbeImage is the probe image of the embedded platform's nodes.

@@ -50,6 +50,15 @@ type Result struct {
 
 	// runtime
 	Runtime *RuntimeInfo `json:"runtime,omitempty"`
+
+	// guest: when the process started, the resource fetched through the
+	// guest API and the sealed env, as SHA-256 digests (never the secrets).
+	Started        string `json:"started,omitempty"`
+	Resource       string `json:"resource,omitempty"`
+	ResourceSHA256 string `json:"resourceSHA256,omitempty"`
+	Env            string `json:"env,omitempty"`
+	EnvSHA256      string `json:"envSHA256,omitempty"`
+	EnvSealed      bool   `json:"envSealed,omitempty"`
 }
 
 // VerdictSummary is the attestation service's verdict, short enough for

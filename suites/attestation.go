@@ -1,33 +1,30 @@
 package suites
 
 import (
-	"context"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/cctest/cctest/api/teename"
+	"github.com/cctest/cctest/probe"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
-	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/reports"
 )
 
-// What a Kata pod's spec reports under the runtime faults it detects.
+// What a Kata guest's spec reports under the runtime faults it detects.
 var (
-	kataDetects  = []string{"kata-handler-missing", "attestation-service-down", "probe-evidence-replayed", "pod-attestation-skipped", "pod-verdict-reused"}
+	kataDetects  = []string{"kata-handler-missing", "attestation-service-down", "probe-evidence-replayed", "pod-attestation-skipped"}
 	kataMessages = map[string]string{
 		"kata-handler-missing":     `FailedCreatePodSandBox: .*no runtime for "kata-qemu-(tdx|snp)" is configured`,
-		"attestation-service-down": `AttestationFailed: attestation service unreachable`,
-		"probe-evidence-replayed":  `AttestationFailed: attestation failed: nonce: REPORT_DATA does not match the nonce`,
-		"pod-attestation-skipped":  `runs on \S+ without an Attested event: it started without verified evidence`,
-		"pod-verdict-reused":       `verdict \S+ is bound to "pod:[^"]+", not to this pod`,
+		"attestation-service-down": `put the spec's secret into the KBS`,
+		"probe-evidence-replayed":  `failed to unseal secret kbs:///\S+ .*REPORT_DATA`,
+		"pod-attestation-skipped":  `env SECRET still holds the sealed secret: the process started without it being unsealed`,
 	}
 )
 
@@ -44,16 +41,16 @@ var (
 		Needs:            []framework.Need{framework.NeedPolicy},
 	})
 	specKataTDX = framework.Declare(framework.Spec{
-		Name:             "a Kata pod on a TDX node is attested when it starts",
+		Name:             "a Kata guest on a TDX node proves itself through the guest API and gets the run's secret from the KBS before its container starts",
 		Labels:           []string{"tee:tdx"},
 		Checklist:        framework.ChecklistPodRuntime,
 		BrokenBy:         kataDetects,
 		FailsWithUnder:   kataMessages,
 		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults),
-		Needs:            []framework.Need{framework.NeedPolicy},
+		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},
 	})
 	specKataSNP = framework.Declare(framework.Spec{
-		Name:             "a Kata pod on an SEV-SNP node is attested when it starts",
+		Name:             "a Kata guest on an SEV-SNP node proves itself through the guest API and gets the run's secret from the KBS before its container starts",
 		Labels:           []string{"tee:snp"},
 		Checklist:        framework.ChecklistPodRuntime,
 		BrokenBy:         kataDetects,
@@ -92,13 +89,18 @@ var _ = describe(func(s *suite) {
 
 		kataSpec := func(name, tee, runtimeClass string) func(SpecContext) {
 			return func(ctx SpecContext) {
-				s.createPod(ctx, ns, podSpec{name: name, runtimeClass: runtimeClass, selector: map[string]string{mgmt.PropertyConfidentialCompute: tee}})
-				pod := s.waitRunning(ctx, ns, name, 45*time.Second)
-				evs := s.events(ctx, ns, name, "Attested")
-				Expect(evs).NotTo(BeEmpty(), "pod %s runs on %s without an Attested event: it started without verified evidence", name, pod.Spec.NodeName)
-				n := s.node(ctx, pod.Spec.NodeName)
+				secret := s.putSecret(ctx, ns, name)
+				nonce := randomHex(32) // 64 printable characters: REPORT_DATA, raw
+				pod := s.probePod(name, runtimeClass, map[string]string{mgmt.PropertyConfidentialCompute: tee}, nil,
+					"guest", "--runtime-data", nonce, "--resource", secret.path, "--env", secretEnv)
+				s.withSealedSecret(ctx, pod, secret)
+				p, r := s.runProbe(ctx, ns, pod)
+				Expect(r.Pass).To(BeTrue(), "pod %s on %s: %s", name, p.Spec.NodeName, r.Reason)
+				Expect(r.ResourceSHA256).To(Equal(secret.sha256), "pod %s: the resource the guest got through the data hub is not the secret the spec put into the KBS", name)
+				Expect(r.EnvSHA256).To(Equal(secret.sha256), "pod %s: the container did not start with the unsealed secret", name)
+				n := s.node(ctx, p.Spec.NodeName)
 				expectLabels(n, map[string]string{mgmt.PropertyConfidentialCompute: tee})
-				s.verifyPodEvidence(ctx, pod, n.Labels[mgmt.PropertyNodeType], tee, evs[0].Message)
+				s.verifyGuestEvidence(p, r, n.Labels[mgmt.PropertyNodeType], tee, nonce)
 			}
 		}
 		specKataTDX.It(kataSpec("kata-tdx", teename.TDX, "kata-qemu-tdx"))
@@ -106,28 +108,19 @@ var _ = describe(func(s *suite) {
 	})
 })
 
-// verifyPodEvidence reads the verdict the Attested event names from the
-// attestation service and checks it is this pod's: bound to its UID, and
+// verifyGuestEvidence checks the evidence a Kata guest gave the probe
+// through /aa/evidence: the spec's own nonce, raw, as REPORT_DATA, and
 // evidence the spec's own verifier accepts under the run's policy. The
 // evidence goes into the report.
-func (s *suite) verifyPodEvidence(ctx context.Context, pod *corev1.Pod, nodeType, tee, event string) {
+func (s *suite) verifyGuestEvidence(pod *corev1.Pod, r probe.Result, nodeType, tee, nonce string) {
 	GinkgoHelper()
-	const prefix = "Pod sandbox attested: verdict "
-	Expect(event).To(HavePrefix(prefix), "pod %s: the Attested event names no verdict", pod.Name)
-	f := strings.Fields(strings.TrimPrefix(event, prefix))
-	Expect(f).NotTo(BeEmpty(), "pod %s: the Attested event names no verdict: %q", pod.Name, event)
 	Expect(s.Policy).NotTo(BeNil(), "no attestation policy for this run: give cctest run --policy")
-	svc := s.attestationService(ctx)
-	defer svc.Close()
-	rec, err := svc.Verdict(ctx, f[0])
-	Expect(err).NotTo(HaveOccurred(), "pod %s: verdict %s from the attestation service", pod.Name, f[0])
-	Expect(rec.Context).To(Equal("pod:"+string(pod.UID)), "pod %s: verdict %s is bound to %q, not to this pod", pod.Name, rec.ID, rec.Context)
-	Expect(rec.Evidence).NotTo(BeNil(), "pod %s: verdict %s carries no evidence to check", pod.Name, rec.ID)
-	nonce, err := hex.DecodeString(rec.Nonce)
-	Expect(err).NotTo(HaveOccurred(), "pod %s: verdict %s nonce %q", pod.Name, rec.ID, rec.Nonce)
-	rd := verifier.BindReportData(nonce, rec.Context)
-	v := s.Verifier.Verify(*rec.Evidence, s.Policy, rd[:])
+	ev, err := r.EvidenceOf()
+	Expect(err).NotTo(HaveOccurred(), "pod %s: the probe's evidence (%s)", pod.Name, r.EvidenceOmitted)
+	var rd [64]byte
+	copy(rd[:], nonce)
+	v := s.Verifier.Verify(ev, s.Policy, rd[:])
 	AddReportEntry(reports.EvidenceEntry, reports.Evidence{Subject: pod.Namespace + "/" + pod.Name, Kind: "pod", NodeType: nodeType,
-		TEE: tee, Nonce: rec.Nonce, Raw: rec.Evidence.Raw, Verdict: v})
-	Expect(v).To(PassVerification(tee), "pod %s started on evidence the spec's own verification rejects", pod.Name)
+		TEE: tee, Nonce: nonce, Raw: ev.Raw, Verdict: v})
+	Expect(v).To(PassVerification(tee), "pod %s: the guest's evidence fails the spec's own verification", pod.Name)
 }

@@ -5,6 +5,7 @@ import (
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/api/teename"
+	"github.com/cctest/cctest/attest/kbs"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -22,19 +23,21 @@ var (
 		Checklist: framework.ChecklistPodRuntime,
 		BrokenBy:  []string{"egress-denied", "netpol-not-enforced"},
 		FailsWithUnder: map[string]string{
-			"egress-denied":       `AttestationFailed: egress to the attestation service was denied`,
+			"egress-denied":       `the attestation service is not reachable under the reference policies`,
 			"netpol-not-enforced": `traffic to other destinations is not blocked`,
 		},
 		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults),
 	})
 	specEgressDenied = framework.Declare(framework.Spec{
-		Name:      "under default-deny egress a Kata pod's attestation fails saying egress was denied",
+		Name:      "under default-deny egress a Kata guest cannot reach the KBS, and a container that needs its secret is never created",
 		Checklist: framework.ChecklistPodRuntime,
-		BrokenBy:  []string{"netpol-not-enforced", "pod-attestation-skipped", "pod-verdict-reused"},
-		// A runtime that skips attestation or reuses a verdict never asks
-		// the service, so its pod runs where it should have failed.
-		FailsWith:        `no AttestationFailed event for \S+: the pod is Running on node \S+ instead`,
+		BrokenBy:  []string{"netpol-not-enforced", "pod-attestation-skipped"},
+		// A network that does not enforce the policies lets the guest
+		// attest; a runtime that skips the guest's unsealing, or hands it a
+		// secret another guest got, starts the container anyway.
+		FailsWith:        `no Failed event for \S+: the pod is Running on node \S+ instead`,
 		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults),
+		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},
 	})
 )
 
@@ -75,10 +78,22 @@ var _ = describe(func(s *suite) {
 		specEgressDenied.It(func(ctx SpecContext) {
 			s.applyPolicies(ctx, ns, "reference/network-policies.yaml")
 			// The workload does not carry the label the allow rule selects, so
-			// only default-deny applies to it.
-			s.createPod(ctx, ns, podSpec{name: "unlabelled", runtimeClass: "kata-qemu-tdx", selector: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}})
-			msg := s.waitEvent(ctx, ns, "unlabelled", "AttestationFailed", 45*time.Second)
-			Expect(msg).To(HavePrefix("egress to the attestation service was denied"), "the attestation failure does not say egress was denied")
+			// only default-deny applies to it: its guest cannot reach the KBS.
+			secret := s.putSecret(ctx, ns, "unlabelled")
+			pod := s.probePod("unlabelled", "kata-qemu-tdx", map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}, nil,
+				"guest", "--resource", secret.path, "--env", secretEnv)
+			s.withSealedSecret(ctx, pod, secret)
+			_, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred(), "create pod %s/unlabelled", ns)
+			// The kubelet's event for a container it could not create.
+			msg := s.waitEvent(ctx, ns, "unlabelled", "Failed", 45*time.Second)
+			Expect(msg).To(ContainSubstring(kbs.ResourceURI(secret.repo, secret.typ, secret.tag)), "the container's creation failed, but not for the secret: %s", msg)
+			p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, "unlabelled", metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(p.Status.ContainerStatuses).NotTo(BeEmpty(), "pod %s/unlabelled has no container status", ns)
+			w := p.Status.ContainerStatuses[0].State.Waiting
+			Expect(w).NotTo(BeNil(), "the container that needs the secret is not waiting: %+v", p.Status.ContainerStatuses[0].State)
+			Expect(w.Reason).To(Equal("CreateContainerError"), "the container that needs the secret waits for another reason")
 		})
 	})
 })

@@ -176,7 +176,9 @@ func (s *suite) waitRunning(ctx context.Context, ns, name string, base time.Dura
 
 // terminalReasons are pod events after which waiting longer is pointless:
 // a missing runtime handler, failed attestation.
-var terminalReasons = map[string]bool{"FailedCreatePodSandBox": true, "AttestationFailed": true, "CreateContainerError": true}
+// ("Failed" is the kubelet's event for a container it could not create,
+// with the container waiting in CreateContainerError.)
+var terminalReasons = map[string]bool{"FailedCreatePodSandBox": true, "Failed": true}
 
 // karpenterSource is the component of the auto-node provisioner's events.
 // Its FailedScheduling says no node pool can serve the pod (no node type

@@ -4,6 +4,9 @@ package runcmd
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -61,6 +64,7 @@ type Options struct {
 	Policy                              string
 	Env                                 string // embedded (default), existing, kind
 	ProbeImage                          string
+	KBSURL, KBSCA, KBSAdminKey          string
 	TEE                                 string // hardware mode: tdx or snp
 }
 
@@ -107,6 +111,9 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Env, "env", "", "where to run: embedded (default; the simulated platform), existing (--kubeconfig of a running tenant) or kind (a kind host cluster with vCluster; needs Docker or Podman, helm, and make probe)")
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "tenant kubeconfig of a running environment (implies --env existing)")
+	f.StringVar(&o.KBSURL, "kbs-url", "", "the tenant's Trustee KBS (https://host:port), which Kata guests attest to (the embedded platform provides its own)")
+	f.StringVar(&o.KBSCA, "kbs-ca", "", "CA bundle (PEM) the KBS's certificate chains to")
+	f.StringVar(&o.KBSAdminKey, "kbs-admin-key", "", "the KBS admin's Ed25519 private key (PEM), to put each spec's secret; without it those specs cannot run")
 	f.StringVar(&o.ProbeImage, "probe-image", "", "image of the probe pods on a real tenant (default "+framework.DefaultProbeImage+"; build it from bin/cctest-probe, see README)")
 	f.StringVar(&o.TEE, "tee", "", "hardware qualification with --env existing: tdx or snp. Needs a vendor-roots --policy; a skipped TEE spec or evidence chained to a test root fails the run")
 	f.StringVar(&o.HostKubeconfig, "host-kubeconfig", "", "host kubeconfig of that environment (NodeClaims, inventory)")
@@ -244,6 +251,12 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		run.Env = cl
 		if cl.ProbeImage != "" {
 			run.ProbeImage = cl.ProbeImage
+		}
+		run.KBS = cl.KBS
+		if o.KBSURL != "" {
+			if run.KBS, err = kbsFlags(&o); err != nil {
+				return usage(err)
+			}
 		}
 		if env == EnvKind && o.LabelFilter == "" {
 			o.LabelFilter = kindLabelFilter
@@ -690,4 +703,36 @@ func firstLine(s string) string {
 		}
 	}
 	return strings.Join(head, ": ")
+}
+
+// kbsFlags reads --kbs-url, --kbs-ca and --kbs-admin-key.
+func kbsFlags(o *Options) (*environments.KBS, error) {
+	k := &environments.KBS{URL: o.KBSURL}
+	if o.KBSCA != "" {
+		b, err := os.ReadFile(o.KBSCA)
+		if err != nil {
+			return nil, fmt.Errorf("--kbs-ca: %w", err)
+		}
+		k.CAPEM = b
+	}
+	if o.KBSAdminKey != "" {
+		b, err := os.ReadFile(o.KBSAdminKey)
+		if err != nil {
+			return nil, fmt.Errorf("--kbs-admin-key: %w", err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("--kbs-admin-key %s: no PEM block in it", o.KBSAdminKey)
+		}
+		key, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("--kbs-admin-key %s: %w", o.KBSAdminKey, err)
+		}
+		ed, ok := key.(ed25519.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("--kbs-admin-key %s: a %T, want an Ed25519 key (openssl genpkey -algorithm ed25519)", o.KBSAdminKey, key)
+		}
+		k.AdminKey = ed
+	}
+	return k, nil
 }

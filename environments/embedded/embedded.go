@@ -116,6 +116,8 @@ func (p *Provider) Create(ctx context.Context) (*environments.Cluster, error) {
 		HostKubeconfig:   plat.Pair.HostKubeconfig(),
 		SharedKubeconfig: plat.SharedTenantKubeconfig(),
 	}
+	c.KBS = &environments.KBS{}
+	c.KBS.URL, c.KBS.CAPEM, c.KBS.AdminKey = plat.KBS()
 	if p.logFile != nil {
 		c.LogFile = p.logFile.Name()
 	}

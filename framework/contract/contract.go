@@ -17,6 +17,9 @@ const (
 	// VCluster: vCluster or vCluster Platform, from source or docs (Karpenter
 	// inside the platform included).
 	VCluster Source = "vCluster / vCluster Platform"
+	// CoCo: Kata Containers and Confidential Containers (guest components,
+	// Trustee), from source or docs.
+	CoCo Source = "Kata Containers / Confidential Containers"
 	// Reference: keys cctest's reference configuration chooses (node type
 	// properties, which vCluster turns into node labels); a user's own
 	// configuration may name others.
@@ -68,21 +71,22 @@ var Signals = []Signal{
 	{Label, "cctest.dev/revision", Spec, "suites/runtimeclass_sync.go: a host class change the copy must follow"},
 	{Label, "cctest.dev/owner", Spec, "suites/runtimeclass_sync.go: marks the tenant's own class"},
 
+	// Pod annotations a spec sets.
+	{Annotation, "io.katacontainers.config.hypervisor.kernel_params", CoCo, "Kata Containers: extra guest kernel parameters (agent.guest_components_rest_api=all turns on the CoCo guest API's /aa endpoints)"},
+
 	// Node annotations.
 	{Annotation, "attestation.cctest.dev/gate", Cctest, "attest/gatetrace: written by cctest gate --annotate-node"},
 
 	// Events on pods.
 	{EventReason, "FailedScheduling", Kubernetes, "kube-scheduler; Karpenter (vcluster-docs: auto nodes) uses the same reason"},
 	{EventReason, "FailedCreatePodSandBox", Kubernetes, "kubelet: no runtime handler for the RuntimeClass"},
-	{EventReason, "CreateContainerError", Kubernetes, "kubelet"},
+	{EventReason, "Failed", Kubernetes, "kubelet: a container it could not create (\"Error: ...\"; the container waits in CreateContainerError), e.g. a CoCo guest that could not unseal a secret"},
 	{EventReason, "Scheduled", Kubernetes, "kube-scheduler"},
 	{EventReason, "Pulled", Kubernetes, "kubelet"},
 	{EventReason, "Created", Kubernetes, "kubelet"},
 	{EventReason, "Started", Kubernetes, "kubelet"},
 	{EventReason, "Killing", Kubernetes, "kubelet"},
 	{EventReason, "SyncWarning", VCluster, "vcluster pods syncer: a pod whose RuntimeClass has no host twin"},
-	{EventReason, "Attested", Pending, "issue 15: the CoCo guest API and a KBS replace it"},
-	{EventReason, "AttestationFailed", Pending, "issue 15: the CoCo guest API and a KBS replace it"},
 
 	// Events on nodes (kubelet, node lifecycle controller).
 	{EventReason, "Starting", Kubernetes, "kubelet"},

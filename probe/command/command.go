@@ -75,7 +75,7 @@ with the node's simulated TEE device and pod network.`,
 	pf.StringVar(&c.podUID, "pod-uid", env.LookupEnv(probe.EnvPodUID), "this pod's UID, which evidence is bound to (default $POD_UID)")
 	pf.StringVar(&c.terminationLog, "termination-log", DefaultTerminationLog, "file for the termination message (\"\" = none)")
 	pf.DurationVar(&c.timeout, "timeout", 0, "give up after this long (default 60s for attest, 5s for egress)")
-	cmd.AddCommand(c.attestCmd(), c.egressCmd(), c.runtimeCmd(), c.idleCmd())
+	cmd.AddCommand(c.attestCmd(), c.egressCmd(), c.runtimeCmd(), c.guestCmd(), c.idleCmd())
 	return cmd
 }
 
@@ -175,6 +175,46 @@ use "probe attest" for that.`,
 	f.StringVar(&o.ExpectHandler, "expect-handler", "", "expected RuntimeClass handler, e.g. kata-qemu-tdx")
 	f.StringVar(&o.ExpectTEE, "expect-tee", "", "expected TEE: tdx or sev-snp")
 	f.StringVar(&o.ExpectSandbox, "expect-sandbox", "", "expected sandbox: vm or container")
+	return cmd
+}
+
+func (c *common) guestCmd() *cobra.Command {
+	var o probe.GuestOptions
+	cmd := &cobra.Command{
+		Use:   "guest [--runtime-data NONCE] [--resource REPO/TYPE/TAG] [--env NAME]",
+		Short: "Ask the Confidential Containers guest API inside this pod for evidence and a KBS resource",
+		Long: `Talks to the CoCo guest components' REST API (api-server-rest, 127.0.0.1:8006
+inside a Kata confidential guest):
+
+  --runtime-data   GET /aa/evidence?runtime_data=...: evidence with these bytes
+                   (≤ 64 printable characters, e.g. a 64-hex-digit nonce) as
+                   REPORT_DATA. Needs the guest API's attestation feature:
+                   kernel parameter agent.guest_components_rest_api=all.
+  --resource       GET /cdh/resource/REPO/TYPE/TAG: the KBS resource, released
+                   only after the guest attested; its SHA-256 is reported.
+  --env            an environment variable holding the same resource as a sealed
+                   secret: reports whether the process started with it unsealed.
+
+Secrets are reported as SHA-256 digests only; the attestation token (whose
+answer carries the TEE private key) is never asked for.`,
+		Example: `  cctest probe guest --runtime-data 5f1e...c2 --resource cctest/secret/run-1 --env SECRET`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.RuntimeData == "" && o.Resource == "" && o.Env == "" {
+				return c.usage(cmd, "guest", "give at least one of --runtime-data, --resource, --env")
+			}
+			if len(o.RuntimeData) > 64 {
+				return c.usage(cmd, "guest", fmt.Sprintf("--runtime-data is %d bytes: REPORT_DATA holds 64", len(o.RuntimeData)))
+			}
+			o.Node, o.Timeout = c.node, c.timeout
+			return c.finish(cmd, probe.Guest(cmd.Context(), c.env, o))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.URL, "url", "", "guest API URL (default http://127.0.0.1:8006)")
+	f.StringVar(&o.RuntimeData, "runtime-data", "", "bytes for REPORT_DATA (≤ 64 printable characters)")
+	f.StringVar(&o.Resource, "resource", "", "KBS resource REPO/TYPE/TAG to fetch through the data hub")
+	f.StringVar(&o.Env, "env", "", "environment variable holding the same resource as a sealed secret")
 	return cmd
 }
 

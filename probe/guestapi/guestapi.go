@@ -85,8 +85,13 @@ func (c *Client) Evidence(ctx context.Context, runtimeData string) (json.RawMess
 	if len(runtimeData) > 64 {
 		return nil, fmt.Errorf("runtime data is %d bytes, REPORT_DATA holds 64", len(runtimeData))
 	}
-	b, err := c.get(ctx, "/aa/evidence", url.Values{"runtime_data": {base64.RawURLEncoding.EncodeToString([]byte(runtimeData))},
-		"encoding": {"base64"}})
+	// Printable data goes raw, which every api-server-rest accepts;
+	// encoding=base64 exists only from guest-components v0.21.0.
+	q := url.Values{"runtime_data": {runtimeData}}
+	if !printable(runtimeData) {
+		q = url.Values{"runtime_data": {base64.RawURLEncoding.EncodeToString([]byte(runtimeData))}, "encoding": {"base64"}}
+	}
+	b, err := c.get(ctx, "/aa/evidence", q)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +99,36 @@ func (c *Client) Evidence(ctx context.Context, runtimeData string) (json.RawMess
 		return nil, errors.New("guest API /aa/evidence: the answer is not JSON")
 	}
 	return b, nil
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x21 || r > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// Info is api-server-rest's /info: its version, the TEE (when the
+// attestation feature is on) and the feature set.
+type Info struct {
+	Version string `json:"version"`
+	TEE     string `json:"tee,omitempty"`
+	Feature string `json:"feature,omitempty"`
+}
+
+// Info reads /info.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	var i Info
+	b, err := c.get(ctx, "/info", nil)
+	if err != nil {
+		return i, err
+	}
+	if err := json.Unmarshal(b, &i); err != nil {
+		return i, fmt.Errorf("guest API /info: %w", err)
+	}
+	return i, nil
 }
 
 // Resource fetches kbs:///<repo>/<type>/<tag> through the data hub.

@@ -49,6 +49,10 @@ type Config struct {
 	// PlainHTTP serves http:// instead of https://.
 	PlainHTTP bool
 	Faults    faults.Set
+	// KBS, when set, is served under /kbs/v0/ on the same endpoint: the
+	// platform's attestation service is a Trustee-protocol KBS for Kata
+	// guests as well as the node gate's verifier.
+	KBS http.Handler
 	NonceTTL  time.Duration // default 5m
 	// MaxVerdicts and MaxNonces bound memory (defaults 10000 and 100000).
 	MaxVerdicts, MaxNonces int
@@ -132,6 +136,9 @@ func Start(cfg Config) (*Service, error) {
 	mux.HandleFunc("POST "+client.PathChallenge, s.challenge)
 	mux.HandleFunc("POST "+client.PathAttest, s.attest)
 	mux.HandleFunc("GET "+client.PathVerdicts+"{id}", s.verdict)
+	if cfg.KBS != nil {
+		mux.Handle("/kbs/v0/", cfg.KBS)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: log.New(io.Discard, "", 0)} // TLS handshake noise from clients that do not trust the CA

@@ -7,6 +7,8 @@ package embedded
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"sync"
@@ -22,6 +24,7 @@ import (
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/simulators/attestation"
+	"github.com/cctest/cctest/simulators/kbs"
 	"github.com/cctest/cctest/simulators/controlplane/pki"
 	"github.com/cctest/cctest/simulators/podnet"
 )
@@ -39,7 +42,9 @@ type attestationParts struct {
 
 	mu      sync.Mutex
 	devices map[string]device.Device // node name -> the TEE device its pods use
-	reused  string                   // pod-verdict-reused: the first passing verdict
+	guests  guests                   // the Kata pods' confidential guests
+	// kbsAdmin is the KBS operator's key (the admin API's Ed25519 key).
+	kbsAdmin ed25519.PrivateKey
 }
 
 // startAttestation starts the service with a serving certificate from the
@@ -51,7 +56,15 @@ func startAttestation(ctx context.Context, tenant kubernetes.Interface, tenantPK
 	if err != nil {
 		return nil, fmt.Errorf("attestation service: tenant CA: %w", err)
 	}
-	svc, err := attestation.Start(attestation.Config{Policy: pol, Verifier: v, CA: ca, Faults: fs})
+	adminPub, adminKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	kbsSrv, err := kbs.New(kbs.Config{Policy: pol, Verifier: v, Admin: kbs.AdminConfig{PublicKey: adminPub}})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := attestation.Start(attestation.Config{Policy: pol, Verifier: v, CA: ca, Faults: fs, KBS: kbsSrv})
 	if err != nil {
 		return nil, err
 	}
@@ -59,18 +72,20 @@ func startAttestation(ctx context.Context, tenant kubernetes.Interface, tenantPK
 		svc.Close()
 		return nil, err
 	}
-	a := &attestationParts{svc: svc, tenant: tenant, machines: machines, faults: fs, devices: map[string]device.Device{}}
+	a := &attestationParts{svc: svc, tenant: tenant, machines: machines, faults: fs, devices: map[string]device.Device{}, kbsAdmin: adminKey}
 	a.net = &podnet.Network{Tenant: tenant,
 		Backends: map[string]string{net.JoinHostPort(attestation.EndpointIP, fmt.Sprint(attestation.Port)): svc.Addr()}}
 	if fs.Has(FaultEgressDenied) {
 		a.net.Blackhole = a.egressDenied
 	}
 	a.net.Unenforced = fs.Has(FaultNetpolNotEnforced)
+	a.net.PodLoopback = a.podLoopback
 	return a, nil
 }
 
 func (a *attestationParts) close() {
 	if a != nil && a.svc != nil {
+		a.guests.closeAll()
 		a.svc.Close()
 	}
 }

@@ -9,5 +9,5 @@ var (
 	FaultRuntimeClassAdmissionOff = faults.Declare("runtimeclass-admission-off", "the tenant API server runs without its RuntimeClass admission plugin: pods naming a RuntimeClass the tenant lacks are admitted")
 	FaultPrivateNodesSynced       = faults.Declare("private-nodes-synced", "the private-nodes tenant syncs every host RuntimeClass, although vCluster starts no syncer with privateNodes")
 	FaultNetpolNotEnforced        = faults.Declare("netpol-not-enforced", "the pod network ignores NetworkPolicies: every destination is reachable whatever default-deny says")
-	FaultPodVerdictReused         = faults.Declare("pod-verdict-reused", "the Kata runtime starts every pod on the first passing verdict it got, not on one bound to that pod")
+	FaultPodVerdictReused         = faults.Declare("pod-verdict-reused", "the Kata runtime gives every guest on the platform one attestation agent: secrets released to the first guest that attested are handed to every pod, whatever its own evidence")
 )

@@ -1,112 +1,212 @@
-// The Kata guest agent: before a Kata TEE pod's containers start, its guest
-// attests to the platform's attestation service from inside the pod's network
-// namespace, and the pod starts only on a passing verdict (node.PodAttester).
+// The Kata confidential guests: each Kata TEE pod boots its own guest,
+// which serves the CoCo guest API on 127.0.0.1:8006 inside the pod
+// (api-server-rest) and attests to the platform's KBS, from inside the
+// pod's network namespace, the first time it needs a resource. Before the
+// containers are created the guest's Confidential Data Hub unseals the
+// sealed secrets in their environment; a guest the KBS refuses gets none,
+// and the kubelet reports CreateContainerError (node.PodAttester).
 
 package embedded
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"net/url"
+	"io"
+	"log"
+	"net"
+	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/cctest/cctest/attest/client"
-	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/attest/device"
+	"github.com/cctest/cctest/attest/kbs"
 	"github.com/cctest/cctest/simulators/attestation"
+	"github.com/cctest/cctest/simulators/embedded/kubeletenv"
+	"github.com/cctest/cctest/simulators/guestapi"
 	"github.com/cctest/cctest/simulators/node"
 	"github.com/cctest/cctest/simulators/podnet"
 )
 
-// EgressDeniedPrefix starts the status message of a pod whose attestation
-// could not reach the attestation service because egress was denied.
+// Kata's annotation for the guest kernel command line, and the agent
+// parameter that sets the guest API's feature set (guest-components'
+// api-server-rest --features): "resource" by default, "attestation" or
+// "all" to serve /aa/evidence and /aa/token. Setting it changes the
+// measured command line.
+const (
+	AnnotationKernelParams = "io.katacontainers.config.hypervisor.kernel_params"
+	guestAPIParam          = "agent.guest_components_rest_api="
+	// GuestAPIPort is where api-server-rest listens inside the guest.
+	GuestAPIPort = 8006
+)
+
+// EgressDeniedPrefix starts the reason of a guest whose attestation could
+// not reach the KBS because egress was denied.
 const EgressDeniedPrefix = "egress to the attestation service was denied: "
 
-// AttestPod is the Kata TEE pod's guest attestation: from inside the pod's
-// network namespace, check the NetworkPolicies let it reach the
-// attestation service, ask for a challenge, fetch evidence bound to it and
-// the pod UID from the node's TEE, and start only on a passing verdict.
+// kataGuest is one Kata pod's confidential guest.
+type kataGuest struct {
+	api      *guestapi.Handler
+	srv      *http.Server
+	addr     string            // the guest API's listener (the pod's 127.0.0.1:8006)
+	unsealed map[string]string // "container/ENV" -> the secret the CDH unsealed
+}
+
+// guestTEE is the guest's TEE as the attester inside it sees it.
+type guestTEE struct {
+	dev device.Device
+}
+
+func (g guestTEE) KBSTee() string {
+	t, _ := kbs.KBSTee(g.dev.TEE())
+	return t
+}
+
+func (g guestTEE) Evidence(rd [64]byte) (json.RawMessage, error) {
+	ev, err := g.dev.Evidence(rd)
+	if err != nil {
+		return nil, err
+	}
+	return kbs.PrimaryEvidence(ev)
+}
+
+// guests are the running Kata guests, by pod UID.
+type guests struct {
+	mu sync.Mutex
+	m  map[types.UID]*kataGuest
+	// shared is the pod-verdict-reused fault's one guest agent for all pods.
+	shared *guestapi.Handler
+}
+
+func (g *guests) get(uid types.UID) *kataGuest {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.m[uid]
+}
+
+func (g *guests) closeAll() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, k := range g.m {
+		k.srv.Close()
+	}
+	g.m = nil
+}
+
+// AttestPod boots the pod's guest and has its Confidential Data Hub unseal
+// every sealed secret its containers' environment names. CoCo attests
+// lazily: a pod that needs nothing from the KBS starts without attesting.
 func (a *attestationParts) AttestPod(ctx context.Context, n node.NodeInfo, pod *corev1.Pod) node.AttestResult {
-	if a.faults.Has(FaultPodVerdictReused) {
-		a.mu.Lock()
-		ref := a.reused
-		a.mu.Unlock()
-		if ref != "" {
-			return node.AttestResult{Passed: true, VerdictRef: ref}
-		}
-	}
-	dev := a.nodeDevice(n.Name)
-	if dev == nil {
-		return node.AttestResult{Reason: fmt.Sprintf("node %s has no TEE device: the Kata TEE runtime cannot produce evidence", n.Name)}
-	}
-	u, _ := url.Parse(attestation.InClusterURL)
-	d, err := a.net.Resolve(ctx, pod, u.Host)
-	if err != nil {
-		return node.AttestResult{Reason: "attestation service not found: " + err.Error()}
-	}
-	dec, err := a.net.Decide(ctx, pod, d)
-	if err != nil {
-		return node.AttestResult{Reason: "checking egress to the attestation service: " + err.Error()}
-	}
-	if !dec.Allowed {
-		return node.AttestResult{Reason: EgressDeniedPrefix + dec.Reason}
-	}
-	c, err := client.New(attestation.InClusterURL, client.Options{CAPEM: a.svc.CAPEM(), Dial: a.net.DialFunc(pod)})
+	g, err := a.bootGuest(n, pod)
 	if err != nil {
 		return node.AttestResult{Reason: err.Error()}
 	}
-	defer c.Close()
-	bindTo := "pod:" + string(pod.UID)
-	ch, err := c.Challenge(ctx, bindTo)
-	if err != nil {
-		return node.AttestResult{Reason: unreachable(err)}
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		env, err := kubeletenv.Resolve(ctx, a.tenant, pod, c)
+		if err != nil {
+			continue // the kubelet reports the container's configuration error itself
+		}
+		for name, v := range env {
+			if !strings.HasPrefix(v, kbs.SealedPrefix) {
+				continue
+			}
+			repo, typ, tag, err := kbs.ParseSealed(v)
+			if err != nil {
+				return node.AttestResult{Reason: fmt.Sprintf("failed to unseal secret in env %s of container %s: %v", name, c.Name, err)}
+			}
+			b, err := g.api.Resource(ctx, repo, typ, tag)
+			if err != nil {
+				return node.AttestResult{Reason: fmt.Sprintf("failed to unseal secret %s for env %s of container %s: %s",
+					kbs.ResourceURI(repo, typ, tag), name, c.Name, unreachable(err))}
+			}
+			g.unsealed[c.Name+"/"+name] = string(b)
+		}
 	}
-	nonce, _ := ch.NonceBytes()
-	ev, err := dev.Evidence(verifier.BindReportData(nonce, bindTo))
-	if err != nil {
-		return node.AttestResult{Reason: fmt.Sprintf("evidence from %s: %v", dev.Describe(), err)}
-	}
-	rec, err := c.Attest(ctx, nonce, bindTo, ev)
-	if err != nil {
-		return node.AttestResult{Reason: unreachable(err)}
-	}
-	ref := a.verdictRef(rec)
-	if !rec.Pass {
-		return node.AttestResult{Reason: "attestation failed: " + rec.Reason + " (verdict " + ref + ")"}
-	}
-	a.mu.Lock()
-	if a.reused == "" {
-		a.reused = ref
-	}
-	a.mu.Unlock()
-	return node.AttestResult{Passed: true, VerdictRef: ref}
+	return node.AttestResult{Passed: true}
 }
 
-// verdictRef names a verdict where a spec can read it: its ID and the URL
-// clients outside the cluster use.
-func (a *attestationParts) verdictRef(rec client.Record) string {
-	ref := fmt.Sprintf("%s %s%s%s", rec.ID, a.svc.URL(), client.PathVerdicts, rec.ID)
-	if rec.Pass {
-		ref += fmt.Sprintf(" (%s, measurement %s, %d checks)", rec.TEE, short(rec.Measurement), len(rec.Checks))
+// bootGuest starts the pod's guest (once): its TEE device and the guest API
+// it serves on the pod's loopback.
+func (a *attestationParts) bootGuest(n node.NodeInfo, pod *corev1.Pod) (*kataGuest, error) {
+	a.guests.mu.Lock()
+	defer a.guests.mu.Unlock()
+	if g, ok := a.guests.m[pod.UID]; ok {
+		return g, nil
 	}
-	return ref
+	dev := a.guestDevice(n, pod)
+	if dev == nil {
+		return nil, fmt.Errorf("node %s has no TEE: the Kata TEE runtime cannot start a confidential guest", n.Name)
+	}
+	api := a.guests.shared
+	if api == nil {
+		var err error
+		api, err = guestapi.New(guestapi.Config{Features: guestAPIFeatures(pod), TEE: guestTEE{dev: dev},
+			KBSURL: attestation.InClusterURL, KBS: kbs.Options{CAPEM: a.svc.CAPEM(), Dial: a.net.DialFunc(pod), Timeout: 10 * time.Second}})
+		if err != nil {
+			return nil, err
+		}
+		if a.faults.Has(FaultPodVerdictReused) {
+			a.guests.shared = api
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("guest API: %w", err)
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	go srv.Serve(ln)
+	g := &kataGuest{api: api, srv: srv, addr: ln.Addr().String(), unsealed: map[string]string{}}
+	if a.guests.m == nil {
+		a.guests.m = map[types.UID]*kataGuest{}
+	}
+	a.guests.m[pod.UID] = g
+	return g, nil
+}
+
+// guestAPIFeatures reads the feature set from the Kata kernel parameters
+// annotation, as the kata-agent passes it to api-server-rest.
+func guestAPIFeatures(pod *corev1.Pod) string {
+	for _, p := range strings.Fields(pod.Annotations[AnnotationKernelParams]) {
+		if v, ok := strings.CutPrefix(p, guestAPIParam); ok {
+			return v
+		}
+	}
+	return guestapi.FeatureResource
+}
+
+// podLoopback serves the guest API on a Kata pod's 127.0.0.1:8006.
+func (a *attestationParts) podLoopback(pod *corev1.Pod, port int32) (string, bool) {
+	if port != GuestAPIPort {
+		return "", false
+	}
+	g := a.guests.get(pod.UID)
+	if g == nil {
+		return "", false
+	}
+	return g.addr, true
+}
+
+// guestDevice is the TEE device of the pod's guest.
+func (a *attestationParts) guestDevice(n node.NodeInfo, pod *corev1.Pod) device.Device {
+	return a.nodeDevice(n.Name)
 }
 
 func unreachable(err error) string {
 	msg := err.Error()
+	var ke *kbs.Error
+	if errors.As(err, &ke) {
+		return msg
+	}
 	if ex := podnet.Explain(err); ex != "" {
 		return EgressDeniedPrefix + msg + " (" + ex + ")"
 	}
 	if strings.Contains(msg, "i/o timeout") {
 		return EgressDeniedPrefix + msg + " (connection timed out)"
 	}
-	return "attestation service unreachable: " + msg
-}
-
-func short(s string) string {
-	if len(s) > 16 {
-		return s[:16] + "…"
-	}
-	return s
+	return "KBS unreachable: " + msg
 }

@@ -36,6 +36,15 @@ func (a *attestationParts) RunProbe(ctx context.Context, n node.NodeInfo, pod *c
 		// The kubelet would not start the container (CreateContainerConfigError).
 		return exitcode.Usage, probe.Result{Probe: "probe", Node: n.Name, Reason: "container configuration: " + err.Error()}.Message()
 	}
+	if g := a.guests.get(pod.UID); g != nil {
+		// The guest's CDH replaced the sealed values before the container
+		// was created: the process sees the unsealed secrets.
+		for name := range env {
+			if v, ok := g.unsealed[c.Name+"/"+name]; ok {
+				env[name] = v
+			}
+		}
+	}
 	handler := a.handlerOf(ctx, pod)
 	e := &probe.Env{
 		Device:    func() (device.Device, error) { return a.sandboxDevice(n, handler) },

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"path/filepath"
 
@@ -17,6 +18,12 @@ import (
 // DefaultSharedVCluster configures the second tenant: shared nodes, with
 // the seed's RuntimeClass sync (only classes labelled confidential-compute=tdx).
 const DefaultSharedVCluster = "reference/vcluster-shared-nodes.yaml"
+
+// KBS is the platform's attestation service as a Trustee KBS (under
+// /kbs/v0 on the service's URL), its CA and the KBS operator's admin key.
+func (p *Platform) KBS() (url string, caPEM []byte, adminKey ed25519.PrivateKey) {
+	return p.att.svc.URL(), p.att.svc.CAPEM(), p.att.kbsAdmin
+}
 
 // SharedTenantKubeconfig is where the shared-nodes tenant's kubeconfig is written.
 func (p *Platform) SharedTenantKubeconfig() string {

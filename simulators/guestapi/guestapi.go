@@ -243,6 +243,12 @@ func (h *Handler) agent(ctx context.Context, fresh bool) (*proto.Client, error) 
 	return h.client, nil
 }
 
+// Resource is the Confidential Data Hub's get_resource: kbs:///<repo>/<type>/<tag>
+// through the attestation agent. Unsealing a sealed secret uses it too.
+func (h *Handler) Resource(ctx context.Context, repo, typ, tag string) ([]byte, error) {
+	return h.resource(ctx, repo+"/"+typ+"/"+tag)
+}
+
 // resource fetches kbs:///<repo>/<type>/<tag>.
 func (h *Handler) resource(ctx context.Context, rest string) ([]byte, error) {
 	parts := strings.Split(rest, "/")

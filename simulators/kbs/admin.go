@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	proto "github.com/cctest/cctest/attest/kbs"
 )
 
 // AdminConfig is Trustee's "AuthenticatedAuthorization" admin mode
@@ -168,14 +170,9 @@ func (a *admin) verify(token string) (adminClaims, string) {
 	return c, ""
 }
 
-// AdminToken makes an admin JWT as trustee-cli does (header {"typ":"JWT",
-// "alg":"EdDSA"}), with the given role and lifetime. For tests and the
-// embedded platform's operator.
+// AdminToken makes an admin JWT as trustee-cli does (attest/kbs.AdminToken).
 func AdminToken(key ed25519.PrivateKey, role string, ttl time.Duration, now time.Time) string {
-	hdr := b64(`{"typ":"JWT","alg":"EdDSA"}`)
-	claims, _ := json.Marshal(map[string]any{"role": role, "iat": now.Unix(), "exp": now.Add(ttl).Unix()})
-	in := hdr + "." + base64.RawURLEncoding.EncodeToString(claims)
-	return in + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(key, []byte(in)))
+	return proto.AdminToken(key, role, ttl, now)
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

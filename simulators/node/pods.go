@@ -15,8 +15,6 @@ import (
 // Kubelet reasons used in pod status and events.
 const (
 	ReasonFailedCreatePodSandBox = "FailedCreatePodSandBox"
-	ReasonAttestationFailed      = "AttestationFailed"
-	ReasonAttested               = "Attested"
 	reasonCreateContainerError   = "CreateContainerError"
 	reasonContainerCreating      = "ContainerCreating"
 	reasonPodInitializing        = "PodInitializing"
@@ -40,6 +38,7 @@ type podState struct {
 	attesting     bool
 	attestResult  *AttestResult
 	attestStarted bool
+	nextAttest    time.Time
 
 	terminal        bool
 	phase           corev1.PodPhase
@@ -297,15 +296,28 @@ func (f *Fleet) step(ctx context.Context, pod *corev1.Pod, st *podState, now tim
 			return
 		}
 		r := *st.attestResult
-		st.attesting = false
 		if !r.Passed {
-			st.terminal, st.phase = true, corev1.PodFailed
-			st.reason, st.message = ReasonAttestationFailed, r.Reason
-			f.event(st, pod, "", corev1.EventTypeWarning, ReasonAttestationFailed, r.Reason)
-			f.release(st)
+			// The guest could not create the containers (a secret it must
+			// unseal was refused): the kubelet reports CreateContainerError
+			// on them and retries after a back-off, as for any failed create.
+			if now.Before(st.nextAttest) {
+				w.at(st.nextAttest)
+				return
+			}
+			for _, c := range append(append([]*ctr{}, st.init...), st.app...) {
+				c.waitReason, c.waitMsg = reasonCreateContainerError, r.Reason
+			}
+			fieldPath := ""
+			if len(st.app) > 0 {
+				fieldPath = st.app[0].fieldPath
+			}
+			f.event(st, pod, fieldPath, corev1.EventTypeWarning, "Failed", "Error: "+r.Reason)
+			st.attestResult, st.attestStarted = nil, false
+			st.nextAttest = now.Add(f.cfg.BackoffInitial)
+			w.at(st.nextAttest)
 			return
 		}
-		f.event(st, pod, "", corev1.EventTypeNormal, ReasonAttested, "Pod sandbox attested: verdict "+r.VerdictRef)
+		st.attesting = false
 	}
 	f.stepContainers(pod, st, now, w)
 }

@@ -77,15 +77,16 @@ type NodeInfo struct {
 	Address string
 }
 
-// AttestResult is a PodAttester's verdict on one pod.
+// AttestResult is what a PodAttester says of one pod's guest.
 type AttestResult struct {
-	Passed     bool
-	Reason     string // why it failed (shown as the pod's status.message)
-	VerdictRef string // reference to the verdict, shown in the Attested event
+	Passed bool
+	Reason string // why its containers cannot be created (CreateContainerError)
 }
 
-// PodAttester attests a Kata TEE pod's sandbox before its containers start
-// (the confidential runtime's guest attestation).
+// PodAttester prepares a Kata TEE pod's guest before its containers are
+// created: in Confidential Containers the guest attests to the KBS when it
+// first needs a resource (a sealed secret in the environment, an encrypted
+// image). A failure leaves the containers in CreateContainerError.
 type PodAttester interface {
 	AttestPod(ctx context.Context, node NodeInfo, pod *corev1.Pod) AttestResult
 }

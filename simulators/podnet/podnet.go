@@ -48,6 +48,11 @@ type Network struct {
 	// Blackhole, when set and true for a destination, drops the traffic
 	// whatever the policies say (a broken platform; faults use it).
 	Blackhole func(pod *corev1.Pod, d Destination) bool
+	// PodLoopback serves a pod's own loopback ports: what listens on
+	// 127.0.0.1:port inside the pod (e.g. the CoCo guest API a Kata guest
+	// serves on 8006), as the address of a real listener. Loopback traffic
+	// is never subject to NetworkPolicies.
+	PodLoopback func(pod *corev1.Pod, port int32) (addr string, ok bool)
 	// Unenforced, when true, lets every connection through whatever the
 	// NetworkPolicies say (a network plugin that does not enforce them).
 	Unenforced bool
@@ -127,6 +132,11 @@ func (n *Network) Dial(ctx context.Context, pod *corev1.Pod, network, target str
 	}
 	addr := tcpAddr(d.Addr)
 	if d.Loopback {
+		if n.PodLoopback != nil {
+			if to, ok := n.PodLoopback(pod, d.Port); ok {
+				return n.dial(ctx, to)
+			}
+		}
 		return nil, refused(network, addr)
 	}
 	dec, err := n.Decide(ctx, pod, d)
@@ -147,11 +157,15 @@ func (n *Network) Dial(ctx context.Context, pod *corev1.Pod, network, target str
 	if !ok {
 		return nil, refused(network, addr)
 	}
+	return n.dial(ctx, listener)
+}
+
+func (n *Network) dial(ctx context.Context, addr string) (net.Conn, error) {
 	dial := n.Dialer
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	return dial(ctx, "tcp", listener)
+	return dial(ctx, "tcp", addr)
 }
 
 func refused(network string, addr net.Addr) error {
