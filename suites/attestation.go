@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/attest/floor"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/reports"
@@ -115,5 +116,7 @@ func (s *suite) verifyPodEvidence(ctx context.Context, pod *corev1.Pod, nodeType
 	v := s.Verifier.Verify(*rec.Evidence, s.Policy, rd[:])
 	AddReportEntry(reports.EvidenceEntry, reports.Evidence{Subject: pod.Namespace + "/" + pod.Name, Kind: "pod", NodeType: nodeType,
 		TEE: tee, Nonce: rec.Nonce, Raw: rec.Evidence.Raw, Verdict: v})
+	// The floor first: it holds even when the shared verifier is wrong.
+	Expect(floor.Check(tee, rec.Evidence.Raw, rd[:])).To(Succeed(), "pod %s started on evidence below the floor", pod.Name)
 	Expect(v).To(PassVerification(tee), "pod %s started on evidence the spec's own verification rejects", pod.Name)
 }

@@ -17,6 +17,7 @@ import (
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/attest/client"
 	"github.com/cctest/cctest/attest/discovery"
+	"github.com/cctest/cctest/attest/floor"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/probe"
@@ -77,7 +78,10 @@ var _ = describe(func(s *suite) {
 				}
 				rd := verifier.BindReportData(nonce, probe.ContextFor(string(pod.UID)))
 				v := s.Verifier.Verify(ev, pol, rd[:])
+				fl := floor.Check(tee, ev.Raw, rd[:]) // holds even when the shared verifier is wrong
 				switch {
+				case fl != nil:
+					bad = append(bad, fmt.Sprintf("node %s (%s): evidence below the floor: %v", n.Name, tee, fl))
 				case !v.Pass:
 					bad = append(bad, fmt.Sprintf("node %s (%s): evidence fails the spec's own verification: %s", n.Name, tee, v.Reason))
 				case v.TEE != tee:
