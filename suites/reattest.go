@@ -28,7 +28,7 @@ import (
 var specReattest = framework.Declare(framework.Spec{
 	Name:      "every confidential node is re-attested by a probe with the spec's own nonce",
 	Checklist: framework.ChecklistValidateInside,
-	BrokenBy:  framework.Faults(tdxNodeFaults, snpNodeFaults, kataFaults, []string{"gate-admits-unattested", "attestation-service-accepts-all", "service-accepts-replay"}),
+	BrokenBy:  framework.Faults(tdxNodeFaults, snpNodeFaults, kataFaults, blindVerifierFaults, []string{"gate-admits-unattested", "attestation-service-accepts-all", "service-accepts-replay"}),
 	Needs:     []framework.Need{framework.NeedPolicy},
 })
 

@@ -296,6 +296,9 @@ func (s *Service) attest(w http.ResponseWriter, r *http.Request) {
 		}
 		rd := verifier.BindReportData(nonce, req.Context)
 		rec.Verdict = s.cfg.Verifier.Verify(req.Evidence, s.cfg.Policy, rd[:])
+		if s.cfg.Faults.Has(tee.FaultVerifierSkipsChecks) {
+			rec.Verdict = SkipChecks(rec.Verdict)
+		}
 		rec.Verdict.Checks = append([]verifier.Check{{Name: "challenge", Expected: "a fresh, unused nonce issued by this service",
 			Measured: short(req.Nonce), Pass: true}}, rec.Verdict.Checks...)
 		if !rec.Pass {
