@@ -26,7 +26,7 @@ var kataPodFaults = framework.Faults(kataFaults, []string{"pod-attestation-skipp
 // Faults of a platform whose own verifier has a blind spot and whose TDX
 // machines are wrong in it: the machines join, and the specs' own checks
 // (the floor, the spec's verifier and policy) must refuse their evidence.
-var blindVerifierFaults = []string{"verifier-skips-checks", "revoked-pck", "kernel-changed-mrtd-same"}
+var blindVerifierFaults = []string{"verifier-skips-checks", "revoked-pck", "kernel-changed-mrtd-same", "initdata-unbound"}
 
 var (
 	specGateRefuses = framework.Declare(framework.Spec{
@@ -50,7 +50,7 @@ var (
 		Name:      "a Kata pod on an SEV-SNP node is attested when it starts",
 		Labels:    []string{"tee:snp"},
 		Checklist: framework.ChecklistPodRuntime,
-		BrokenBy:  framework.Faults(snpNodeFaults, kataPodFaults, []string{"verifier-skips-checks"}),
+		BrokenBy:  framework.Faults(snpNodeFaults, kataPodFaults, []string{"verifier-skips-checks", "initdata-unbound"}),
 		Needs:     []framework.Need{framework.NeedPolicy},
 	})
 )

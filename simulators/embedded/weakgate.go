@@ -19,7 +19,7 @@ func platformVerifier(pol *policy.Policy, fs faults.Set) (*policy.Policy, func(v
 	if fs.Has(tee.FaultVerifierSkipsChecks) {
 		judge = attestation.SkipChecks
 	}
-	if pol == nil || !fs.Has(tee.FaultRevokedPCK) && !fs.Has(tee.FaultKernelChangedMRTDSame) {
+	if pol == nil || !fs.Has(tee.FaultRevokedPCK) && !fs.Has(tee.FaultKernelChangedMRTDSame) && !fs.Has(tee.FaultInitDataUnboundAll) {
 		return pol, judge
 	}
 	weak := clonePolicy(pol)
@@ -30,6 +30,14 @@ func platformVerifier(pol *policy.Policy, fs faults.Set) (*policy.Policy, func(v
 		for i := range weak.TDX.AllowedMeasurements {
 			m := &weak.TDX.AllowedMeasurements[i]
 			m.RTMR0, m.RTMR1, m.RTMR2, m.Events = "", "", "", nil
+		}
+	}
+	if fs.Has(tee.FaultInitDataUnboundAll) {
+		if weak.TDX != nil {
+			weak.TDX.MrConfigID = ""
+		}
+		if weak.SNP != nil {
+			weak.SNP.HostData = ""
 		}
 	}
 	return weak, judge

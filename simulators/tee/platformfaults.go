@@ -23,4 +23,6 @@ var (
 		"TDX machines use a PCK certificate the (fake) PCS CRL lists as revoked; the platform's verifier checks no revocations")
 	FaultKernelChangedMRTDSame = faults.Declare("kernel-changed-mrtd-same",
 		"TDX machines boot a changed kernel command line: MRTD stays, RTMR2 changes; the platform's gate pins MRTD only")
+	FaultInitDataUnboundAll = faults.Declare("initdata-unbound",
+		"guests launch without their init-data digest in MRCONFIGID (TDX) / HOST_DATA (SNP); the platform's verifier pins neither")
 )
