@@ -51,15 +51,17 @@ func Weaknesses(p *Policy) []string {
 	return out
 }
 
-// Limits names what a policy cannot see on some platforms even when it is
-// not weak: said, not hidden, wherever policies are checked.
+// LimitAWSSNP is what a VLEK-signed (AWS) SEV-SNP report cannot show.
+const LimitAWSSNP = "on AWS SEV-SNP instances (VLEK-signed reports) the launch MEASUREMENT covers the firmware (OVMF) only, unless the kernel, initrd and command line are measured (measured direct boot): pin those, or the OS is not attested"
+
+// Limits names what a policy does not bind even when it is not weak: said,
+// not hidden, where evidence is checked (cctest attest).
 func Limits(p *Policy) []string {
 	if p == nil {
 		return nil
 	}
 	var out []string
 	if p.SNP != nil {
-		out = append(out, "snp: on AWS SEV-SNP instances the launch MEASUREMENT covers the firmware (OVMF) only, unless the kernel, initrd and command line are measured (measured direct boot): pin those, or the OS is not attested")
 		if p.SNP.HostData == "" {
 			out = append(out, "snp: hostData is not pinned: the init-data (agent policy, KBS address) of Kata guests is not bound to their evidence")
 		}
