@@ -27,8 +27,8 @@ type AttestOptions struct {
 	// the spec submits it itself, after the bad variants built from it.
 	NoSubmit bool
 	Node     string
-	PodUID  string
-	Timeout time.Duration // default 60 s
+	PodUID   string
+	Timeout  time.Duration // default 60 s
 }
 
 // ContextFor is what probe evidence is bound to besides the nonce.
