@@ -19,7 +19,9 @@ func TestTDXPins(t *testing.T) {
 	ev := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "pins"}), testNonce)
 	zero := `"` + strings.Repeat("00", 48) + `"`
 	pin := func(extra string) func(string) string {
-		return func(doc string) string { return strings.Replace(dropPins(noCollateral(doc)), "tdx:\n", "tdx:\n"+extra, 1) }
+		return func(doc string) string {
+			return strings.Replace(dropPins(noCollateral(doc)), "tdx:\n", "tdx:\n"+extra, 1)
+		}
 	}
 	requirePass(t, v.Verify(ev, editedPolicy(t, "platform.yaml", pin("  mrConfigId: \""+hex.EncodeToString(tee.DefaultMrConfigID)+"\"\n  mrOwner: "+zero+"\n  requireSeptVeDisable: true\n")), testNonce[:]))
 	requireFail(t, v.Verify(ev, editedPolicy(t, "platform.yaml", pin("  mrConfigId: \""+strings.Repeat("11", 48)+"\"\n")), testNonce[:]),
@@ -32,7 +34,9 @@ func TestSNPPins(t *testing.T) {
 	v := newTestVerifier(nil, nil)
 	ev := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "pins"}), testNonce)
 	pin := func(extra string) func(string) string {
-		return func(doc string) string { return strings.Replace(dropPins(noCollateral(doc)), "snp:\n", "snp:\n"+extra, 1) }
+		return func(doc string) string {
+			return strings.Replace(dropPins(noCollateral(doc)), "snp:\n", "snp:\n"+extra, 1)
+		}
 	}
 	zero := `"` + strings.Repeat("00", 48) + `"`
 	requirePass(t, v.Verify(ev, editedPolicy(t, "platform.yaml", pin("  hostData: \""+hex.EncodeToString(tee.DefaultHostData)+"\"\n  idKeyDigests: ["+zero+"]\n  minimumBuild: 21\n")), testNonce[:]))
