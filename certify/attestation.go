@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	mgmtv1 "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/netpol"
 )
 
@@ -76,7 +77,7 @@ func (r *run) checkAttestation(dest attestationDest) {
 		}
 	}
 	if len(r.in.Policies) == 0 {
-		for _, c := range []Check{CheckPolicyDebug, CheckPolicyRoots, CheckPolicyMeasurements} {
+		for _, c := range []Check{CheckPolicyDebug, CheckPolicyRoots, CheckPolicyMeasurements, CheckPolicyStrength} {
 			r.skip(c, "no --policy given")
 		}
 	}
@@ -93,6 +94,10 @@ func (r *run) checkAttestation(dest attestationDest) {
 			if !p.UsesVendorRoots() {
 				r.add(CheckPolicyRoots, SeverityError, lp.file, "trustRoots", 0, "policy %q does not trust the vendor roots (Intel SGX root CA / AMD ARK)", p.Name)
 			}
+		}
+		// A weak policy warns here; a hardware run refuses it (cctest run --tee).
+		for _, w := range policy.Weaknesses(p) {
+			r.add(CheckPolicyStrength, SeverityWarning, lp.file, "", 0, "policy %q is weak: %s", p.Name, w)
 		}
 		for tech := range techs {
 			if !p.AllowsTEE(tech) {

@@ -183,6 +183,7 @@ func TestEveryCheckPassesAndFails(t *testing.T) {
 		{CheckPolicyDebug, privateBase, func(in *Inputs) { in.Policies = neg("policy-allow-debug.yaml") }, SeverityError, ""},
 		{CheckPolicyRoots, privateBase, func(in *Inputs) { in.Policies = neg("policy-test-roots.yaml") }, SeverityError, ""},
 		{CheckPolicyMeasurements, privateBase, func(in *Inputs) { in.Policies = neg("policy-placeholder-only.yaml") }, SeverityError, ""},
+		{CheckPolicyStrength, privateBase, func(in *Inputs) { in.Policies = neg("policy-mrtd-only.yaml") }, SeverityWarning, "pins MRTD but leaves RTMR0, RTMR1, RTMR2 open"},
 		{CheckAttestationEgress, privateBase, func(in *Inputs) { in.NetworkPolicies = neg("network-policies-no-attestation-egress.yaml") }, SeverityError, ""},
 		{CheckAttestationEgress, privateBase, func(in *Inputs) { in.AttestationService = "10.0.0.9:8443" }, SeverityError, ""},
 		{CheckTenancy, privateBase, func(in *Inputs) {

@@ -126,6 +126,9 @@ var (
 	CheckPolicyMeasurements = Check{"CC053", "attestation-measurements",
 		"each TEE section has a non-empty allowlist of real (non-placeholder) measurements",
 		"add the node image's measurements (MRTD / launch measurement) to allowedMeasurements"}
+	CheckPolicyStrength = Check{"CC055", "attestation-policy-strength",
+		"the policy leaves none of the known holes open (RTMR0-2 of a TDX image, TCB, revocations, nonces, Azure vTPM PCRs)",
+		"pin what the warning names (see fixtures/policies/*-hardware.yaml); a hardware run (cctest run --tee) refuses a weak policy"}
 	CheckAttestationEgress = Check{"CC054", "attestation-egress",
 		"with NetworkPolicies, confidential pods may reach the attestation service",
 		"add an egress rule allowing the confidential pods to reach the attestation service (see fixtures/reference/network-policies.yaml)"}
@@ -143,7 +146,7 @@ func AllChecks() []Check {
 		CheckRuntimeClassHandler, CheckRuntimeClassSyncSelector, CheckSyncPrivateNodes, CheckWorkloadRuntimeClass, CheckRuntimeClassOverride,
 		CheckCloudVMRuntimeClass, CheckPodRuntimeClass, CheckContainerdJoin, CheckRuntimeClassPatches, CheckTenantOnlyClassShared,
 		CheckCloudZone, CheckCloudMaintenance,
-		CheckPolicyCoverage, CheckPolicyDebug, CheckPolicyRoots, CheckPolicyMeasurements, CheckAttestationEgress,
+		CheckPolicyCoverage, CheckPolicyDebug, CheckPolicyRoots, CheckPolicyMeasurements, CheckPolicyStrength, CheckAttestationEgress,
 		CheckTenancy}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].ID < cs[j].ID })
 	return cs

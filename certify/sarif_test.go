@@ -46,7 +46,7 @@ var sarifSchemaFacts = map[string]sarifObject{
 		"graphTraversals", "relatedLocations", "suppressions", "baselineState", "rank", "attachments", "hostedViewerUri",
 		"workItemUris", "provenance", "fixes", "taxa", "webRequest", "webResponse", "properties"},
 		map[string]string{"message": "message", "locations": "[]location"}},
-	"message":  {nil, []string{"text", "markdown", "id", "arguments", "properties"}, nil}, // anyOf: text or id
+	"message": {nil, []string{"text", "markdown", "id", "arguments", "properties"}, nil}, // anyOf: text or id
 	"location": {nil, []string{"id", "physicalLocation", "logicalLocations", "message", "annotations", "relationships", "properties"},
 		map[string]string{"physicalLocation": "physicalLocation", "logicalLocations": "[]logicalLocation"}},
 	"physicalLocation": {nil, []string{"address", "artifactLocation", "region", "contextRegion", "properties"}, // anyOf: address or artifactLocation

@@ -22,10 +22,13 @@ type AttestOptions struct {
 	CAFile string
 	// Nonce binds the evidence. The spec passes its own (from the service's
 	// challenge) so it can verify the evidence itself; nil asks the service.
-	Nonce   []byte
-	Node    string
-	PodUID  string
-	Timeout time.Duration // default 60 s
+	Nonce []byte
+	// NoSubmit returns the evidence without submitting it (needs Nonce):
+	// the spec submits it itself, after the bad variants built from it.
+	NoSubmit bool
+	Node     string
+	PodUID   string
+	Timeout  time.Duration // default 60 s
 }
 
 // ContextFor is what probe evidence is bound to besides the nonce.
@@ -74,6 +77,10 @@ func Attest(ctx context.Context, env *Env, o AttestOptions) Result {
 	defer c.Close()
 
 	nonce := o.Nonce
+	if o.NoSubmit && len(nonce) == 0 {
+		r.Reason = "--no-submit needs --nonce: evidence nobody submits must be bound to the caller's nonce"
+		return r
+	}
 	if len(nonce) == 0 {
 		ch, err := c.Challenge(ctx, r.Context)
 		if err != nil {
@@ -92,6 +99,10 @@ func Attest(ctx context.Context, env *Env, o AttestOptions) Result {
 		r.EvidenceOmitted = "cannot encode the evidence: " + err.Error()
 	} else {
 		r.Evidence = enc
+	}
+	if o.NoSubmit {
+		r.Reason = fmt.Sprintf("%s evidence from %s, not submitted (--no-submit)", r.TEE, r.Device)
+		return r
 	}
 	rec, err := c.Attest(ctx, nonce, r.Context, ev)
 	if err != nil {

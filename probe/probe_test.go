@@ -339,3 +339,26 @@ func TestRuntime(t *testing.T) {
 		t.Errorf("no device: %q", r.Reason)
 	}
 }
+
+// --no-submit returns evidence for the caller's nonce and leaves the nonce
+// unused, so the caller can submit it (after its bad variants) itself.
+func TestAttestNoSubmit(t *testing.T) {
+	s, c := service(t, nil)
+	m := tee.NewTDXMachine(tee.TDXOptions{Name: "p-nosubmit"})
+	if r := probe.Attest(context.Background(), simEnv(m, s.CAPEM()), probe.AttestOptions{ServiceURL: s.URL(), NoSubmit: true, PodUID: "u"}); !strings.Contains(r.Reason, "--no-submit needs --nonce") {
+		t.Errorf("no nonce: %+v", r)
+	}
+	nonce := specNonce(t, c)
+	r := probe.Attest(context.Background(), simEnv(m, s.CAPEM()), probe.AttestOptions{ServiceURL: s.URL(), Nonce: nonce, NoSubmit: true, PodUID: "u"})
+	if r.Verdict != nil || r.Evidence == "" || !strings.Contains(r.Reason, "not submitted") {
+		t.Fatalf("result %+v", r)
+	}
+	ev, err := r.EvidenceOf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := c.Attest(context.Background(), nonce, probe.ContextFor("u"), ev)
+	if err != nil || !rec.Pass {
+		t.Fatalf("the caller's own submission: %v %s", err, rec.Reason)
+	}
+}

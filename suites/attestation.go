@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/attest/floor"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/reports"
 )
@@ -28,13 +29,24 @@ var (
 	}
 )
 
+// Faults of a platform whose own verifier has a blind spot and whose TDX
+// machines are wrong in it: the machines join, and the specs' own checks
+// (the floor, the spec's verifier and policy) must refuse their evidence.
+var blindVerifierFaults = []string{"verifier-skips-checks", "revoked-pck", "kernel-changed-mrtd-same", "initdata-unbound"}
+
 var (
 	specGateRefuses = framework.Declare(framework.Spec{
 		Name:      "every confidential node joined after a passing attestation, and refused machines never joined",
 		Labels:    []string{"host-access", "tee:tdx"},
 		Checklist: framework.ChecklistCloudCVM,
-		BrokenBy:  framework.Faults([]string{"gate-admits-unattested"}, gateAdmits(tdxImageFaults...)),
+		BrokenBy:  framework.Faults([]string{"gate-admits-unattested"}, gateAdmits(tdxImageFaults...), blindVerifierFaults),
 		FailsWith: `node \S+ joined although its gate refused it`,
+		FailsWithUnder: map[string]string{
+			"verifier-skips-checks":    `node \S+ joined on evidence below the floor: floor: debug`,
+			"revoked-pck":              `node \S+ joined on evidence the spec's verification rejects: .*revoked`,
+			"kernel-changed-mrtd-same": `node \S+ joined on evidence the spec's verification rejects: .*RTMR`,
+			"initdata-unbound":         `node \S+ joined on evidence the spec's verification rejects: mrconfigid`,
+		},
 		// Under a gate that admits anything the other TDX specs may land on
 		// the bad machine.
 		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults),
@@ -46,7 +58,7 @@ var (
 		Checklist:        framework.ChecklistPodRuntime,
 		BrokenBy:         kataDetects,
 		FailsWithUnder:   kataMessages,
-		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults),
+		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},
 	})
 	specKataSNP = framework.Declare(framework.Spec{
@@ -55,7 +67,7 @@ var (
 		Checklist:        framework.ChecklistPodRuntime,
 		BrokenBy:         kataDetects,
 		FailsWithUnder:   kataMessages,
-		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults),
+		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedPolicy},
 	})
 )
@@ -119,6 +131,8 @@ func (s *suite) verifyGuestEvidence(pod *corev1.Pod, r probe.Result, nodeType, t
 	Expect(err).NotTo(HaveOccurred(), "pod %s: the probe's evidence (%s)", pod.Name, r.EvidenceOmitted)
 	var rd [64]byte
 	copy(rd[:], nonce)
+	// The floor first: it holds even when the shared verifier is wrong.
+	Expect(floor.Check(tee, ev.Raw, rd[:])).To(Succeed(), "pod %s: the guest's evidence is below the floor", pod.Name)
 	v := s.Verifier.Verify(ev, s.Policy, rd[:])
 	AddReportEntry(reports.EvidenceEntry, reports.Evidence{Subject: pod.Namespace + "/" + pod.Name, Kind: "pod", NodeType: nodeType,
 		TEE: tee, Nonce: nonce, Raw: ev.Raw, Verdict: v})

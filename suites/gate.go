@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
+	"github.com/cctest/cctest/attest/floor"
 	"github.com/cctest/cctest/attest/gatetrace"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/reports"
@@ -67,9 +68,13 @@ func (s *suite) gatedNodes(ctx context.Context) []gatedNode {
 		last.verdict = &v
 		AddReportEntry(reports.EvidenceEntry, reports.Evidence{Subject: n.Name, Kind: "node", NodeType: last.nodeType,
 			TEE: tee, Nonce: t.Nonce, Raw: t.Evidence.Raw, Verdict: v})
+		// The floor holds even when the shared verifier is wrong.
+		fl := floor.Check(tee, t.Evidence.Raw, rd[:])
 		switch {
 		case !t.Pass:
 			last.problem = fmt.Sprintf("node %s joined although its gate refused it", n.Name)
+		case fl != nil:
+			last.problem = fmt.Sprintf("node %s joined on evidence below the floor: %v", n.Name, fl)
 		case !v.Pass:
 			last.problem = fmt.Sprintf("node %s joined on evidence the spec's verification rejects: %s", n.Name, v.Reason)
 		}

@@ -17,6 +17,8 @@ import (
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/attest/client"
 	"github.com/cctest/cctest/attest/discovery"
+	"github.com/cctest/cctest/attest/floor"
+	"github.com/cctest/cctest/attest/tamper"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/probe"
@@ -26,10 +28,15 @@ import (
 var specReattest = framework.Declare(framework.Spec{
 	Name:      "every confidential node is re-attested by a probe with the spec's own nonce",
 	Checklist: framework.ChecklistValidateInside,
-	BrokenBy:  []string{"attestation-service-accepts-all", "attestation-service-down"},
+	BrokenBy:  framework.Faults([]string{"attestation-service-accepts-all", "attestation-service-down", "service-accepts-replay"}, blindVerifierFaults),
 	FailsWithUnder: map[string]string{
 		"attestation-service-accepts-all": `the attestation service passed the evidence without running any check`,
 		"attestation-service-down":        `attestation service challenge`,
+		"service-accepts-replay":          `the attestation service accepted a bad variant: replayed nonce`,
+		"verifier-skips-checks":           `evidence below the floor: floor: debug`,
+		"revoked-pck":                     `evidence fails the spec's own verification: .*revoked`,
+		"kernel-changed-mrtd-same":        `evidence fails the spec's own verification: .*RTMR`,
+		"initdata-unbound":                `evidence fails the spec's own verification: (mrconfigid|host-data)`,
 	},
 	MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults),
 	Needs:            []framework.Need{framework.NeedPolicy},
@@ -58,6 +65,7 @@ var _ = describe(func(s *suite) {
 			nodes, err := s.c.Tenant.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 			Expect(err).NotTo(HaveOccurred())
 			var bad []string
+			var fresh []freshEvidence
 			probed := 0
 			for _, n := range nodes.Items {
 				tee := n.Labels[mgmt.PropertyConfidentialCompute]
@@ -82,7 +90,10 @@ var _ = describe(func(s *suite) {
 				}
 				rd := verifier.BindReportData(nonce, probe.ContextFor(string(pod.UID)))
 				v := s.Verifier.Verify(ev, pol, rd[:])
+				fl := floor.Check(tee, ev.Raw, rd[:]) // holds even when the shared verifier is wrong
 				switch {
+				case fl != nil:
+					bad = append(bad, fmt.Sprintf("node %s (%s): evidence below the floor: %v", n.Name, tee, fl))
 				case !v.Pass:
 					bad = append(bad, fmt.Sprintf("node %s (%s): evidence fails the spec's own verification: %s", n.Name, tee, v.Reason))
 				case v.TEE != tee:
@@ -94,12 +105,71 @@ var _ = describe(func(s *suite) {
 				}
 				AddReportEntry(reports.EvidenceEntry, reports.Evidence{Subject: n.Name, Kind: "node", NodeType: n.Labels[mgmt.PropertyNodeType],
 					TEE: tee, Nonce: hex.EncodeToString(nonce), Raw: ev.Raw, Verdict: v})
+				fresh = append(fresh, freshEvidence{node: n.Name, tee: tee, class: class, ev: ev})
 			}
 			Expect(probed).To(BeNumerically(">", 0), "no confidential node to re-attest")
+			Expect(bad).To(BeEmpty(), strings.Join(bad, "; "))
+			// The live tamper test: the service must refuse every bad variant
+			// of each node's fresh evidence, then pass the genuine one under
+			// the same nonce (so the refusals were for the tampering).
+			for i, f := range fresh {
+				other := fresh[(i+1)%len(fresh)].ev // another node's, or this node's for another nonce
+				bad = append(bad, s.tamperBattery(ctx, ns, svc, f, other)...)
+			}
 			Expect(bad).To(BeEmpty(), strings.Join(bad, "; "))
 		})
 	})
 })
+
+// freshEvidence is a node's evidence from the re-attestation probe.
+type freshEvidence struct {
+	node, tee, class string
+	ev               verifier.Evidence
+}
+
+// tamperBattery asks a probe on the node for evidence bound to a fresh
+// nonce that it does not submit, then submits to the attestation service
+// each bad variant (attest/tamper), the genuine evidence, and the genuine
+// evidence again (a replayed nonce). Every variant must be refused and the
+// genuine one pass. It returns what went wrong, one message per variant.
+func (s *suite) tamperBattery(ctx context.Context, ns string, svc *client.Client, f freshEvidence, other verifier.Evidence) []string {
+	GinkgoHelper()
+	ch, err := svc.Challenge(ctx, "")
+	Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
+	nonce, err := ch.NonceBytes()
+	Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
+	pod, r := s.runProbe(ctx, ns, s.probePod("tamper-"+f.node, f.class, map[string]string{"kubernetes.io/hostname": f.node}, nil,
+		"attest", "--discover", "--no-submit", "--nonce", hex.EncodeToString(nonce)))
+	if r.Evidence == "" {
+		return []string{fmt.Sprintf("node %s: no evidence for the tamper test from the probe: %s", f.node, r.Reason)}
+	}
+	ev, err := r.EvidenceOf()
+	Expect(err).NotTo(HaveOccurred(), "node %s: tamper-test evidence", f.node)
+	bindTo := probe.ContextFor(string(pod.UID))
+	rd := verifier.BindReportData(nonce, bindTo)
+	variants, err := tamper.Variants(ev, &other, rd)
+	if err != nil {
+		return []string{fmt.Sprintf("node %s: %v", f.node, err)}
+	}
+	var bad []string
+	submit := func(name string, e verifier.Evidence, wantPass bool) {
+		rec, err := svc.Attest(ctx, nonce, bindTo, e)
+		switch {
+		case err != nil:
+			bad = append(bad, fmt.Sprintf("node %s (%s): submitting %s: %v", f.node, f.tee, name, err))
+		case rec.Pass && !wantPass:
+			bad = append(bad, fmt.Sprintf("node %s (%s): the attestation service accepted a bad variant: %s (verdict %s)", f.node, f.tee, name, rec.ID))
+		case !rec.Pass && wantPass:
+			bad = append(bad, fmt.Sprintf("node %s (%s): the attestation service refused the genuine evidence after the variants (%s): the refusals prove nothing", f.node, f.tee, rec.Reason))
+		}
+	}
+	for _, v := range variants {
+		submit(v.Name, v.Evidence, false)
+	}
+	submit("genuine evidence", ev, true)
+	submit(tamper.Replay, ev, false)
+	return bad
+}
 
 // attestationService connects to the tenant's attestation service the way
 // a client outside the cluster finds it (its discovery ConfigMap).

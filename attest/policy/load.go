@@ -182,8 +182,22 @@ func (p *Policy) Validate() error {
 		if t.MrServiceTd != "" {
 			checkHex(add, "tdx.mrServiceTd", t.MrServiceTd, MeasurementSize)
 		}
+		for path, v := range map[string]string{"tdx.mrConfigId": t.MrConfigID, "tdx.mrOwner": t.MrOwner, "tdx.mrOwnerConfig": t.MrOwnerConfig} {
+			if v != "" {
+				checkHex(add, path, v, MeasurementSize)
+			}
+		}
 	}
 	if s := p.SNP; s != nil {
+		if s.HostData != "" {
+			checkHex(add, "snp.hostData", s.HostData, 32)
+		}
+		for i, d := range s.IDKeyDigests {
+			checkHex(add, fmt.Sprintf("snp.idKeyDigests[%d]", i), d, MeasurementSize)
+		}
+		for i, d := range s.AuthorKeyDigests {
+			checkHex(add, fmt.Sprintf("snp.authorKeyDigests[%d]", i), d, MeasurementSize)
+		}
 		if len(s.AllowedMeasurements) == 0 {
 			add("snp.allowedMeasurements", "must list at least one measurement")
 		}

@@ -137,6 +137,17 @@ type TDX struct {
 	// it, evidence without a log passes the event-log check as skipped; a
 	// log that is present is always replayed and must equal the quote's RTMRs.
 	RequireEventLog bool `json:"requireEventLog,omitempty"`
+	// MrConfigID, MrOwner and MrOwnerConfig pin those TD fields (hex, 48
+	// bytes) when set. MRCONFIGID is where CoCo binds the init-data (agent
+	// policy, KBS address) a TD was launched with: without a pin, init-data
+	// is not bound to the evidence.
+	MrConfigID    string `json:"mrConfigId,omitempty"`
+	MrOwner       string `json:"mrOwner,omitempty"`
+	MrOwnerConfig string `json:"mrOwnerConfig,omitempty"`
+	// RequireSeptVEDisable requires TD_ATTRIBUTES.SEPT_VE_DISABLE (bit 28),
+	// which Linux TDX guests need to be safe against EPT-violation #VE
+	// injection by the host.
+	RequireSeptVEDisable bool `json:"requireSeptVeDisable,omitempty"`
 }
 
 // TDXMeasurement is one allowed TD image.
@@ -211,6 +222,16 @@ type SNP struct {
 	// after a firmware update not yet committed). Default false: current
 	// and committed must be equal. Committed newer than current never passes.
 	PermitProvisionalFirmware bool `json:"permitProvisionalFirmware,omitempty"`
+	// HostData pins HOST_DATA (hex, 32 bytes), where CoCo binds the
+	// init-data digest of an SNP guest.
+	HostData string `json:"hostData,omitempty"`
+	// IDKeyDigests / AuthorKeyDigests, when set, list the ID-block keys
+	// (hex SHA-384, 48 bytes) a guest may have been launched with.
+	IDKeyDigests     []string `json:"idKeyDigests,omitempty"`
+	AuthorKeyDigests []string `json:"authorKeyDigests,omitempty"`
+	// MinimumBuild is the floor for the SEV firmware build (CURRENT_BUILD
+	// and COMMITTED_BUILD of report v3+).
+	MinimumBuild uint32 `json:"minimumBuild,omitempty"`
 }
 
 // SNPMeasurement is one allowed guest launch measurement.
@@ -378,6 +399,9 @@ func DecodeHex(s string) ([]byte, error) {
 	return hex.DecodeString(s)
 }
 
+// MustDecodeHex is DecodeHex for a value the loader checked (nil if bad).
+func MustDecodeHex(s string) []byte { return mustHex(s) }
+
 func mustHex(s string) []byte {
 	b, err := DecodeHex(s)
 	if err != nil {
@@ -413,3 +437,11 @@ func (t *TDX) MrServiceTdBytes() []byte { return mustHex(t.MrServiceTd) }
 func (p *Policy) String() string {
 	return fmt.Sprintf("policy %q (%s; roots %s)", p.Name, strings.Join(p.TEEs(), "+"), strings.Join(p.TrustRoots, "+"))
 }
+
+// MrConfigIDBytes, MrOwnerBytes and MrOwnerConfigBytes return the pins (nil = unpinned).
+func (t *TDX) MrConfigIDBytes() []byte    { return mustHex(t.MrConfigID) }
+func (t *TDX) MrOwnerBytes() []byte       { return mustHex(t.MrOwner) }
+func (t *TDX) MrOwnerConfigBytes() []byte { return mustHex(t.MrOwnerConfig) }
+
+// HostDataBytes returns the HOST_DATA pin (nil = unpinned).
+func (s *SNP) HostDataBytes() []byte { return mustHex(s.HostData) }

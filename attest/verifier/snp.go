@@ -70,6 +70,7 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	vd.add(bitCheck("migratable", pol.MigrateMA, "guest policy MIGRATE_MA (bit 18)",
 		"the guest policy allows a migration agent, so the guest can be moved to a host this evidence does not describe"))
 	vd.add(snpTCBCheck(reported, p.SNP))
+	snpPinChecks(vd, p.SNP, rep.GetHostData(), rep.GetIdKeyDigest(), rep.GetAuthorKeyDigest(), rep.GetCurrentBuild(), rep.GetCommittedBuild(), rep.GetVersion())
 	c := provisionalCheck(rep, p.SNP)
 	if c.Pass && c.Detail != "" {
 		vd.Notes = append(vd.Notes, "provisional-firmware: "+c.Detail)

@@ -170,6 +170,7 @@ func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	vd.add(bitCheck("migratable", attrs&tdAttrMigratable != 0, "TD_ATTRIBUTES.MIGRATABLE (bit 29)",
 		"migratable TD: TD_ATTRIBUTES.MIGRATABLE is set, so the TD can be moved to a host this evidence does not describe"))
 	vd.add(tdxTCBCheck(q, p.TDX))
+	tdxPinChecks(vd, p.TDX, body.GetMrConfigId(), body.GetMrOwner(), body.GetMrOwnerConfig(), attrs)
 	if len(p.TDX.MrSeam) > 0 {
 		want := p.TDX.MrSeamBytes()
 		c := Check{Name: "mrseam", Expected: hex.EncodeToString(want), Measured: hex.EncodeToString(body.GetMrSeam()),

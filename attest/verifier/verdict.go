@@ -3,11 +3,12 @@ package verifier
 import (
 	"fmt"
 
-	"github.com/cctest/cctest/attest/eventlog"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/cctest/cctest/attest/eventlog"
 )
 
 // Check is one step of a verification: what was expected, what the

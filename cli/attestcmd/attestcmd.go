@@ -212,7 +212,7 @@ func failed(vd verifier.Verdict) error {
 // attestLocal is what attest and gate share: find the device (real or
 // simulated), load the policy for its TEE, fetch evidence bound to a fresh
 // nonce and verify it. context names the caller in REPORT_DATA.
-func attestLocal(src source, coll collateral, policyPath string, nonce []byte, context string) (verifier.Evidence, verifier.Verdict, error) {
+func attestLocal(src source, coll collateral, policyPath string, nonce []byte, context string, warn io.Writer) (verifier.Evidence, verifier.Verdict, error) {
 	d, err := src.device()
 	if err != nil {
 		return verifier.Evidence{}, verifier.Verdict{}, err
@@ -226,7 +226,24 @@ func attestLocal(src source, coll collateral, policyPath string, nonce []byte, c
 	if err != nil {
 		return ev, verifier.Verdict{}, exitcode.New(exitcode.Failed, fmt.Sprintf("fetching evidence from %s: %v", d.Describe(), err))
 	}
-	return ev, verifier.New(coll.options()).Verify(ev, p, rd[:]), nil
+	vd := verifier.New(coll.options()).Verify(ev, p, rd[:])
+	warnPolicy(warn, p, vd)
+	return ev, vd, nil
+}
+
+// warnPolicy says what the policy leaves open and what the evidence's
+// platform cannot show, so a pass is read for what it is worth. A hardware
+// run (cctest run --tee) refuses a weak policy outright.
+func warnPolicy(w io.Writer, p *policy.Policy, vd verifier.Verdict) {
+	for _, s := range policy.Weaknesses(p) {
+		fmt.Fprintf(w, "warning: policy %q is weak: %s\n", p.Name, s)
+	}
+	for _, s := range policy.Limits(p) {
+		fmt.Fprintf(w, "note: policy %q: %s\n", p.Name, s)
+	}
+	if vd.SigningKey == "VLEK" {
+		fmt.Fprintf(w, "note: %s\n", policy.LimitAWSSNP)
+	}
 }
 
 // freshNonce returns 32 random bytes.
@@ -278,7 +295,7 @@ Exit status: 0 verified, 1 evidence failed, 2 bad usage, 3 no TEE device.`,
 			if err != nil {
 				return err
 			}
-			ev, vd, err := attestLocal(src, coll, policyPath, nonce, "cctest attest")
+			ev, vd, err := attestLocal(src, coll, policyPath, nonce, "cctest attest", cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -396,6 +413,7 @@ nonce: required fails the nonce check.`,
 				opts.Now = func() time.Time { return t }
 			}
 			vd := verifier.New(opts).Verify(ev, p, expected)
+			warnPolicy(cmd.ErrOrStderr(), p, vd)
 			if err := printVerdict(cmd.OutOrStdout(), vd, output); err != nil {
 				return err
 			}

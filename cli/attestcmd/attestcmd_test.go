@@ -2,6 +2,7 @@ package attestcmd
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -53,6 +54,22 @@ func TestSimulatedAttestPasses(t *testing.T) {
 		if code != 0 || !strings.HasPrefix(out, "PASS") {
 			t.Fatalf("%v: exit %d\n%s%s", tc, code, out, errOut)
 		}
+	}
+}
+
+// A weak policy passes what it passes, with a warning naming the hole.
+func TestWeakPolicyWarns(t *testing.T) {
+	dir := t.TempDir()
+	rd := verifier.BindReportData([]byte{3}, "ctx")
+	q, _ := tee.NewTDXMachine(tee.TDXOptions{Name: "w"}).Quote(rd)
+	_ = os.WriteFile(filepath.Join(dir, "q.bin"), q, 0o644)
+	weak := filepath.Join(dir, "weak.yaml")
+	_ = os.WriteFile(weak, []byte("apiVersion: cctest.dev/v1alpha1\nkind: AttestationPolicy\nname: weak\ntrustRoots: [simulated]\ntdx:\n  allowedMeasurements:\n  - name: m\n    mrtd: \""+
+		hex.EncodeToString(tee.DefaultMRTD)+"\"\n  minimumTeeTcbSvn: \"03000500000000000000000000000000\"\n"), 0o644)
+	out, errOut, code := run(t, New(), "verify", "--evidence", filepath.Join(dir, "q.bin"), "--policy", weak, "--nonce", "03", "--bind-context", "ctx")
+	if code != 0 || !strings.Contains(errOut, `warning: policy "weak" is weak: tdx.allowedMeasurements[0] (m) pins MRTD but leaves RTMR0, RTMR1, RTMR2 open`) ||
+		!strings.Contains(errOut, "warning: policy \"weak\" is weak: collateral.checkRevocations is off") {
+		t.Errorf("weak policy: exit %d\n%s%s", code, out, errOut)
 	}
 }
 
@@ -196,7 +213,8 @@ func TestVerifyVLEKReport(t *testing.T) {
 		return run(t, New(), append([]string{"verify", "--evidence", filepath.Join(dir, report), "--policy", policyPath("snp-simulated.yaml"),
 			"--nonce", "03", "--bind-context", "ctx"}, extra...)...)
 	}
-	if out, errOut, code := verify("aws.bin", "--vlek", filepath.Join(dir, "vlek.pem")); code != 0 || !strings.Contains(out, "signing-key") {
+	if out, errOut, code := verify("aws.bin", "--vlek", filepath.Join(dir, "vlek.pem")); code != 0 || !strings.Contains(out, "signing-key") ||
+		!strings.Contains(errOut, "note: on AWS SEV-SNP instances (VLEK-signed reports) the launch MEASUREMENT covers the firmware (OVMF) only") {
 		t.Errorf("VLEK report + --vlek: %d %s %s", code, out, errOut)
 	}
 	if _, errOut, code := verify("aws.bin"); code != exitcode.Failed || !strings.Contains(errOut, "signing-key: the report is signed by a VLEK") {

@@ -69,7 +69,7 @@ Exit status: the join command's status when it ran; 1 when the evidence failed
 			if node != "" {
 				bind = gatetrace.Context(node)
 			}
-			ev, vd, err := attestLocal(src, coll, policyPath, nonce, bind)
+			ev, vd, err := attestLocal(src, coll, policyPath, nonce, bind, cmd.ErrOrStderr())
 			var ee *exitcode.Error
 			if errors.As(err, &ee) && ee.Code == exitcode.Failed {
 				return exitcode.New(exitcode.Failed, fmt.Sprintf("gate: %s; not running %s", ee.Msg, args[0]))

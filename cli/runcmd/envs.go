@@ -116,6 +116,9 @@ func hardwareTEEs(tee string, p *policy.Policy) ([]string, error) {
 	if p.UsesTestRoots() {
 		return nil, fmt.Errorf("--tee: policy %q trusts the cctest test root (trustRoots: %v); a hardware run accepts vendor roots only", p.Name, p.TrustRoots)
 	}
+	if w := policy.Weaknesses(p); len(w) > 0 {
+		return nil, fmt.Errorf("--tee: policy %q is weak, a hardware run refuses it: %s", p.Name, strings.Join(w, "; "))
+	}
 	return []string{t}, nil
 }
 

@@ -10,7 +10,9 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/attest/verifier"
+	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/internal/testpolicy"
 	"github.com/cctest/cctest/reports"
 )
@@ -52,6 +54,18 @@ func TestHardwareNeedsVendorRoots(t *testing.T) {
 	}
 	if _, err := hardwareTEEs("sgx", nil); err == nil || !strings.Contains(err.Error(), `--tee "sgx"`) {
 		t.Errorf("unknown TEE: %v", err)
+	}
+	b, err := fixtures.Read("negative/policy-mrtd-only.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak, err := policy.Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hardwareTEEs("tdx", weak); err == nil || !strings.Contains(err.Error(), `policy "mrtd-only" is weak, a hardware run refuses it`) ||
+		!strings.Contains(err.Error(), "leaves RTMR0, RTMR1, RTMR2 open") {
+		t.Errorf("a weak policy was accepted for a hardware run: %v", err)
 	}
 	tees, err := hardwareTEEs("snp", testpolicy.Load(t, "snp-hardware.yaml"))
 	if err != nil || len(tees) != 1 || tees[0] != teename.SNP {

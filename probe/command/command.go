@@ -93,6 +93,7 @@ func (c *common) finish(cmd *cobra.Command, r probe.Result) error {
 
 func (c *common) attestCmd() *cobra.Command {
 	var service, caFile, nonceHex string
+	var noSubmit bool
 	var discover bool
 	cmd := &cobra.Command{
 		Use:   "attest (--service URL | --discover) [--nonce HEX]",
@@ -120,7 +121,7 @@ service-account CA.`,
 				}
 			}
 			return c.finish(cmd, probe.Attest(cmd.Context(), c.env, probe.AttestOptions{
-				ServiceURL: service, CAFile: caFile, Nonce: nonce, Node: c.node, PodUID: c.podUID, Timeout: c.timeout}))
+				ServiceURL: service, CAFile: caFile, Nonce: nonce, NoSubmit: noSubmit, Node: c.node, PodUID: c.podUID, Timeout: c.timeout}))
 		},
 	}
 	f := cmd.Flags()
@@ -128,6 +129,7 @@ service-account CA.`,
 	f.BoolVar(&discover, "discover", false, "find the service in-cluster ($CCTEST_ATTESTATION_URL or the cctest-system convention)")
 	f.StringVar(&caFile, "ca-file", "", "CA bundle the service's certificate chains to")
 	f.StringVar(&nonceHex, "nonce", "", "nonce (hex) from the attestation service's challenge; default: ask the service")
+	f.BoolVar(&noSubmit, "no-submit", false, "return the evidence without submitting it (needs --nonce): the caller submits it")
 	return cmd
 }
 

@@ -8,7 +8,11 @@
 // Faults: attestation-service-down makes the listener reset every
 // connection; attestation-service-accepts-all returns a passing verdict with
 // no checks for any submission (a caller verifying the evidence itself sees
-// the difference).
+// the difference); service-accepts-replay never uses up a nonce.
+//
+// Only a passing verdict uses up a nonce: a refused submission gives it
+// back, so a caller can submit bad variants of evidence and then the
+// genuine one under the same nonce (the live tamper test).
 package attestation
 
 import (
@@ -291,7 +295,7 @@ func (s *Service) attest(w http.ResponseWriter, r *http.Request) {
 		rec.Verdict = verifier.Verdict{TEE: req.Evidence.TEE, Pass: true, Policy: s.cfg.Policy.Name,
 			Source: req.Evidence.Source, Checks: []verifier.Check{}, VerifiedAt: now.UTC()}
 	default:
-		if why := s.store.redeem(req.Nonce, req.Context, now); why != "" {
+		if why := s.store.redeem(req.Nonce, req.Context, now, s.cfg.Faults.Has(FaultAcceptsReplay)); why != "" {
 			rec.Verdict = verifier.Verdict{TEE: req.Evidence.TEE, Policy: s.cfg.Policy.Name, Source: req.Evidence.Source,
 				Reason: "challenge: " + why, VerifiedAt: now.UTC(),
 				Checks: []verifier.Check{{Name: "challenge", Expected: "a fresh, unused nonce issued by this service", Measured: short(req.Nonce), Detail: why}}}
@@ -299,8 +303,14 @@ func (s *Service) attest(w http.ResponseWriter, r *http.Request) {
 		}
 		rd := verifier.BindReportData(nonce, req.Context)
 		rec.Verdict = s.cfg.Verifier.Verify(req.Evidence, s.cfg.Policy, rd[:])
+		if s.cfg.Faults.Has(tee.FaultVerifierSkipsChecks) {
+			rec.Verdict = SkipChecks(rec.Verdict)
+		}
 		rec.Verdict.Checks = append([]verifier.Check{{Name: "challenge", Expected: "a fresh, unused nonce issued by this service",
 			Measured: short(req.Nonce), Pass: true}}, rec.Verdict.Checks...)
+		if !rec.Pass {
+			s.store.release(req.Nonce)
+		}
 	}
 	stored := rec
 	ev := req.Evidence

@@ -311,3 +311,35 @@ func isStatus(err error, status int) bool {
 }
 
 func httpClient(_ *testing.T, s *Service) *http.Client { return rawHTTP(s) }
+
+// A refused submission does not use up the nonce; a pass does.
+func TestRefusedSubmissionKeepsTheNonce(t *testing.T) {
+	_, c := startService(t, Config{})
+	ctx := context.Background()
+	n := challenge(t, c, "")
+	ev := evidenceFor(t, tdxMachine, n, "pod:a")
+	bad := ev
+	bad.Raw = append([]byte(nil), ev.Raw...)
+	bad.Raw[200] ^= 1
+	if rec, err := c.Attest(ctx, n, "pod:a", bad); err != nil || rec.Pass {
+		t.Fatalf("tampered: %v pass=%v", err, rec.Pass)
+	}
+	if rec, err := c.Attest(ctx, n, "pod:a", ev); err != nil || !rec.Pass {
+		t.Fatalf("genuine after a refused variant: %v %+v", err, rec.Reason)
+	}
+	if rec, _ := c.Attest(ctx, n, "pod:a", ev); rec.Pass || !strings.Contains(rec.Reason, "already used") {
+		t.Errorf("replay: pass=%v %q", rec.Pass, rec.Reason)
+	}
+}
+
+func TestFaultAcceptsReplay(t *testing.T) {
+	_, c := startService(t, Config{Faults: faults.Set{FaultAcceptsReplay: true}})
+	ctx := context.Background()
+	n := challenge(t, c, "")
+	ev := evidenceFor(t, tdxMachine, n, "pod:a")
+	for i := 0; i < 2; i++ {
+		if rec, err := c.Attest(ctx, n, "pod:a", ev); err != nil || !rec.Pass {
+			t.Fatalf("submission %d under service-accepts-replay: %v %q", i, err, rec.Reason)
+		}
+	}
+}

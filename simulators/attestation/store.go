@@ -63,14 +63,15 @@ func (s *store) sweep(now time.Time) {
 
 // redeem marks a nonce used; it returns "" when the submission may proceed,
 // otherwise why not.
-func (s *store) redeem(nonce, context string, now time.Time) string {
+// reuse is the service-accepts-replay fault: used nonces stay good.
+func (s *store) redeem(nonce, context string, now time.Time, reuse bool) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, ok := s.nonces[nonce]
 	switch {
 	case !ok:
 		return "nonce " + short(nonce) + " was not issued by this service (or expired long ago): ask POST /v1/challenge for a fresh one"
-	case !st.usedAt.IsZero():
+	case !st.usedAt.IsZero() && !reuse:
 		return fmt.Sprintf("nonce %s was already used at %s for %q: nonces are single-use, so this is a replayed submission",
 			short(nonce), st.usedAt.UTC().Format(time.RFC3339Nano), st.usedBy)
 	case now.After(st.expires):
@@ -82,6 +83,17 @@ func (s *store) redeem(nonce, context string, now time.Time) string {
 	}
 	st.usedAt, st.usedBy = now, context
 	return ""
+}
+
+// release gives back a nonce whose evidence was refused: only a passing
+// verdict uses it up, so a caller can show that bad variants of evidence are
+// refused and the genuine one, under the same nonce, then passes.
+func (s *store) release(nonce string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.nonces[nonce]; ok {
+		st.usedAt, st.usedBy = time.Time{}, ""
+	}
 }
 
 func (s *store) put(r client.Record) {

@@ -159,7 +159,8 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 
 	v := verifier.New(verifier.Options{TestRoots: tee.TestRoots()})
 	machines := &machineIndex{byNode: map[string]*platform.Machine{}}
-	p.att, err = startAttestation(ctx, p.Tenant, filepath.Join(pair.Dir, "tenant", "pki"), pol, v, machines, o.Faults)
+	platPol, judge := platformVerifier(pol, o.Faults)
+	p.att, err = startAttestation(ctx, p.Tenant, filepath.Join(pair.Dir, "tenant", "pki"), platPol, v, machines, o.Faults)
 	if err != nil {
 		return fail(err)
 	}
@@ -181,7 +182,7 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 	p.platform, err = platform.New(platform.Config{
 		Host: hostCfg, Tenant: tenantCfg, Providers: providers, Pools: ps,
 		Inventory: inventory(o), TenantName: "tenant",
-		Gate:   platform.VerifierGate{Policy: pol, Verifier: v},
+		Gate:   platform.VerifierGate{Policy: platPol, Verifier: v, Judge: judge},
 		Joiner: &fleetJoiner{fleet: p.fleet, machines: machines},
 		Faults: platformFaults(o.Faults), Log: logf,
 	})

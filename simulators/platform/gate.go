@@ -21,6 +21,9 @@ import (
 type VerifierGate struct {
 	Policy   *policy.Policy
 	Verifier *verifier.Verifier
+	// Judge, when set, rewrites the verdict: a broken verifier's blind spot
+	// (the verifier-skips-checks fault).
+	Judge func(verifier.Verdict) verifier.Verdict
 }
 
 // Admit runs the gate for one machine.
@@ -42,6 +45,9 @@ func (g VerifierGate) Admit(_ context.Context, m *Machine, node string) Admissio
 		v = verifier.New(verifier.Options{TestRoots: tee.TestRoots()})
 	}
 	verdict := v.Verify(ev, g.Policy, rd[:])
+	if g.Judge != nil {
+		verdict = g.Judge(verdict)
+	}
 	adm := Admission{Passed: verdict.Pass, Reason: verdict.Reason}
 	if t, err := gatetrace.New(node, nonce, ev, verdict); err == nil {
 		adm.Trace, _ = t.Encode()

@@ -225,6 +225,18 @@ func teeFaultsFor(s faults.Set) map[string][]tee.Fault {
 	if s.Has(tee.FaultSNPDebugPolicy) {
 		out[teename.SNP] = append(out[teename.SNP], tee.FaultDebug)
 	}
+	if s.Has(tee.FaultVerifierSkipsChecks) {
+		both(tee.FaultDebug)
+	}
+	if s.Has(tee.FaultRevokedPCK) {
+		out[teename.TDX] = append(out[teename.TDX], tee.FaultRevoked)
+	}
+	if s.Has(tee.FaultInitDataUnboundAll) {
+		both(tee.FaultInitDataUnbound)
+	}
+	if s.Has(tee.FaultKernelChangedMRTDSame) {
+		out[teename.TDX] = append(out[teename.TDX], tee.FaultChangedCmdline)
+	}
 	return out
 }
 

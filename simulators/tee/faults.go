@@ -43,6 +43,9 @@ const (
 	// FaultChangedCmdline boots the TD (with a CCEL event log) with a kernel
 	// command line other than the release's: RTMR2 changes (TDX only).
 	FaultChangedCmdline Fault = "changed-cmdline"
+	// FaultInitDataUnbound launches the guest without its init-data digest:
+	// MRCONFIGID / HOST_DATA are all zero.
+	FaultInitDataUnbound Fault = "initdata-unbound"
 )
 
 var faultTEEs = map[Fault][]string{
@@ -50,7 +53,7 @@ var faultTEEs = map[Fault][]string{
 	FaultOldTCB: {teename.TDX, teename.SNP}, FaultUntrustedRoot: {teename.TDX, teename.SNP}, FaultForgedChain: {teename.TDX, teename.SNP},
 	FaultReplay: {teename.TDX, teename.SNP}, FaultMigratable: {teename.TDX, teename.SNP}, FaultVMPL: {teename.SNP},
 	FaultExpiredCert: {teename.TDX, teename.SNP}, FaultRevoked: {teename.TDX},
-	FaultChangedCmdline: {teename.TDX},
+	FaultChangedCmdline: {teename.TDX}, FaultInitDataUnbound: {teename.TDX, teename.SNP},
 }
 
 var faultHelp = map[Fault]string{
@@ -66,6 +69,7 @@ var faultHelp = map[Fault]string{
 	FaultExpiredCert:      "expired PCK / VCEK certificate",
 	FaultRevoked:          "PCK certificate listed in the (fake) PCS CRL",
 	FaultChangedCmdline:   "TD booted with a changed kernel command line (CCEL event log; RTMR2 changes)",
+	FaultInitDataUnbound:  "init-data not bound to the evidence (MRCONFIGID / HOST_DATA all zero)",
 }
 
 // Faults lists the faults that apply to a TEE ("" for all), sorted.

@@ -1,6 +1,7 @@
 package tee
 
 import (
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 )
@@ -28,6 +29,13 @@ var (
 	DefaultRTMR    = [4][]byte{measurement("tdx/rtmr0/v1"), measurement("tdx/rtmr1/v1"), measurement("tdx/rtmr2/v1"), measurement("tdx/rtmr3/v1")}
 	DefaultSNPMeas = measurement("snp/measurement/v1")
 
+	// DefaultInitData is the init-data (agent policy, KBS address) simulated
+	// guests are launched with. Its digest is bound to the evidence as CoCo
+	// binds it: SHA-384 in the TD's MRCONFIGID, SHA-256 in SNP HOST_DATA.
+	DefaultInitData   = []byte("cctest simulated init-data v1")
+	DefaultMrConfigID = sha384Of(DefaultInitData)
+	DefaultHostData   = sha256Of(DefaultInitData)
+
 	// WrongMeasurement is what FaultWrongMeasurement reports.
 	WrongMeasurement = measurement("unexpected image")
 )
@@ -41,3 +49,6 @@ func DefaultMeasurementsHex() map[string]string {
 	}
 	return m
 }
+
+func sha384Of(b []byte) []byte { h := sha512.Sum384(b); return h[:] }
+func sha256Of(b []byte) []byte { h := sha256.Sum256(b); return h[:] }

@@ -288,7 +288,7 @@ func (m *SNPMachine) mint(reportData [64]byte, vmpl uint32) ([]byte, error) {
 		SignerInfo:      abi.ComposeSignerInfo(abi.SignerInfo{SigningKey: m.signer()}),
 		ReportData:      reportData[:],
 		Measurement:     m.measurement,
-		HostData:        make([]byte, abi.HostDataSize),
+		HostData:        m.hostData(),
 		IdKeyDigest:     make([]byte, abi.IDKeyDigestSize),
 		AuthorKeyDigest: make([]byte, abi.AuthorKeyDigestSize),
 		ReportId:        derive(m.name, "report-id", abi.ReportIDSize),
@@ -433,4 +433,12 @@ func (m *SNPMachine) mintEK(ica *x509.Certificate, icaKey *rsa.PrivateKey) (*x50
 		ExtraExtensions:    exts,
 	}
 	return mint(tmpl, ica, m.ekKey, icaKey)
+}
+
+// hostData is HOST_DATA: the init-data digest, unless the fault leaves it unbound.
+func (m *SNPMachine) hostData() []byte {
+	if m.faults[FaultInitDataUnbound] {
+		return make([]byte, abi.HostDataSize)
+	}
+	return bytes.Clone(DefaultHostData)
 }

@@ -289,7 +289,10 @@ func (m *TDXMachine) mint(reportData [64]byte) ([]byte, error) {
 	binary.LittleEndian.PutUint64(b[0x78:0x80], m.attributes)
 	binary.LittleEndian.PutUint64(b[0x80:0x88], defaultXfam)
 	copy(b[0x88:0xB8], m.mrtd)
-	// MRCONFIGID, MROWNER, MROWNERCONFIG zero.
+	if !m.faults[FaultInitDataUnbound] {
+		copy(b[0xB8:0xE8], DefaultMrConfigID) // MRCONFIGID: the init-data digest
+	}
+	// MROWNER, MROWNERCONFIG zero.
 	for i, r := range m.rtmr {
 		copy(b[0x148+i*48:0x148+(i+1)*48], r)
 	}

@@ -267,7 +267,7 @@ func TestMachinesAreDeterministicFromTheirName(t *testing.T) {
 	if _, err := ParseFault(teename.SNP, "revoked"); err == nil {
 		t.Fatal("revoked is TDX-only")
 	}
-	if len(Faults(teename.TDX)) != 11 || len(Faults(teename.SNP)) != 10 {
+	if len(Faults(teename.TDX)) != 12 || len(Faults(teename.SNP)) != 11 {
 		t.Fatalf("faults: %v / %v", Faults(teename.TDX), Faults(teename.SNP))
 	}
 }
@@ -320,6 +320,30 @@ func BenchmarkMintSNPReport(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := m.ExtendedReport(nonce); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Guests carry their init-data digest in MRCONFIGID / HOST_DATA, unless
+// the fault leaves it unbound.
+func TestInitDataBinding(t *testing.T) {
+	var rd [64]byte
+	for _, unbound := range []bool{false, true} {
+		var fs []Fault
+		if unbound {
+			fs = []Fault{FaultInitDataUnbound}
+		}
+		q, err := NewTDXMachine(TDXOptions{Name: "i", Faults: fs}).Quote(rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := MustNewSNPMachine(SNPOptions{Name: "i", Faults: fs}).Report(rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotTDX, gotSNP := q[BodyOffsetMrConfigID:BodyOffsetMrConfigID+48], r[0xC0:0xE0]
+		if bytes.Equal(gotTDX, DefaultMrConfigID) == unbound || bytes.Equal(gotSNP, DefaultHostData) == unbound {
+			t.Errorf("unbound=%v: MRCONFIGID %x HOST_DATA %x", unbound, gotTDX, gotSNP)
 		}
 	}
 }

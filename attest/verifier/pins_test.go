@@ -1,0 +1,49 @@
+package verifier
+
+import (
+	"encoding/hex"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cctest/cctest/simulators/tee"
+)
+
+// dropPins removes the fixture's own init-data and SEPT_VE pins.
+func dropPins(doc string) string {
+	return regexp.MustCompile(`(?m)^  (mrConfigId|hostData|requireSeptVeDisable): .*\n`).ReplaceAllString(doc, "")
+}
+
+func TestTDXPins(t *testing.T) {
+	v := newTestVerifier(nil, nil)
+	ev := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "pins"}), testNonce)
+	zero := `"` + strings.Repeat("00", 48) + `"`
+	pin := func(extra string) func(string) string {
+		return func(doc string) string {
+			return strings.Replace(dropPins(noCollateral(doc)), "tdx:\n", "tdx:\n"+extra, 1)
+		}
+	}
+	requirePass(t, v.Verify(ev, editedPolicy(t, "platform.yaml", pin("  mrConfigId: \""+hex.EncodeToString(tee.DefaultMrConfigID)+"\"\n  mrOwner: "+zero+"\n  requireSeptVeDisable: true\n")), testNonce[:]))
+	requireFail(t, v.Verify(ev, editedPolicy(t, "platform.yaml", pin("  mrConfigId: \""+strings.Repeat("11", 48)+"\"\n")), testNonce[:]),
+		"mrconfigid", "other init-data")
+	requireFail(t, v.Verify(ev, editedPolicy(t, "platform.yaml", pin("  mrOwnerConfig: \""+strings.Repeat("22", 48)+"\"\n")), testNonce[:]),
+		"mrownerconfig", "another owner configuration")
+}
+
+func TestSNPPins(t *testing.T) {
+	v := newTestVerifier(nil, nil)
+	ev := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "pins"}), testNonce)
+	pin := func(extra string) func(string) string {
+		return func(doc string) string {
+			return strings.Replace(dropPins(noCollateral(doc)), "snp:\n", "snp:\n"+extra, 1)
+		}
+	}
+	zero := `"` + strings.Repeat("00", 48) + `"`
+	requirePass(t, v.Verify(ev, editedPolicy(t, "platform.yaml", pin("  hostData: \""+hex.EncodeToString(tee.DefaultHostData)+"\"\n  idKeyDigests: ["+zero+"]\n  minimumBuild: 21\n")), testNonce[:]))
+	requireFail(t, v.Verify(ev, editedPolicy(t, "platform.yaml", pin("  hostData: "+strings.Repeat("ab", 32)+"\n")), testNonce[:]),
+		"host-data", "other init-data")
+	requireFail(t, v.Verify(ev, editedPolicy(t, "platform.yaml", pin("  authorKeyDigests: ["+strings.Repeat("cd", 48)+"]\n")), testNonce[:]),
+		"author-key", "AUTHOR_KEY_DIGEST")
+	requireFail(t, v.Verify(ev, editedPolicy(t, "platform.yaml", pin("  minimumBuild: 30\n")), testNonce[:]),
+		"firmware-build", "below the policy minimum")
+}
