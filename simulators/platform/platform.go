@@ -95,6 +95,9 @@ type Config struct {
 	ProjectNamespace string
 	Gate             Gate
 	Joiner           Joiner
+	// CVMBootstrap boots the cloud Confidential VMs (node types of VM
+	// providers); required when the inventory has any.
+	CVMBootstrap CVMBootstrap
 	Faults           faults.Set
 	// EmptyNodeTTL removes dynamic nodes that ran no pods for this long (0 = 60s).
 	EmptyNodeTTL time.Duration
