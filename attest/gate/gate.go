@@ -88,7 +88,9 @@ func Attest(dev device.Device, v *verifier.Verifier, pol *policy.Policy, node st
 }
 
 // Trace is the gate trace of this check.
-func (c Check) Trace() (gatetrace.Trace, error) { return gatetrace.New(c.Node, c.Nonce, c.Evidence, c.Verdict) }
+func (c Check) Trace() (gatetrace.Trace, error) {
+	return gatetrace.New(c.Node, c.Nonce, c.Evidence, c.Verdict)
+}
 
 // Join runs join only when the verdict passed (else *RefusedError), then,
 // for a named node, writes the trace with annotate (the node's own

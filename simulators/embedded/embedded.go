@@ -65,8 +65,8 @@ const (
 	// DefaultCloudNodeProvider is the cloud Confidential VM provider the
 	// default platform offers besides the bare-metal one.
 	DefaultCloudNodeProvider = "reference/node-provider-cloud.yaml"
-	DefaultHostClasses  = "reference/host-runtimeclasses.yaml"
-	DefaultPolicy       = "policies/platform.yaml"
+	DefaultHostClasses       = "reference/host-runtimeclasses.yaml"
+	DefaultPolicy            = "policies/platform.yaml"
 )
 
 // Platform is a running embedded platform.

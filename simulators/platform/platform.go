@@ -98,7 +98,7 @@ type Config struct {
 	// CVMBootstrap boots the cloud Confidential VMs (node types of VM
 	// providers); required when the inventory has any.
 	CVMBootstrap CVMBootstrap
-	Faults           faults.Set
+	Faults       faults.Set
 	// EmptyNodeTTL removes dynamic nodes that ran no pods for this long (0 = 60s).
 	EmptyNodeTTL time.Duration
 	// Log receives one line per action, for diagnostics.
