@@ -102,7 +102,8 @@ func DefaultInventory() []InventoryHost {
 // node types of fixtures/reference/node-provider-cloud.yaml, with Shielded
 // VM secure boot and a vTPM as those types promise. One TDX VM booted an
 // image the policy does not list (its name sorts first): its gate must
-// refuse it and it must never join.
+// refuse it and it must never join. The simulated cloud hands out VMs in
+// name order, so the first TDX claim always meets it.
 func DefaultCloudInventory() []InventoryHost {
 	cvm := func(name, nodeType, tech, image string, defects ...tee.Fault) InventoryHost {
 		return InventoryHost{Name: name, NodeType: nodeType, TEE: tech, Image: image, Defects: defects,
@@ -110,12 +111,12 @@ func DefaultCloudInventory() []InventoryHost {
 	}
 	return []InventoryHost{
 		cvm("cvm-tdx-a-rogue", "c3-tdx", teename.TDX, "cvm-tdx", tee.FaultWrongMeasurement),
-		cvm("cvm-tdx-0", "c3-tdx", teename.TDX, "cvm-tdx"),
-		cvm("cvm-tdx-1", "c3-tdx", teename.TDX, "cvm-tdx"),
-		cvm("cvm-tdx-2", "c3-tdx", teename.TDX, "cvm-tdx"),
-		cvm("cvm-snp-0", "n2d-snp", teename.SNP, "cvm-snp"),
-		cvm("cvm-snp-1", "n2d-snp", teename.SNP, "cvm-snp"),
-		cvm("cvm-snp-2", "n2d-snp", teename.SNP, "cvm-snp"),
+		cvm("cvm-tdx-vm-0", "c3-tdx", teename.TDX, "cvm-tdx"),
+		cvm("cvm-tdx-vm-1", "c3-tdx", teename.TDX, "cvm-tdx"),
+		cvm("cvm-tdx-vm-2", "c3-tdx", teename.TDX, "cvm-tdx"),
+		cvm("cvm-snp-vm-0", "n2d-snp", teename.SNP, "cvm-snp"),
+		cvm("cvm-snp-vm-1", "n2d-snp", teename.SNP, "cvm-snp"),
+		cvm("cvm-snp-vm-2", "n2d-snp", teename.SNP, "cvm-snp"),
 	}
 }
 
