@@ -24,13 +24,6 @@ import (
 	"github.com/cctest/cctest/simulators/tee/simdevice"
 )
 
-// Faults of the CVM bootstrap (the node image's first-boot script).
-var (
-	FaultCVMGateIgnored   = faults.Declare("cvm-gate-ignored", "the Confidential VM bootstrap ignores the gate's failure and runs the join anyway (`cctest gate ... -- join || join`): a refused CVM joins, without a trace")
-	FaultCVMNoGateTrace   = faults.Declare("cvm-no-gate-trace", "the Confidential VM node image joins without `cctest gate`: no CVM node carries a gate trace")
-	FaultCVMSecureBootOff = faults.Declare("cvm-secure-boot-off", "the Confidential VMs boot with Shielded VM secure boot disabled although their node type promises it")
-)
-
 // cvmBootstrap is platform.CVMBootstrap for the simulated cloud.
 type cvmBootstrap struct {
 	joiner   *fleetJoiner

@@ -10,3 +10,10 @@ var (
 	FaultPrivateNodesSynced       = faults.Declare("private-nodes-synced", "the private-nodes tenant syncs every host RuntimeClass, although vCluster starts no syncer with privateNodes")
 	FaultPodVerdictReused         = faults.Declare("pod-verdict-reused", "the Kata runtime starts every pod on the first passing verdict it got, not on one bound to that pod")
 )
+
+// Faults of the CVM bootstrap (the node image's first-boot script).
+var (
+	FaultCVMGateIgnored   = faults.Declare("cvm-gate-ignored", "the Confidential VM bootstrap ignores the gate's failure and runs the join anyway (`cctest gate ... -- join || join`): a refused CVM joins, without a trace")
+	FaultCVMNoGateTrace   = faults.Declare("cvm-no-gate-trace", "the Confidential VM node image joins without `cctest gate`: no CVM node carries a gate trace")
+	FaultCVMSecureBootOff = faults.Declare("cvm-secure-boot-off", "the Confidential VMs boot with Shielded VM secure boot disabled although their node type promises it")
+)
