@@ -47,7 +47,8 @@ var (
 		Name:      "a Confidential VM its gate refuses never appears as a node",
 		Labels:    []string{"host-access", "tee:tdx", "tee:snp"},
 		Checklist: framework.ChecklistCloudCVM,
-		BrokenBy:  framework.Faults(cvmNodeFaults, cvmLiveFaults, []string{"cvm-gate-ignored"}),
+		// Without the gate (cvm-no-gate-trace) the refused image joins too.
+		BrokenBy: framework.Faults(cvmNodeFaults, cvmLiveFaults, []string{"cvm-gate-ignored", "cvm-no-gate-trace"}),
 		Needs:     []framework.Need{framework.NeedPolicy, framework.NeedHostAccess},
 	})
 	specCVMPlacement = framework.Declare(framework.Spec{

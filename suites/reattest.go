@@ -29,7 +29,7 @@ var specReattest = framework.Declare(framework.Spec{
 	BrokenBy:  framework.Faults(tdxNodeFaults, snpNodeFaults, kataFaults, []string{"gate-admits-unattested", "attestation-service-accepts-all"}),
 	// A refused CVM the faulty bootstrap let in fails its re-attestation
 	// when it is still in the tenant.
-	MayAlsoFailUnder: []string{"cvm-gate-ignored"},
+	MayAlsoFailUnder: []string{"cvm-gate-ignored", "cvm-no-gate-trace"},
 	Needs:            []framework.Need{framework.NeedPolicy},
 })
 
