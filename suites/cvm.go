@@ -49,7 +49,7 @@ var (
 		Checklist: framework.ChecklistCloudCVM,
 		// Without the gate (cvm-no-gate-trace) the refused image joins too.
 		BrokenBy: framework.Faults(cvmNodeFaults, cvmLiveFaults, []string{"cvm-gate-ignored", "cvm-no-gate-trace"}),
-		Needs:     []framework.Need{framework.NeedPolicy, framework.NeedHostAccess},
+		Needs:    []framework.Need{framework.NeedPolicy, framework.NeedHostAccess},
 	})
 	specCVMPlacement = framework.Declare(framework.Spec{
 		Name:      "Confidential VM nodes are in the zone and have the host maintenance policy their node type says",
