@@ -184,7 +184,10 @@ func (s *suite) cvmTypes(ctx context.Context) []mgmt.NodeType {
 			out = append(out, *t)
 		}
 	}
-	Expect(out).NotTo(BeEmpty(), "the platform offers no cloud Confidential VM node type for %v", s.TEEs)
+	if len(out) == 0 {
+		// A tenant on the Kata path only: these specs do not apply.
+		Skip(fmt.Sprintf("the platform offers no cloud Confidential VM node type for %v", s.TEEs))
+	}
 	slices.SortFunc(out, func(a, b mgmt.NodeType) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
