@@ -16,6 +16,7 @@ var registry = map[string]string{
 	"vnode-kata":        "vNode and Kata runtime classes coexist on one node",
 	"egress":            "confidential nodes reach the attestation service, nothing else",
 	"tenancy":           "no node is shared between tenants",
+	"cloud-vm":          "cloud Confidential VM nodes: the node VM is the TEE, gated before it joins",
 	"node-types":        "every published confidential node type is exercised",
 	"tee:tdx":           "needs Intel TDX nodes",
 	"tee:snp":           "needs AMD SEV-SNP nodes",

@@ -23,6 +23,9 @@ type Env struct {
 	Getenv func(string) string
 	// ReadFile reads a file in the container (default os.ReadFile).
 	ReadFile func(string) ([]byte, error)
+	// Exists says whether a path (a device node) exists in the container
+	// (default os.Stat).
+	Exists func(string) bool
 	// Stdout receives the full result line (the container log).
 	Stdout io.Writer
 	// WriteFile writes the termination message (default os.WriteFile).
@@ -56,6 +59,14 @@ func (e *Env) readFile(p string) ([]byte, error) {
 		return e.ReadFile(p)
 	}
 	return os.ReadFile(p)
+}
+
+func (e *Env) exists(p string) bool {
+	if e != nil && e.Exists != nil {
+		return e.Exists(p)
+	}
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func (e *Env) runtime() RuntimeInfo {

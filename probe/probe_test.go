@@ -362,3 +362,52 @@ func TestAttestNoSubmit(t *testing.T) {
 		t.Fatalf("the caller's own submission: %v %s", err, rec.Reason)
 	}
 }
+
+// The Shielded VM features come from the host's efivars and /dev mounted
+// under --host-root: the SecureBoot variable's value byte after its four
+// attribute bytes, and the TPM resource manager device.
+func TestShieldedFeatures(t *testing.T) {
+	files := map[string][]byte{}
+	devs := map[string]bool{}
+	env := &probe.Env{
+		ReadFile: func(p string) ([]byte, error) {
+			if b, ok := files[p]; ok {
+				return b, nil
+			}
+			return nil, os.ErrNotExist
+		},
+		Exists:  func(p string) bool { return devs[p] },
+		Runtime: func() probe.RuntimeInfo { return probe.RuntimeInfo{TEE: "tdx"} },
+	}
+	for _, tc := range []struct {
+		name     string
+		value    []byte
+		tpm      bool
+		wantBoot string
+	}{
+		{"on with vTPM", []byte{6, 0, 0, 0, 1}, true, "enabled"},
+		{"off", []byte{6, 0, 0, 0, 0}, false, "disabled"},
+		{"truncated", []byte{6, 0}, false, "unknown"},
+		{"no efivars", nil, false, "unknown"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clear(files)
+			clear(devs)
+			if tc.value != nil {
+				files["/host"+probe.SecureBootVar] = tc.value
+			}
+			devs["/host"+probe.TPMDevice] = tc.tpm
+			r := probe.Runtime(env, probe.RuntimeOptions{HostRoot: "/host/"})
+			sh := r.Runtime.Shielded
+			if sh == nil || sh.SecureBoot != tc.wantBoot || sh.VTPM != tc.tpm {
+				t.Fatalf("got %+v, want secure boot %s, vTPM %v", sh, tc.wantBoot, tc.tpm)
+			}
+			if tc.wantBoot == "unknown" && sh.Notes == "" {
+				t.Error("an unknown secure boot state says nothing about why")
+			}
+		})
+	}
+	if r := probe.Runtime(env, probe.RuntimeOptions{}); r.Runtime.Shielded != nil {
+		t.Error("Shielded VM features reported without --host-root")
+	}
+}

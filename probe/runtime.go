@@ -19,6 +19,43 @@ type RuntimeInfo struct {
 	Kernel string `json:"kernel,omitempty"`
 	// Notes are what detection saw (device paths checked, hints).
 	Notes string `json:"notes,omitempty"`
+	// Shielded VM features, read only when asked (--host-root): see Shielded.
+	Shielded *Shielded `json:"shielded,omitempty"`
+}
+
+// Shielded is what a guest sees of its Shielded VM features: the UEFI
+// SecureBoot variable (efivars) and a TPM resource manager device.
+type Shielded struct {
+	SecureBoot string `json:"secureBoot"` // enabled, disabled, or unknown (no efivars)
+	VTPM       bool   `json:"vtpm"`       // /dev/tpmrm0 exists
+	Notes      string `json:"notes,omitempty"`
+}
+
+// SecureBootVar is the UEFI global variable SecureBoot as efivarfs shows
+// it: 4 bytes of attributes, then one byte, 1 when secure boot is on.
+const SecureBootVar = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+
+// TPMDevice is the kernel's TPM resource manager device.
+const TPMDevice = "/dev/tpmrm0"
+
+// DetectShielded reads the Shielded VM features under root, where the pod
+// mounts the host's /sys/firmware/efi/efivars and /dev (a container's own
+// /sys/firmware is masked and its /dev has no TPM).
+func DetectShielded(env *Env, root string) Shielded {
+	sh := Shielded{SecureBoot: "unknown"}
+	b, err := env.readFile(root + SecureBootVar)
+	switch {
+	case err != nil:
+		sh.Notes = "no SecureBoot variable: " + err.Error()
+	case len(b) < 5:
+		sh.Notes = fmt.Sprintf("SecureBoot variable is %d bytes, want attributes and a value", len(b))
+	case b[4] == 1:
+		sh.SecureBoot = "enabled"
+	default:
+		sh.SecureBoot = "disabled"
+	}
+	sh.VTPM = env.exists(root + TPMDevice)
+	return sh
 }
 
 // DetectRuntime looks at the container it runs in: the TEE device, the
@@ -50,12 +87,19 @@ func DetectRuntime(env *Env) RuntimeInfo {
 type RuntimeOptions struct {
 	ExpectHandler, ExpectTEE, ExpectSandbox string
 	Node                                    string
+	// HostRoot, when set, is where the host's efivars and /dev are mounted:
+	// the probe then reports the Shielded VM features.
+	HostRoot string
 }
 
 // Runtime reports the sandbox and checks the expectations. Seeing a TEE
 // device is not evidence: `probe attest` is.
 func Runtime(env *Env, o RuntimeOptions) Result {
 	ri := env.runtime()
+	if o.HostRoot != "" {
+		sh := DetectShielded(env, strings.TrimSuffix(o.HostRoot, "/"))
+		ri.Shielded = &sh
+	}
 	r := Result{Probe: "runtime", Node: o.Node, Runtime: &ri, TEE: ri.TEE}
 	desc := fmt.Sprintf("handler %s, sandbox %s, TEE %s", orUnknown(ri.Handler), orUnknown(ri.Sandbox), orNone(ri.TEE))
 	if ri.Device != "" {

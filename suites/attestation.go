@@ -48,8 +48,8 @@ var (
 			"initdata-unbound":         `node \S+ joined on evidence the spec's verification rejects: mrconfigid`,
 		},
 		// Under a gate that admits anything the other TDX specs may land on
-		// the bad machine.
-		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults),
+		// the bad machine; CVM nodes an earlier spec left in the tenant count too.
+		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults, cvmFaults),
 		Needs:            []framework.Need{framework.NeedPolicy},
 	})
 	specKataTDX = framework.Declare(framework.Spec{
@@ -68,7 +68,7 @@ var (
 		BrokenBy:         kataDetects,
 		FailsWithUnder:   kataMessages,
 		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults),
-		Needs:            []framework.Need{framework.NeedPolicy},
+		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},
 	})
 )
 

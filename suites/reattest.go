@@ -38,7 +38,9 @@ var specReattest = framework.Declare(framework.Spec{
 		"kernel-changed-mrtd-same":        `evidence fails the spec's own verification: .*RTMR`,
 		"initdata-unbound":                `evidence fails the spec's own verification: (mrconfigid|host-data)`,
 	},
-	MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults),
+	// A refused CVM the faulty bootstrap let in fails its re-attestation
+	// when it is still in the tenant.
+	MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, cvmFaults),
 	Needs:            []framework.Need{framework.NeedPolicy},
 })
 
@@ -73,6 +75,10 @@ var _ = describe(func(s *suite) {
 				if !ok || !slices.Contains(s.TEEs, tee) || n.Spec.Unschedulable {
 					continue
 				}
+				cvm := s.confidentialPath(ctx, &n) == mgmt.PathCloudVM
+				if cvm {
+					class = "" // the node VM is the TEE: a plain pod runs in it
+				}
 				probed++
 				// A fresh nonce the spec asks for itself: evidence minted
 				// earlier cannot match it, and the spec checks the binding.
@@ -81,8 +87,12 @@ var _ = describe(func(s *suite) {
 				nonce, err := ch.NonceBytes()
 				Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
 				name := "attest-" + n.Name
-				pod, r := s.runProbe(ctx, ns, s.probePod(name, class, map[string]string{"kubernetes.io/hostname": n.Name}, nil,
-					"attest", "--discover", "--nonce", hex.EncodeToString(nonce)))
+				pp := s.probePod(name, class, map[string]string{"kubernetes.io/hostname": n.Name}, nil,
+					"attest", "--discover", "--nonce", hex.EncodeToString(nonce))
+				if cvm {
+					pp.Spec.Tolerations = tolerateAll
+				}
+				pod, r := s.runProbe(ctx, ns, pp)
 				ev, err := r.FetchEvidence(ctx, svc)
 				if err != nil {
 					bad = append(bad, fmt.Sprintf("node %s: no evidence from the probe (%s): %v", n.Name, r.Reason, err))

@@ -85,6 +85,8 @@ var (
 	kataFaults     = []string{"kata-handler-missing", "egress-denied", "attestation-service-down", "probe-evidence-replayed",
 		"pod-attestation-skipped", "pod-verdict-reused", "gate-admits-unattested", "netpol-not-enforced"}
 	allNodeFaults = framework.Faults(tdxNodeFaults, snpNodeFaults)
+	// A CVM that skipped or ignored its gate.
+	cvmFaults = []string{"cvm-gate-ignored", "cvm-no-gate-trace"}
 )
 
 // gateAdmits pairs a machine fault with a gate that admits anything: the

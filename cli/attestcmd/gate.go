@@ -17,7 +17,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/cctest/cctest/attest/gate"
 	"github.com/cctest/cctest/attest/gatetrace"
+	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/internal/exitcode"
 )
 
@@ -61,46 +63,51 @@ Exit status: the join command's status when it ran; 1 when the evidence failed
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			nonce, err := freshNonce()
+			d, err := src.device()
 			if err != nil {
 				return err
 			}
-			bind := "cctest gate"
-			if node != "" {
-				bind = gatetrace.Context(node)
-			}
-			ev, vd, err := attestLocal(src, coll, policyPath, nonce, bind, cmd.ErrOrStderr())
-			var ee *exitcode.Error
-			if errors.As(err, &ee) && ee.Code == exitcode.Failed {
-				return exitcode.New(exitcode.Failed, fmt.Sprintf("gate: %s; not running %s", ee.Msg, args[0]))
-			}
+			pol, err := loadPolicy(policyPath, d.TEE(), src.simulated())
 			if err != nil {
 				return err
 			}
-			if err := printVerdict(cmd.ErrOrStderr(), vd, output); err != nil {
+			// The same gate code runs in the embedded platform's CVMs.
+			check, err := gate.Attest(d, verifier.New(coll.options()), pol, node)
+			var evErr *gate.EvidenceError
+			if errors.As(err, &evErr) {
+				return exitcode.New(exitcode.Failed, fmt.Sprintf("gate: %s; not running %s", evErr.Error(), args[0]))
+			}
+			if err != nil {
+				return exitcode.New(exitcode.Failed, err.Error())
+			}
+			if err := printVerdict(cmd.ErrOrStderr(), check.Verdict, output); err != nil {
 				return err
 			}
-			if !vd.Pass {
-				return exitcode.New(exitcode.Failed, fmt.Sprintf("gate: attestation failed (%s); not running %s", vd.Reason, args[0]))
+			warnPolicy(cmd.ErrOrStderr(), pol, check.Verdict)
+			join := func(ctx context.Context) error {
+				c := exec.CommandContext(ctx, args[0], args[1:]...)
+				c.Stdin, c.Stdout, c.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+				return c.Run()
 			}
-			join := exec.CommandContext(cmd.Context(), args[0], args[1:]...)
-			join.Stdin, join.Stdout, join.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if err := join.Run(); err != nil {
-				var ee *exec.ExitError
-				if errors.As(err, &ee) {
-					return exitcode.New(ee.ExitCode(), fmt.Sprintf("gate: %s exited with status %d", args[0], ee.ExitCode()))
-				}
-				return exitcode.New(exitcode.Failed, fmt.Sprintf("gate: running %s: %v", args[0], err))
+			annotate := func(ctx context.Context, node, value string) error {
+				return annotateNode(ctx, kubeconfig, node, value, nodeWait)
+			}
+			err = check.Join(cmd.Context(), join, annotate)
+			var refused *gate.RefusedError
+			var joinErr *gate.JoinError
+			var ee *exec.ExitError
+			switch {
+			case errors.As(err, &refused):
+				return exitcode.New(exitcode.Failed, fmt.Sprintf("gate: %s; not running %s", refused.Error(), args[0]))
+			case errors.As(err, &joinErr) && errors.As(err, &ee):
+				return exitcode.New(ee.ExitCode(), fmt.Sprintf("gate: %s exited with status %d", args[0], ee.ExitCode()))
+			case errors.As(err, &joinErr):
+				return exitcode.New(exitcode.Failed, fmt.Sprintf("gate: running %s: %v", args[0], joinErr.Err))
+			case err != nil:
+				return exitcode.New(exitcode.Failed, "gate: "+err.Error())
 			}
 			if node == "" {
 				return nil
-			}
-			trace, err := gatetrace.New(node, nonce, ev, vd)
-			if err != nil {
-				return exitcode.New(exitcode.Failed, "gate: "+err.Error())
-			}
-			if err := annotateNode(cmd.Context(), kubeconfig, node, trace, nodeWait); err != nil {
-				return exitcode.New(exitcode.Failed, fmt.Sprintf("gate: %s joined, but its trace was not written: %v", node, err))
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "gate: trace written on node %s (%s)\n", node, gatetrace.Annotation)
 			return nil
@@ -119,16 +126,12 @@ Exit status: the join command's status when it ran; 1 when the evidence failed
 // annotateNode writes the trace onto the node's own Node object, waiting for
 // the kubelet to register it. NodeRestriction lets a node change its own
 // annotations, so the node's credentials suffice.
-func annotateNode(ctx context.Context, kubeconfig, node string, t gatetrace.Trace, timeout time.Duration) error {
+func annotateNode(ctx context.Context, kubeconfig, node, value string, timeout time.Duration) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return fmt.Errorf("node credentials %s: %w", kubeconfig, err)
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	value, err := t.Encode()
 	if err != nil {
 		return err
 	}

@@ -177,6 +177,7 @@ use "probe attest" for that.`,
 	f.StringVar(&o.ExpectHandler, "expect-handler", "", "expected RuntimeClass handler, e.g. kata-qemu-tdx")
 	f.StringVar(&o.ExpectTEE, "expect-tee", "", "expected TEE: tdx or sev-snp")
 	f.StringVar(&o.ExpectSandbox, "expect-sandbox", "", "expected sandbox: vm or container")
+	f.StringVar(&o.HostRoot, "host-root", "", "where the pod mounts the host's /sys/firmware/efi/efivars and /dev: also report Shielded VM features (secure boot, vTPM)")
 	return cmd
 }
 

@@ -62,8 +62,11 @@ type Options struct {
 const (
 	DefaultVCluster     = "reference/vcluster-embedded.yaml"
 	DefaultNodeProvider = "reference/node-provider.yaml"
-	DefaultHostClasses  = "reference/host-runtimeclasses.yaml"
-	DefaultPolicy       = "policies/platform.yaml"
+	// DefaultCloudNodeProvider is the cloud Confidential VM provider the
+	// default platform offers besides the bare-metal one.
+	DefaultCloudNodeProvider = "reference/node-provider-cloud.yaml"
+	DefaultHostClasses       = "reference/host-runtimeclasses.yaml"
+	DefaultPolicy            = "policies/platform.yaml"
 )
 
 // Platform is a running embedded platform.
@@ -184,6 +187,8 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 		Inventory: inventory(o), TenantName: "tenant",
 		Gate:   platform.VerifierGate{Policy: platPol, Verifier: v, Judge: judge},
 		Joiner: &fleetJoiner{fleet: p.fleet, machines: machines},
+		CVMBootstrap: &cvmBootstrap{joiner: &fleetJoiner{fleet: p.fleet, machines: machines}, fleet: p.fleet,
+			policy: pol, verifier: v, faults: o.Faults},
 		Faults: platformFaults(o.Faults), Log: logf,
 	})
 	if err != nil {
@@ -214,7 +219,7 @@ func inventory(o Options) []platform.InventoryHost {
 	if o.Inventory != nil {
 		return o.Inventory
 	}
-	return platform.DefaultInventory()
+	return append(platform.DefaultInventory(), platform.DefaultCloudInventory()...)
 }
 
 // Stop stops the simulators, then the control planes.
@@ -273,20 +278,26 @@ func loadConfig(o Options) (*config.VCluster, []mgmt.NodeProvider, *policy.Polic
 	if err := vcf.Validate().Err(); err != nil {
 		return nil, nil, nil, err
 	}
-	npData, npName, err := read(o.NodeProvider, o.NodeProviderName, DefaultNodeProvider)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	docs, err := config.LoadNodeProviders(npName, npData)
-	if err != nil {
-		return nil, nil, nil, err
+	npFiles := []string{DefaultNodeProvider, DefaultCloudNodeProvider}
+	if o.NodeProvider != nil {
+		npFiles = npFiles[:1] // read below from o.NodeProvider
 	}
 	var providers []mgmt.NodeProvider
-	for i := range docs {
-		if err := docs[i].Validate().Err(); err != nil {
+	for _, def := range npFiles {
+		npData, npName, err := read(o.NodeProvider, o.NodeProviderName, def)
+		if err != nil {
 			return nil, nil, nil, err
 		}
-		providers = append(providers, *docs[i].Provider)
+		docs, err := config.LoadNodeProviders(npName, npData)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for i := range docs {
+			if err := docs[i].Validate().Err(); err != nil {
+				return nil, nil, nil, err
+			}
+			providers = append(providers, *docs[i].Provider)
+		}
 	}
 	pol := o.Policy
 	if pol == nil {

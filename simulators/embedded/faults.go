@@ -11,3 +11,10 @@ var (
 	FaultNetpolNotEnforced        = faults.Declare("netpol-not-enforced", "the pod network ignores NetworkPolicies: every destination is reachable whatever default-deny says")
 	FaultPodVerdictReused         = faults.Declare("pod-verdict-reused", "the Kata runtime gives every guest on the platform one attestation agent: secrets released to the first guest that attested are handed to every pod, whatever its own evidence")
 )
+
+// Faults of the CVM bootstrap (the node image's first-boot script).
+var (
+	FaultCVMGateIgnored   = faults.Declare("cvm-gate-ignored", "the Confidential VM bootstrap ignores the gate's failure and runs the join anyway (`cctest gate ... -- join || join`): a refused CVM joins, without a trace")
+	FaultCVMNoGateTrace   = faults.Declare("cvm-no-gate-trace", "the Confidential VM node image joins without `cctest gate`: no CVM node carries a gate trace")
+	FaultCVMSecureBootOff = faults.Declare("cvm-secure-boot-off", "the Confidential VMs boot with Shielded VM secure boot disabled although their node type promises it")
+)

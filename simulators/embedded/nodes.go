@@ -17,6 +17,11 @@ var Images = map[string]node.Image{
 		RuntimeHandlers: []string{"runc", "kata-qemu-tdx", "vnode"}, Drivers: []string{"tdx_guest"}},
 	"cc-node-snp": {Name: "ubuntu-24.04-cc-snp-2026.11", Kernel: "6.8.0-1015-amd", ContainerRuntime: "containerd://2.0.4",
 		RuntimeHandlers: []string{"runc", "kata-qemu-snp", "vnode"}, Drivers: []string{"sev-guest"}},
+	// Cloud Confidential VM node images: the VM is the TEE, so no Kata.
+	"cvm-tdx": {Name: "ubuntu-24.04-cvm-tdx-2026.11", Kernel: "6.8.0-1015-gcp", ContainerRuntime: "containerd://2.0.4",
+		RuntimeHandlers: []string{"runc"}, Drivers: []string{"tdx_guest", "tpm_crb"}},
+	"cvm-snp": {Name: "ubuntu-24.04-cvm-snp-2026.11", Kernel: "6.8.0-1015-gcp", ContainerRuntime: "containerd://2.0.4",
+		RuntimeHandlers: []string{"runc"}, Drivers: []string{"sev-guest", "tpm_crb"}},
 	"general": {Name: "ubuntu-24.04-2026.11", Kernel: "6.8.0-45-generic", ContainerRuntime: "containerd://2.0.4",
 		RuntimeHandlers: []string{"runc"}},
 }

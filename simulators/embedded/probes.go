@@ -51,7 +51,8 @@ func (a *attestationParts) RunProbe(ctx context.Context, n node.NodeInfo, pod *c
 		Dial:      a.net.DialFunc(pod),
 		Runtime:   func() probe.RuntimeInfo { return a.sandboxRuntime(n, handler) },
 		Getenv:    func(k string) string { return env[k] },
-		ReadFile:  func(path string) ([]byte, error) { return a.podFile(ctx, pod, path) },
+		ReadFile:  func(path string) ([]byte, error) { return a.podFile(ctx, n, pod, c, path) },
+		Exists:    func(path string) bool { return a.hostPathExists(n, pod, c, path) },
 		Stdout:    io.Discard,
 		WriteFile: func(string, []byte) error { return nil },
 	}
@@ -96,6 +97,13 @@ func teeOfHandler(h string) string {
 // sandboxDevice: only a Kata TEE guest on a machine of that TEE has a
 // guest device; runc and vnode containers on the host see none.
 func (a *attestationParts) sandboxDevice(n node.NodeInfo, handler string) (device.Device, error) {
+	if m := a.machines.get(n.Name); m != nil && m.NodeType != "" {
+		// A Confidential VM node: the VM is the TEE guest, so every
+		// container in it reaches the guest device (configfs-tsm).
+		if d := a.nodeDevice(n.Name); d != nil {
+			return d, nil
+		}
+	}
 	if tee := teeOfHandler(handler); tee != "" && tee == n.TEE {
 		if d := a.nodeDevice(n.Name); d != nil {
 			return d, nil
@@ -120,7 +128,10 @@ func (a *attestationParts) sandboxRuntime(n node.NodeInfo, handler string) probe
 
 // podFile serves the files a probe reads that the kubelet mounts: the
 // service-account CA (the kube-root-ca.crt ConfigMap of the namespace).
-func (a *attestationParts) podFile(ctx context.Context, pod *corev1.Pod, path string) ([]byte, error) {
+func (a *attestationParts) podFile(ctx context.Context, n node.NodeInfo, pod *corev1.Pod, c corev1.Container, path string) ([]byte, error) {
+	if host, ok := hostPathOf(pod, c, path); ok {
+		return a.hostFile(n, host)
+	}
 	if path != probe.ServiceAccountCA || (pod.Spec.AutomountServiceAccountToken != nil && !*pod.Spec.AutomountServiceAccountToken) {
 		return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrNotExist}
 	}
@@ -129,4 +140,46 @@ func (a *attestationParts) podFile(ctx context.Context, pod *corev1.Pod, path st
 		return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrNotExist}
 	}
 	return []byte(cm.Data["ca.crt"]), nil
+}
+
+// hostPathOf maps a container path onto the node's file system through the
+// pod's hostPath volume mounts.
+func hostPathOf(pod *corev1.Pod, c corev1.Container, path string) (string, bool) {
+	for _, vm := range c.VolumeMounts {
+		rest, ok := strings.CutPrefix(path, strings.TrimSuffix(vm.MountPath, "/"))
+		if !ok || (rest != "" && !strings.HasPrefix(rest, "/")) {
+			continue
+		}
+		for _, v := range pod.Spec.Volumes {
+			if v.Name == vm.Name && v.HostPath != nil {
+				return strings.TrimSuffix(v.HostPath.Path, "/") + rest, true
+			}
+		}
+	}
+	return "", false
+}
+
+// hostFile serves the node's own files a pod can mount: a Confidential VM's
+// UEFI SecureBoot variable (its Shielded VM setting).
+func (a *attestationParts) hostFile(n node.NodeInfo, path string) ([]byte, error) {
+	m := a.machines.get(n.Name)
+	if path == probe.SecureBootVar && m != nil && m.NodeType != "" {
+		on := m.SecureBoot && !a.faults.Has(FaultCVMSecureBootOff)
+		v := byte(0)
+		if on {
+			v = 1
+		}
+		return []byte{0x06, 0, 0, 0, v}, nil // attributes BS|RT, then the value
+	}
+	return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrNotExist}
+}
+
+// hostPathExists: a Confidential VM with a vTPM has /dev/tpmrm0.
+func (a *attestationParts) hostPathExists(n node.NodeInfo, pod *corev1.Pod, c corev1.Container, path string) bool {
+	host, ok := hostPathOf(pod, c, path)
+	if !ok {
+		return false
+	}
+	m := a.machines.get(n.Name)
+	return host == probe.TPMDevice && m != nil && m.NodeType != "" && m.VTPM
 }

@@ -35,6 +35,9 @@ func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt
 		return err
 	}
 	m := p.machines[cs.machine]
+	if m != nil && m.NodeType != "" {
+		return p.bootCVM(bg, ctx, cs, nt, claim, m)
+	}
 	var adm Admission
 	if m == nil {
 		// A host registered by someone else: no hardware we can boot.

@@ -100,6 +100,9 @@ func (p *Platform) refreshCapacity(ctx context.Context, hosts []mgmt.BareMetalHo
 // capacity of a metal3 node type: the hosts that can serve it (see
 // serves) in total, and those claimed.
 func (p *Platform) capacity(hosts []mgmt.BareMetalHost, nt *mgmt.NodeType) mgmt.NodeTypeCapacity {
+	if p.cloudVM(nt) {
+		return p.cvmCapacity(nt)
+	}
 	sel := p.hostSelector(nt.Name)
 	var c mgmt.NodeTypeCapacity
 	for i := range hosts {

@@ -22,6 +22,9 @@ func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType, cl
 	if err := p.load(ctx, v); err != nil {
 		return "", err
 	}
+	if p.cloudVM(nt) {
+		return p.claimCVM(nt, claim)
+	}
 	hosts := v.hosts
 	free := freeHostsFor(hosts, p.hostSelector(nt.Name), nt)
 	if p.cfg.Faults.Has(FaultNodeSharedAcrossTenants) {
@@ -61,6 +64,10 @@ func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType, cl
 
 // releaseHost frees a host for the next claim.
 func (p *Platform) releaseHost(ctx context.Context, name string) error {
+	if m := p.machines[name]; m != nil && m.NodeType != "" {
+		p.releaseCVM(m, false)
+		return nil
+	}
 	u, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(p.cfg.InventoryNamespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("release host %s: %w", name, err)

@@ -35,6 +35,13 @@ type Machine struct {
 	Image           string            // node image name
 	TEE             string            // "tdx", "sev-snp" or ""
 	Device          tee.Machine       // nil for a machine without a TEE
+	// NodeType is set for a cloud Confidential VM (see InventoryHost).
+	NodeType string
+	// Shielded VM features the CVM boots with (its node type's promise).
+	SecureBoot, VTPM bool
+	// The simulated cloud's bookkeeping of a CVM (guarded by Platform.mu).
+	claimedBy string
+	refused   bool
 }
 
 // InventoryHost describes a host to put in the inventory.
@@ -49,6 +56,13 @@ type InventoryHost struct {
 	// CPUs and MemoryMiB are the inspected hardware (0 = the default,
 	// 64 CPUs and 512 GiB, which holds every reference node type).
 	CPUs, MemoryMiB int
+	// NodeType makes the host a cloud Confidential VM of that node type
+	// (a terraform-style provider's instance), not a BareMetalHost: the
+	// simulated cloud hands these out in name order, one per NodeClaim.
+	// The VM is the TEE guest, so its device measures its node image.
+	NodeType string
+	// SecureBoot and VTPM are the CVM's Shielded VM features.
+	SecureBoot, VTPM bool
 }
 
 // Default hardware of an inventory host.
@@ -84,9 +98,32 @@ func DefaultInventory() []InventoryHost {
 	return hosts
 }
 
+// DefaultCloudInventory is the reference cloud's Confidential VMs for the
+// node types of fixtures/reference/node-provider-cloud.yaml, with Shielded
+// VM secure boot and a vTPM as those types promise. One TDX VM booted an
+// image the policy does not list (its name sorts first): its gate must
+// refuse it and it must never join. The simulated cloud hands out VMs in
+// name order, so the first TDX claim always meets it.
+func DefaultCloudInventory() []InventoryHost {
+	cvm := func(name, nodeType, tech, image string, defects ...tee.Fault) InventoryHost {
+		return InventoryHost{Name: name, NodeType: nodeType, TEE: tech, Image: image, Defects: defects,
+			Labels: map[string]string{mgmt.PropertyConfidentialCompute: tech}, CPUs: 4, MemoryMiB: 16 << 10, SecureBoot: true, VTPM: true}
+	}
+	return []InventoryHost{
+		cvm("cvm-tdx-a-rogue", "c3-tdx", teename.TDX, "cvm-tdx", tee.FaultWrongMeasurement),
+		cvm("cvm-tdx-vm-0", "c3-tdx", teename.TDX, "cvm-tdx"),
+		cvm("cvm-tdx-vm-1", "c3-tdx", teename.TDX, "cvm-tdx"),
+		cvm("cvm-tdx-vm-2", "c3-tdx", teename.TDX, "cvm-tdx"),
+		cvm("cvm-snp-vm-0", "n2d-snp", teename.SNP, "cvm-snp"),
+		cvm("cvm-snp-vm-1", "n2d-snp", teename.SNP, "cvm-snp"),
+		cvm("cvm-snp-vm-2", "n2d-snp", teename.SNP, "cvm-snp"),
+	}
+}
+
 // newMachine builds the simulated hardware for an inventory host.
 func newMachine(h InventoryHost, teeFaults []tee.Fault) (*Machine, error) {
-	m := &Machine{Name: h.Name, Labels: h.Labels, Image: h.Image, TEE: h.TEE, CPUs: h.CPUs, MemoryMiB: h.MemoryMiB}
+	m := &Machine{Name: h.Name, Labels: h.Labels, Image: h.Image, TEE: h.TEE, CPUs: h.CPUs, MemoryMiB: h.MemoryMiB,
+		NodeType: h.NodeType, SecureBoot: h.SecureBoot, VTPM: h.VTPM}
 	if m.CPUs == 0 {
 		m.CPUs = defaultHostCPUs
 	}
@@ -113,6 +150,9 @@ func newMachine(h InventoryHost, teeFaults []tee.Fault) (*Machine, error) {
 // registerHosts creates the BareMetalHost objects.
 func (p *Platform) registerHosts(ctx context.Context) error {
 	for _, m := range p.machineList() {
+		if m.NodeType != "" {
+			continue // a cloud VM, not a BareMetalHost
+		}
 		bmh := mgmt.NewBareMetalHost(p.cfg.InventoryNamespace, m.Name)
 		bmh.Labels = m.Labels
 		bmh.Annotations = map[string]string{AnnotationImage: m.Image}

@@ -27,6 +27,9 @@ func (p *Platform) pendingClaim(name string, pool Pool, chosen *mgmt.NodeType, h
 		cond(mgmt.ConditionScheduled, corev1.ConditionTrue, mgmt.SeverityInfo, "NodeTypeSelected", "cheapest matching node type "+chosen.Name),
 		cond(mgmt.ConditionProvisioned, corev1.ConditionTrue, mgmt.SeverityInfo, "HostClaimed", "BareMetalHost "+p.cfg.InventoryNamespace+"/"+host),
 	}}
+	if m := p.machines[host]; m != nil && m.NodeType != "" {
+		claim.Status.Conditions[1] = cond(mgmt.ConditionProvisioned, corev1.ConditionTrue, mgmt.SeverityInfo, "InstanceCreated", "Confidential VM "+host)
+	}
 	return claim
 }
 

@@ -95,7 +95,10 @@ type Config struct {
 	ProjectNamespace string
 	Gate             Gate
 	Joiner           Joiner
-	Faults           faults.Set
+	// CVMBootstrap boots the cloud Confidential VMs (node types of VM
+	// providers); required when the inventory has any.
+	CVMBootstrap CVMBootstrap
+	Faults       faults.Set
 	// EmptyNodeTTL removes dynamic nodes that ran no pods for this long (0 = 60s).
 	EmptyNodeTTL time.Duration
 	// Log receives one line per action, for diagnostics.

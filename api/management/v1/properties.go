@@ -37,6 +37,12 @@ const (
 	// on_host_maintenance; other clouds' equivalent).
 	PropertyOnHostMaintenance = "cctest.dev/on-host-maintenance"
 
+	// PropertySecureBoot and PropertyVTPM are the Shielded VM features a
+	// cloud Confidential VM node type is created with ("true" / "false"):
+	// UEFI secure boot on, a virtual TPM present.
+	PropertySecureBoot = "cctest.dev/secure-boot"
+	PropertyVTPM       = "cctest.dev/vtpm"
+
 	// PropertyConfidentialPath overrides how a confidential node type runs
 	// workloads: "cloud-vm" (the whole VM is the TEE, no RuntimeClass) or
 	// "pod-runtime" (Kata / Confidential Containers per pod). Without it the
