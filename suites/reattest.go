@@ -148,8 +148,12 @@ func (s *suite) tamperBattery(ctx context.Context, ns string, svc *client.Client
 	Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
 	nonce, err := ch.NonceBytes()
 	Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
-	pod, r := s.runProbe(ctx, ns, s.probePod("tamper-"+f.node, f.class, map[string]string{"kubernetes.io/hostname": f.node}, nil,
-		"attest", "--discover", "--no-submit", "--nonce", hex.EncodeToString(nonce)))
+	pp := s.probePod("tamper-"+f.node, f.class, map[string]string{"kubernetes.io/hostname": f.node}, nil,
+		"attest", "--discover", "--no-submit", "--nonce", hex.EncodeToString(nonce))
+	if f.class == "" { // a Confidential VM node: past the taint that keeps other pods off it
+		pp.Spec.Tolerations = tolerateAll
+	}
+	pod, r := s.runProbe(ctx, ns, pp)
 	if r.Evidence == "" {
 		return []string{fmt.Sprintf("node %s: no evidence for the tamper test from the probe: %s", f.node, r.Reason)}
 	}
