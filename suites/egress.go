@@ -35,7 +35,7 @@ var (
 		// A network that does not enforce the policies lets the guest
 		// attest; a runtime that skips the guest's unsealing, or hands it a
 		// secret another guest got, starts the container anyway.
-		FailsWith:        `no Failed event for \S+: the pod is Running on node \S+ instead`,
+		FailsWith:        `no Failed event for \S+: its containers ran instead`,
 		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults),
 		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},
 	})

@@ -255,9 +255,10 @@ func (s *suite) waitEvent(ctx context.Context, ns, name, reason string, base tim
 				return StopTrying(fmt.Sprintf("no %s event for %s/%s: %s instead: %s", reason, ns, name, e.Reason, e.Message))
 			}
 		}
-		// A pod that runs will not fail now: the event waited for never comes.
-		if p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); err == nil && p.Status.Phase == corev1.PodRunning {
-			return StopTrying(fmt.Sprintf("no %s event for %s/%s: the pod is Running on node %s instead", reason, ns, name, p.Spec.NodeName))
+		// A pod whose containers ran will not fail now: the event waited
+		// for never comes.
+		if p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); err == nil && containersRan(p) {
+			return StopTrying(fmt.Sprintf("no %s event for %s/%s: its containers ran instead (pod %s on node %s)", reason, ns, name, p.Status.Phase, p.Spec.NodeName))
 		}
 		return fmt.Errorf("no %s event for %s/%s after %s", reason, ns, name, s.Timeout(base))
 	}).WithTimeout(s.Timeout(base)).WithPolling(100*time.Millisecond).Should(Succeed(), "no %s event for %s/%s", reason, ns, name)
@@ -281,4 +282,14 @@ func expectLabels(n *corev1.Node, want map[string]string) {
 		}
 	}
 	Expect(bad).To(BeEmpty(), "node %s labels wrong: %s", n.Name, strings.Join(bad, ", "))
+}
+
+// containersRan says whether any container of the pod started.
+func containersRan(p *corev1.Pod) bool {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil {
+			return true
+		}
+	}
+	return false
 }
