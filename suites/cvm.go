@@ -44,7 +44,7 @@ var (
 		Checklist:        framework.ChecklistProviderVM,
 		BrokenBy:         []string{"cvm-secure-boot-off"},
 		FailsWith:        `node type \S+ promises secure boot \(cctest.dev/secure-boot=true\) but the VM's SecureBoot variable says disabled`,
-		MayAlsoFailUnder: framework.Faults(cvmNodeFaults, cvmLiveFaults),
+		MayAlsoFailUnder: framework.Faults(cvmNodeFaults, cvmLiveFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedHostAccess},
 	})
 	specCVMRefused = framework.Declare(framework.Spec{
@@ -63,7 +63,7 @@ var (
 		Checklist:        framework.ChecklistHardware,
 		BrokenBy:         []string{"properties-not-labelled"},
 		FailsWith:        `(has \S+="[^"]*", its node type says|no Confidential VM node in the tenant)`,
-		MayAlsoFailUnder: cvmNodeFaults,
+		MayAlsoFailUnder: framework.Faults(cvmNodeFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedHostAccess},
 	})
 )

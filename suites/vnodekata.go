@@ -27,7 +27,7 @@ var (
 		Name:             "a pod whose runtime handler is not installed on its node fails with the kubelet's sandbox error",
 		Checklist:        framework.ChecklistPodRuntime,
 		BrokenBy:         []string{"unknown-handler-runs-runc"},
-		FailsWith:        `no FailedCreatePodSandBox event for \S+/wrong-handler: the pod is Running on node \S+ instead`,
+		FailsWith:        `no FailedCreatePodSandBox event for \S+/wrong-handler: its containers ran instead`,
 		MayAlsoFailUnder: tdxNodeFaults,
 	})
 )
