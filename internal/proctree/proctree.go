@@ -85,33 +85,25 @@ func (s *Sampler) Stop() (kb int64, procs int) {
 	return kb, len(s.peak)
 }
 
-// descendants lists root and every process below it, from /proc/*/stat.
+// descendants lists root and every process below it. A child is listed
+// under the thread that forked it, so every thread's children file is read
+// (reading only these few processes' files keeps sampling cheap on a busy
+// machine, unlike scanning all of /proc).
 func descendants(root int) []int {
-	children := map[int][]int{}
-	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so cut at the last ')'.
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		pid, err1 := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		ppid, err2 := strconv.Atoi(f[1])
-		if err1 == nil && err2 == nil {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
 	out := []int{root}
 	for i := 0; i < len(out); i++ {
-		out = append(out, children[out[i]]...)
+		files, _ := filepath.Glob("/proc/" + strconv.Itoa(out[i]) + "/task/*/children")
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			for _, c := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(c); err == nil {
+					out = append(out, pid)
+				}
+			}
+		}
 	}
 	return out
 }

@@ -193,7 +193,7 @@ func benchAutoNodes(b *testing.B, nodes, pods int) {
 	}
 	kb, procs := mem.Stop()
 	b.ReportMetric(float64(kb)/1024, "MB-tree-peak")
-	b.Logf("process tree: %d processes, summed VmHWM %.0f MB", procs, float64(kb)/1024)
+	fmt.Printf("process tree: %d processes, summed VmHWM %.0f MB\n", procs, float64(kb)/1024)
 
 	// Nodes that joined through a passing gate carry its trace.
 	attested := 0

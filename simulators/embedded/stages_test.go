@@ -14,11 +14,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/attest/gatetrace"
@@ -61,61 +62,59 @@ func (s *stages) podCreated(name string, t time.Time) {
 	s.mu.Unlock()
 }
 
-// watch starts the three watches; stop ends them.
+// watch starts informers on the tenant's pods (in ns) and nodes and the
+// host's NodeClaims (informers re-list if a watch ends); stop ends them.
 func (s *stages) watch(ctx context.Context, b *testing.B, tenant kubernetes.Interface, host dynamic.Interface, ns string) {
-	pw, err := tenant.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
-	if err != nil {
-		b.Fatal(err)
+	stopCh := make(chan struct{})
+	s.watchStop = append(s.watchStop, func() { close(stopCh) })
+	pods := informers.NewSharedInformerFactoryWithOptions(tenant, 0, informers.WithNamespace(ns))
+	nodes := informers.NewSharedInformerFactory(tenant, 0)
+	claims := dynamicinformer.NewDynamicSharedInformerFactory(host, 0)
+	h := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { s.seen(o) },
+		UpdateFunc: func(_, o any) { s.seen(o) },
 	}
-	nw, err := tenant.CoreV1().Nodes().Watch(ctx, metav1.ListOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cw, err := host.Resource(mgmt.NodeClaimResource).Watch(ctx, metav1.ListOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, w := range []watch.Interface{pw, nw, cw} {
-		s.watchStop = append(s.watchStop, w.Stop)
-		go func() {
-			for ev := range w.ResultChan() {
-				now := time.Now()
-				s.mu.Lock()
-				switch o := ev.Object.(type) {
-				case *corev1.Pod:
-					for _, c := range o.Status.Conditions {
-						if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
-							first(s.unsched, o.Name, now)
-						}
-					}
-					if o.Spec.NodeName != "" {
-						first(s.bound, o.Name, now)
-						s.podNode[o.Name] = o.Spec.NodeName
-					}
-					if o.Status.Phase == corev1.PodRunning {
-						first(s.running, o.Name, now)
-					}
-				case *corev1.Node:
-					if t, err := gatetrace.Decode(o.Annotations[gatetrace.Annotation]); err == nil && t.Pass {
-						first(s.gated, o.Name, now)
-					}
-					for _, c := range o.Status.Conditions {
-						if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-							first(s.ready, o.Name, now)
-						}
-					}
-				case *unstructured.Unstructured:
-					first(s.claimed, o.GetName(), now)
-				}
-				s.mu.Unlock()
-			}
-		}()
+	for _, inf := range []cache.SharedIndexInformer{pods.Core().V1().Pods().Informer(), nodes.Core().V1().Nodes().Informer(),
+		claims.ForResource(mgmt.NodeClaimResource).Informer()} {
+		if _, err := inf.AddEventHandler(h); err != nil {
+			b.Fatal(err)
+		}
+		go inf.Run(stopCh)
+		if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+			b.Fatal("stage informers did not sync")
+		}
 	}
 }
 
-func (s *stages) stop() {
-	for _, f := range s.watchStop {
-		f()
+func (s *stages) seen(obj any) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		for _, c := range o.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				first(s.unsched, o.Name, now)
+			}
+		}
+		if o.Spec.NodeName != "" {
+			first(s.bound, o.Name, now)
+			s.podNode[o.Name] = o.Spec.NodeName
+		}
+		if o.Status.Phase == corev1.PodRunning {
+			first(s.running, o.Name, now)
+		}
+	case *corev1.Node:
+		if t, err := gatetrace.Decode(o.Annotations[gatetrace.Annotation]); err == nil && t.Pass {
+			first(s.gated, o.Name, now)
+		}
+		for _, c := range o.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				first(s.ready, o.Name, now)
+			}
+		}
+	case *unstructured.Unstructured:
+		first(s.claimed, o.GetName(), now)
 	}
 }
 
@@ -159,7 +158,8 @@ func (s *stages) report(b *testing.B) {
 			b.ReportMetric(p50, "s-p50-to-"+n)
 		}
 	}
-	b.Log("\n" + sb.String())
+	// Printed, not b.Log: go test cuts a benchmark's log at 10 lines.
+	fmt.Print(sb.String())
 }
 
 func quantile(v []float64, q float64) float64 {
@@ -236,6 +236,13 @@ func logRequests(b *testing.B, name string, before, after map[string]float64, po
 	for i := 0; i < len(all) && i < 12; i++ {
 		fmt.Fprintf(&sb, "  %-40s %6.2f\n", all[i].k, all[i].v/float64(pods))
 	}
-	b.Log("\n" + sb.String())
+	// Printed, not b.Log: go test cuts a benchmark's log at 10 lines.
+	fmt.Print(sb.String())
 	b.ReportMetric(total/float64(pods), name+"-requests/pod")
+}
+
+func (s *stages) stop() {
+	for _, f := range s.watchStop {
+		f()
+	}
 }
