@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -20,8 +21,10 @@ import (
 	"github.com/cctest/cctest/cli/reportcmd"
 	"github.com/cctest/cctest/cli/runcmd"
 	"github.com/cctest/cctest/cli/versioncmd"
+	"github.com/cctest/cctest/internal/cpuprofile"
 	"github.com/cctest/cctest/internal/exitcode"
 	probecmd "github.com/cctest/cctest/probe/command"
+	"github.com/cctest/cctest/simulators/controlplane"
 )
 
 func main() {
@@ -29,10 +32,29 @@ func main() {
 	// --version; cobra would show them on every command. cctest has its own.
 	pflag.CommandLine = pflag.NewFlagSet(os.Args[0], pflag.ExitOnError)
 	root := newRoot()
-	if err := root.Execute(); err != nil {
+	stopProfile := cpuprofile.Start(profileName(os.Args))
+	err := root.Execute()
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(exitCode(err))
 	}
+}
+
+// profileName names a process's CPU profile by its command, and a
+// control-plane child by its plane (controlplane-tenant).
+func profileName(args []string) string {
+	if len(args) < 2 {
+		return "cctest"
+	}
+	if args[1] == controlplane.ChildCommand {
+		for i := 2; i+1 < len(args); i++ {
+			if args[i] == "--name" {
+				return "controlplane-" + args[i+1]
+			}
+		}
+	}
+	return "cctest-" + filepath.Base(args[1])
 }
 
 func newRoot() *cobra.Command {

@@ -7,13 +7,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cctest/cctest/internal/testbin"
 	"github.com/cctest/cctest/simulators/controlplane"
 )
 
 // BenchmarkStartPair measures time to ready for host + tenant together and
-// the peak RSS of each control-plane child (VmHWM).
+// the peak RSS of each control-plane child (VmHWM), and how long both take
+// to stop (each child logs its shutdown's stages in components.log).
 func BenchmarkStartPair(b *testing.B) {
 	bin := testbin.Path(b)
 	var peak int64
@@ -28,7 +30,11 @@ func BenchmarkStartPair(b *testing.B) {
 				peak = kb
 			}
 		}
-		p.Stop()
+		begin := time.Now()
+		if err := p.Stop(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(begin).Seconds(), "s-to-stop")
 	}
 	b.ReportMetric(float64(peak)/1024, "MB-peak-RSS-per-plane")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -58,9 +59,28 @@ func StartPair(ctx context.Context, binary, dir string, tenantAPIServerArgs ...s
 	return pair, nil
 }
 
-// Stop stops the tenant, then the host.
+// Stop stops both at once: neither calls the other, and each child's own
+// shutdown is ordered (components, then the API server, then etcd).
 func (p *Pair) Stop() error {
-	return errors.Join(p.Tenant.Stop(), p.Host.Stop())
+	return StopAll(p.Tenant, p.Host)
+}
+
+// StopAll stops the processes in parallel and joins their errors.
+func StopAll(ps ...*Process) error {
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		if p == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.Stop()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func copyFile(src, dst string) error {

@@ -229,14 +229,12 @@ func (p *Platform) Stop() error {
 		p.wg.Wait()
 	}
 	p.att.close()
-	var errs []error
-	if p.shared != nil {
-		errs = append(errs, p.shared.Stop())
-	}
+	// The three control planes are independent: stop them at once.
+	planes := []*controlplane.Process{p.shared}
 	if p.Pair != nil {
-		errs = append(errs, p.Pair.Stop())
+		planes = append(planes, p.Pair.Tenant, p.Pair.Host)
 	}
-	return errors.Join(errs...)
+	return controlplane.StopAll(planes...)
 }
 
 func copyKubeconfig(src, dst string) error {
