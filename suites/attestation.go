@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -20,12 +21,13 @@ import (
 
 // What a Kata guest's spec reports under the runtime faults it detects.
 var (
-	kataDetects  = []string{"kata-handler-missing", "attestation-service-down", "probe-evidence-replayed", "pod-attestation-skipped"}
+	kataDetects  = []string{"kata-handler-missing", "attestation-service-down", "probe-evidence-replayed", "pod-attestation-skipped", "pod-verdict-reused"}
 	kataMessages = map[string]string{
 		"kata-handler-missing":     `FailedCreatePodSandBox: .*no runtime for "kata-qemu-(tdx|snp)" is configured`,
 		"attestation-service-down": `put the spec's secret into the KBS`,
 		"probe-evidence-replayed":  `failed to unseal secret kbs:///\S+ .*REPORT_DATA`,
 		"pod-attestation-skipped":  `env SECRET still holds the sealed secret: the process started without it being unsealed`,
+		"pod-verdict-reused":       `env SECRET is not the resource kbs:///`,
 	}
 )
 
@@ -99,26 +101,37 @@ var _ = describe(func(s *suite) {
 			Expect(bad).To(BeEmpty(), strings.Join(bad, "; "))
 		})
 
+		// Two guests, each with its own secret: a runtime that hands one
+		// guest what another unsealed shows up in the second.
 		kataSpec := func(name, tee, runtimeClass string) func(SpecContext) {
 			return func(ctx SpecContext) {
-				secret := s.putSecret(ctx, ns, name)
-				nonce := randomHex(32) // 64 printable characters: REPORT_DATA, raw
-				pod := s.probePod(name, runtimeClass, map[string]string{mgmt.PropertyConfidentialCompute: tee}, nil,
-					"guest", "--runtime-data", nonce, "--resource", secret.path, "--env", secretEnv)
-				s.withSealedSecret(ctx, pod, secret)
-				p, r := s.runProbe(ctx, ns, pod)
-				Expect(r.Pass).To(BeTrue(), "pod %s on %s: %s", name, p.Spec.NodeName, r.Reason)
-				Expect(r.ResourceSHA256).To(Equal(secret.sha256), "pod %s: the resource the guest got through the data hub is not the secret the spec put into the KBS", name)
-				Expect(r.EnvSHA256).To(Equal(secret.sha256), "pod %s: the container did not start with the unsealed secret", name)
-				n := s.node(ctx, p.Spec.NodeName)
-				expectLabels(n, map[string]string{mgmt.PropertyConfidentialCompute: tee})
-				s.verifyGuestEvidence(p, r, n.Labels[mgmt.PropertyNodeType], tee, nonce)
+				for _, pod := range []string{name, name + "-2"} {
+					s.guestGetsItsSecret(ctx, ns, pod, tee, runtimeClass)
+				}
 			}
 		}
 		specKataTDX.It(kataSpec("kata-tdx", teename.TDX, "kata-qemu-tdx"))
 		specKataSNP.It(kataSpec("kata-snp", teename.SNP, "kata-qemu-snp"))
 	})
 })
+
+// guestGetsItsSecret runs a probe in a Kata guest that needs a fresh
+// secret from the KBS and checks the guest proved itself and got it.
+func (s *suite) guestGetsItsSecret(ctx context.Context, ns, name, tee, runtimeClass string) {
+	GinkgoHelper()
+	secret := s.putSecret(ctx, ns, name)
+	nonce := randomHex(32) // 64 printable characters: REPORT_DATA, raw
+	pod := s.probePod(name, runtimeClass, map[string]string{mgmt.PropertyConfidentialCompute: tee}, nil,
+		"guest", "--runtime-data", nonce, "--resource", secret.path, "--env", secretEnv)
+	s.withSealedSecret(ctx, pod, secret)
+	p, r := s.runProbe(ctx, ns, pod)
+	Expect(r.Pass).To(BeTrue(), "pod %s on %s: %s", name, p.Spec.NodeName, r.Reason)
+	Expect(r.ResourceSHA256).To(Equal(secret.sha256), "pod %s: the resource the guest got through the data hub is not the secret the spec put into the KBS", name)
+	Expect(r.EnvSHA256).To(Equal(secret.sha256), "pod %s: the container did not start with the unsealed secret", name)
+	n := s.node(ctx, p.Spec.NodeName)
+	expectLabels(n, map[string]string{mgmt.PropertyConfidentialCompute: tee})
+	s.verifyGuestEvidence(p, r, n.Labels[mgmt.PropertyNodeType], tee, nonce)
+}
 
 // verifyGuestEvidence checks the evidence a Kata guest gave the probe
 // through /aa/evidence: the spec's own nonce, raw, as REPORT_DATA, and

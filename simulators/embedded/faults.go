@@ -9,7 +9,7 @@ var (
 	FaultRuntimeClassAdmissionOff = faults.Declare("runtimeclass-admission-off", "the tenant API server runs without its RuntimeClass admission plugin: pods naming a RuntimeClass the tenant lacks are admitted")
 	FaultPrivateNodesSynced       = faults.Declare("private-nodes-synced", "the private-nodes tenant syncs every host RuntimeClass, although vCluster starts no syncer with privateNodes")
 	FaultNetpolNotEnforced        = faults.Declare("netpol-not-enforced", "the pod network ignores NetworkPolicies: every destination is reachable whatever default-deny says")
-	FaultPodVerdictReused         = faults.Declare("pod-verdict-reused", "the Kata runtime gives every guest on the platform one attestation agent: secrets released to the first guest that attested are handed to every pod, whatever its own evidence")
+	FaultPodVerdictReused         = faults.Declare("pod-verdict-reused", "the Kata runtime hands every later guest the secrets the first guest unsealed (by variable name), without attesting it: a pod starts with a secret it never attested for")
 )
 
 // Faults of the CVM bootstrap (the node image's first-boot script).

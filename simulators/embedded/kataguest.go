@@ -79,14 +79,33 @@ func (g guestTEE) Evidence(rd [64]byte) (json.RawMessage, error) {
 type guests struct {
 	mu sync.Mutex
 	m  map[types.UID]*kataGuest
-	// shared is the pod-verdict-reused fault's one guest agent for all pods.
-	shared *guestapi.Handler
+	// reused is the pod-verdict-reused fault's cache: env name -> the
+	// value the first guest unsealed for it.
+	reused map[string]string
 }
 
 func (g *guests) get(uid types.UID) *kataGuest {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.m[uid]
+}
+
+func (g *guests) reusedValue(env string) (string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v, ok := g.reused[env]
+	return v, ok
+}
+
+func (g *guests) remember(env, v string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.reused == nil {
+		g.reused = map[string]string{}
+	}
+	if _, ok := g.reused[env]; !ok {
+		g.reused[env] = v
+	}
 }
 
 func (g *guests) closeAll() {
@@ -115,6 +134,12 @@ func (a *attestationParts) AttestPod(ctx context.Context, n node.NodeInfo, pod *
 			if !strings.HasPrefix(v, kbs.SealedPrefix) {
 				continue
 			}
+			if a.faults.Has(FaultPodVerdictReused) {
+				if old, ok := a.guests.reusedValue(name); ok {
+					g.unsealed[c.Name+"/"+name] = old // no attestation of this guest
+					continue
+				}
+			}
 			repo, typ, tag, err := kbs.ParseSealed(v)
 			if err != nil {
 				return node.AttestResult{Reason: fmt.Sprintf("failed to unseal secret in env %s of container %s: %v", name, c.Name, err)}
@@ -125,6 +150,7 @@ func (a *attestationParts) AttestPod(ctx context.Context, n node.NodeInfo, pod *
 					kbs.ResourceURI(repo, typ, tag), name, c.Name, unreachable(err))}
 			}
 			g.unsealed[c.Name+"/"+name] = string(b)
+			a.guests.remember(name, string(b))
 		}
 	}
 	return node.AttestResult{Passed: true}
@@ -142,17 +168,10 @@ func (a *attestationParts) bootGuest(n node.NodeInfo, pod *corev1.Pod) (*kataGue
 	if dev == nil {
 		return nil, fmt.Errorf("node %s has no TEE: the Kata TEE runtime cannot start a confidential guest", n.Name)
 	}
-	api := a.guests.shared
-	if api == nil {
-		var err error
-		api, err = guestapi.New(guestapi.Config{Features: guestAPIFeatures(pod), TEE: guestTEE{dev: dev},
-			KBSURL: attestation.InClusterURL, KBS: kbs.Options{CAPEM: a.svc.CAPEM(), Dial: a.net.DialFunc(pod), Timeout: 10 * time.Second}})
-		if err != nil {
-			return nil, err
-		}
-		if a.faults.Has(FaultPodVerdictReused) {
-			a.guests.shared = api
-		}
+	api, err := guestapi.New(guestapi.Config{Features: guestAPIFeatures(pod), TEE: guestTEE{dev: dev},
+		KBSURL: attestation.InClusterURL, KBS: kbs.Options{CAPEM: a.svc.CAPEM(), Dial: a.net.DialFunc(pod), Timeout: 10 * time.Second}})
+	if err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
