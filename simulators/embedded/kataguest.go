@@ -26,7 +26,7 @@ const EgressDeniedPrefix = "egress to the attestation service was denied: "
 // AttestPod is the Kata TEE pod's guest attestation: from inside the pod's
 // network namespace, check the NetworkPolicies let it reach the
 // attestation service, ask for a challenge, fetch evidence bound to it and
-// the pod UID from the node's TEE, and start only on a passing verdict.
+// the pod UID from the pod's own guest TEE, and start only on a passing verdict.
 func (a *attestationParts) AttestPod(ctx context.Context, n node.NodeInfo, pod *corev1.Pod) node.AttestResult {
 	if a.faults.Has(FaultPodVerdictReused) {
 		a.mu.Lock()
@@ -36,9 +36,9 @@ func (a *attestationParts) AttestPod(ctx context.Context, n node.NodeInfo, pod *
 			return node.AttestResult{Passed: true, VerdictRef: ref}
 		}
 	}
-	dev := a.nodeDevice(n.Name)
-	if dev == nil {
-		return node.AttestResult{Reason: fmt.Sprintf("node %s has no TEE device: the Kata TEE runtime cannot produce evidence", n.Name)}
+	dev, err := a.guestDevice(n, pod)
+	if err != nil {
+		return node.AttestResult{Reason: err.Error()}
 	}
 	u, _ := url.Parse(attestation.InClusterURL)
 	d, err := a.net.Resolve(ctx, pod, u.Host)

@@ -38,9 +38,9 @@ func (a *attestationParts) RunProbe(ctx context.Context, n node.NodeInfo, pod *c
 	}
 	handler := a.handlerOf(ctx, pod)
 	e := &probe.Env{
-		Device:    func() (device.Device, error) { return a.sandboxDevice(n, handler) },
+		Device:    func() (device.Device, error) { return a.sandboxDevice(n, pod, handler) },
 		Dial:      a.net.DialFunc(pod),
-		Runtime:   func() probe.RuntimeInfo { return a.sandboxRuntime(n, handler) },
+		Runtime:   func() probe.RuntimeInfo { return a.sandboxRuntime(n, pod, handler) },
 		Getenv:    func(k string) string { return env[k] },
 		ReadFile:  func(path string) ([]byte, error) { return a.podFile(ctx, pod, path) },
 		Stdout:    io.Discard,
@@ -85,10 +85,10 @@ func teeOfHandler(h string) string {
 }
 
 // sandboxDevice: only a Kata TEE guest on a machine of that TEE has a
-// guest device; runc and vnode containers on the host see none.
-func (a *attestationParts) sandboxDevice(n node.NodeInfo, handler string) (device.Device, error) {
+// guest device, its own; runc and vnode containers on the host see none.
+func (a *attestationParts) sandboxDevice(n node.NodeInfo, pod *corev1.Pod, handler string) (device.Device, error) {
 	if tee := teeOfHandler(handler); tee != "" && tee == n.TEE {
-		if d := a.nodeDevice(n.Name); d != nil {
+		if d, err := a.guestDevice(n, pod); err == nil {
 			return d, nil
 		}
 	}
@@ -96,12 +96,12 @@ func (a *attestationParts) sandboxDevice(n node.NodeInfo, handler string) (devic
 	return nil, &device.NoDeviceError{Checked: []string{p.ConfigFSTSM, p.TDXGuest, p.SEVGuest}}
 }
 
-func (a *attestationParts) sandboxRuntime(n node.NodeInfo, handler string) probe.RuntimeInfo {
+func (a *attestationParts) sandboxRuntime(n node.NodeInfo, pod *corev1.Pod, handler string) probe.RuntimeInfo {
 	ri := probe.RuntimeInfo{Handler: handler, Sandbox: "container", Kernel: n.Image.Kernel}
 	if strings.HasPrefix(handler, "kata") {
 		ri.Sandbox, ri.Kernel = "vm", "6.12.0-kata-cc" // the Kata guest kernel, not the host's
 	}
-	if d, err := a.sandboxDevice(n, handler); err == nil {
+	if d, err := a.sandboxDevice(n, pod, handler); err == nil {
 		ri.TEE, ri.Device = d.TEE(), d.Describe()
 	} else {
 		ri.Notes = err.Error()

@@ -34,7 +34,13 @@ type Machine struct {
 	Labels          map[string]string // BareMetalHost labels (node type selectors match these)
 	Image           string            // node image name
 	TEE             string            // "tdx", "sev-snp" or ""
-	Device          tee.Machine       // nil for a machine without a TEE
+	// Device is the CPU's TEE: on a cloud CVM the node's own device; on a
+	// bare-metal host what its Kata guests run on (they take its identity).
+	Device tee.Machine // nil for a machine without a TEE
+	// Faults are the TEE faults of this hardware, which its guests inherit.
+	Faults []tee.Fault
+	// Capability is what the host offers confidential guests.
+	Capability HostCapability
 }
 
 // InventoryHost describes a host to put in the inventory.
@@ -49,6 +55,9 @@ type InventoryHost struct {
 	// CPUs and MemoryMiB are the inspected hardware (0 = the default,
 	// 64 CPUs and 512 GiB, which holds every reference node type).
 	CPUs, MemoryMiB int
+	// Capability overrides what the host offers guests (nil: its TEE's
+	// host support, the TDX quote path and its image's Kata handlers).
+	Capability *HostCapability
 }
 
 // Default hardware of an inventory host.
@@ -73,11 +82,11 @@ func DefaultInventory() []InventoryHost {
 			hosts = append(hosts, InventoryHost{Name: fmt.Sprintf("%s-%d", prefix, i), Labels: l, Image: image, TEE: tech})
 		}
 	}
-	// A TDX host booted from an unapproved image: its MRTD is not in the
-	// policy, so the gate must refuse it. Its name sorts first, so the first
-	// TDX claim always meets it.
+	// A TDX host whose BIOS leaves TDX off: the capability check must
+	// refuse it. Its name sorts first, so the first TDX claim always meets it.
 	hosts = append(hosts, InventoryHost{Name: "tdx-a-rogue", Labels: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX},
-		Image: "cc-node-tdx", TEE: teename.TDX, Defects: []tee.Fault{tee.FaultWrongMeasurement}})
+		Image: "cc-node-tdx", TEE: teename.TDX, Capability: &HostCapability{QuotePath: true, Handlers: []string{"kata-qemu-tdx"}},
+		Defects: []tee.Fault{tee.FaultWrongMeasurement}})
 	add("tdx-host", 4, teename.TDX, "", "cc-node-tdx")
 	add("snp-host", 3, teename.SNP, "", "cc-node-snp")
 	add("general-host", 5, "", "general", "general")
@@ -94,6 +103,12 @@ func newMachine(h InventoryHost, teeFaults []tee.Fault) (*Machine, error) {
 		m.MemoryMiB = defaultHostMemoryMiB
 	}
 	teeFaults = append(append([]tee.Fault{}, teeFaults...), h.Defects...)
+	m.Faults = teeFaults
+	if h.Capability != nil {
+		m.Capability = *h.Capability
+	} else if h.TEE != "" {
+		m.Capability = defaultCapability(h.TEE, []string{kataHandlers[h.TEE]})
+	}
 	switch h.TEE {
 	case teename.TDX:
 		m.Device = tee.NewTDXMachine(tee.TDXOptions{Name: h.Name, Faults: teeFaults})
