@@ -88,6 +88,7 @@ type podSpec struct {
 	selector     map[string]string
 	antiAffinity string // pods with this app label never share a node
 	labels       map[string]string
+	limits       corev1.ResourceList // a Kata pod's limits size its guest VM
 }
 
 // workloadArgs make the probe image a workload that runs until stopped, so
@@ -107,7 +108,7 @@ func (s *suite) buildPod(p podSpec) *corev1.Pod {
 		Spec: corev1.PodSpec{
 			NodeSelector: p.selector,
 			Containers: []corev1.Container{{Name: "app", Image: s.ProbeImage, Args: workloadArgs, ImagePullPolicy: corev1.PullIfNotPresent,
-				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}},
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}, Limits: p.limits}}},
 		},
 	}
 	if p.runtimeClass != "" {

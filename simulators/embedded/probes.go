@@ -97,9 +97,14 @@ func (a *attestationParts) sandboxDevice(n node.NodeInfo, pod *corev1.Pod, handl
 }
 
 func (a *attestationParts) sandboxRuntime(n node.NodeInfo, pod *corev1.Pod, handler string) probe.RuntimeInfo {
-	ri := probe.RuntimeInfo{Handler: handler, Sandbox: "container", Kernel: n.Image.Kernel}
+	ri := probe.RuntimeInfo{Handler: handler, Sandbox: "container", Kernel: n.Image.Kernel, UIDMap: identityUIDMap}
 	if strings.HasPrefix(handler, "kata") {
 		ri.Sandbox, ri.Kernel = "vm", "6.12.0-kata-cc" // the Kata guest kernel, not the host's
+	}
+	if handler == node.HandlerVNode && !a.faults.Has(FaultVNodeNoUserNS) {
+		// vNode runs each pod in its own user namespace: root inside is an
+		// unprivileged range of host uids.
+		ri.UIDMap = vnodeUIDMap
 	}
 	if d, err := a.sandboxDevice(n, pod, handler); err == nil {
 		ri.TEE, ri.Device = d.TEE(), d.Describe()
@@ -108,6 +113,12 @@ func (a *attestationParts) sandboxRuntime(n node.NodeInfo, pod *corev1.Pod, hand
 	}
 	return ri
 }
+
+// uid_map contents, as /proc/self/uid_map prints them.
+const (
+	identityUIDMap = "0          0 4294967295"
+	vnodeUIDMap    = "0    1065536      65536"
+)
 
 // podFile serves the files a probe reads that the kubelet mounts: the
 // service-account CA (the kube-root-ca.crt ConfigMap of the namespace).
