@@ -45,7 +45,7 @@ var (
 )
 
 var _ = describe(func(s *suite) {
-	Describe("Bare-metal Kata hosts", framework.Label("attestation", "bare-metal"), func() {
+	Describe("Bare-metal Kata hosts", framework.Label("attestation"), func() {
 		var ns string
 		BeforeEach(func(ctx SpecContext) { ns = s.CreateNamespace(ctx, s.c.Tenant, "bare-metal") })
 		JustAfterEach(func(ctx SpecContext) { framework.Diagnose(ctx, s.c, ns) })
