@@ -37,7 +37,7 @@ var (
 		Name:      "each Kata guest attests with evidence of its own: its own REPORT_DATA, the guest image measured at its VM size, never its host's",
 		Labels:    []string{"tee:tdx"},
 		Checklist: framework.ChecklistPodRuntime,
-		BrokenBy:  framework.Faults(tdxNodeFaults, kataPodFaults, []string{"kata-guests-share-evidence"}),
+		BrokenBy:  framework.Faults(tdxNodeFaults, tdxGuestFaults, kataPodFaults, []string{"kata-guests-share-evidence"}),
 		// A host the faulty join let in runs guests its policy refuses.
 		MayAlsoFailUnder: []string{"gate-admits-unattested"},
 		Needs:            []framework.Need{framework.NeedPolicy},

@@ -20,7 +20,7 @@ var (
 	specEgressAllowed = framework.Declare(framework.Spec{
 		Name:             "with the reference NetworkPolicies a confidential pod reaches the attestation service and nothing else",
 		Checklist:        framework.ChecklistPodRuntime,
-		BrokenBy:         framework.Faults(tdxNodeFaults, kataFaults),
+		BrokenBy:         framework.Faults(tdxNodeFaults, tdxGuestFaults, kataFaults),
 		MayAlsoFailUnder: []string{"gate-admits-unattested"},
 	})
 	specEgressDenied = framework.Declare(framework.Spec{

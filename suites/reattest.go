@@ -25,7 +25,7 @@ import (
 var specReattest = framework.Declare(framework.Spec{
 	Name:      "every confidential node is re-attested by a probe with the spec's own nonce",
 	Checklist: framework.ChecklistValidateInside,
-	BrokenBy:  framework.Faults(tdxNodeFaults, snpNodeFaults, kataFaults, []string{"gate-admits-unattested", "attestation-service-accepts-all"}),
+	BrokenBy:  framework.Faults(tdxNodeFaults, tdxGuestFaults, snpGuestFaults, kataFaults, []string{"gate-admits-unattested", "attestation-service-accepts-all"}),
 	Needs:     []framework.Need{framework.NeedPolicy},
 })
 

@@ -76,9 +76,14 @@ func SkipUnmet(r *framework.Run) {
 // labels) break every spec that needs such a node; faults in the pod-level
 // runtime break every spec that starts a Kata pod.
 var (
-	tdxNodeFaults = []string{"debug-td", "tampered-quote", "wrong-measurement", "properties-not-labelled"}
-	snpNodeFaults = []string{"snp-debug-policy", "tampered-quote", "wrong-measurement", "properties-not-labelled"}
-	kataFaults    = []string{"kata-handler-missing", "egress-denied", "attestation-service-down", "probe-evidence-replayed"}
+	tdxNodeFaults = []string{"properties-not-labelled"}
+	snpNodeFaults = []string{"properties-not-labelled"}
+	// Faults of the TEE hardware that show in every guest's evidence: on
+	// bare-metal hosts only a spec that starts a Kata guest (and so attests
+	// it) can see them.
+	tdxGuestFaults = []string{"debug-td", "tampered-quote", "wrong-measurement"}
+	snpGuestFaults = []string{"snp-debug-policy", "tampered-quote", "wrong-measurement"}
+	kataFaults     = []string{"kata-handler-missing", "egress-denied", "attestation-service-down", "probe-evidence-replayed"}
 )
 
 // podSpec describes a workload a spec creates.

@@ -17,7 +17,7 @@ var (
 	specSideBySide = framework.Declare(framework.Spec{
 		Name:             "a vNode pod and a Kata pod run side by side on one confidential node",
 		Checklist:        framework.ChecklistVNode,
-		BrokenBy:         framework.Faults(tdxNodeFaults, kataFaults, []string{"vnode-handler-missing", "vnode-kata-conflict", "vnode-no-userns"}),
+		BrokenBy:         framework.Faults(tdxNodeFaults, tdxGuestFaults, kataFaults, []string{"vnode-handler-missing", "vnode-kata-conflict", "vnode-no-userns"}),
 		MayAlsoFailUnder: []string{"gate-admits-unattested"},
 	})
 	specMissingHandler = framework.Declare(framework.Spec{
