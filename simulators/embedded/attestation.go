@@ -107,6 +107,9 @@ func (a *attestationParts) guestDevice(n node.NodeInfo, pod *corev1.Pod) (device
 	if m == nil || m.Device == nil {
 		return nil, fmt.Errorf("node %s has no TEE hardware: the Kata TEE runtime cannot start a confidential guest", n.Name)
 	}
+	if !m.Capability.Supports(m.TEE) {
+		return nil, fmt.Errorf("node %s: %s host support is not enabled: the Kata TEE runtime cannot start a confidential guest", n.Name, m.TEE)
+	}
 	g, err := tee.NewKataGuest(tee.KataGuestOptions{Name: "kata-guest " + pod.Namespace + "/" + pod.Name, Host: m.Name,
 		TEE: m.TEE, Size: KataGuestSize(pod), Faults: m.Faults})
 	if err != nil {

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,5 +74,14 @@ func TestKataGuestSize(t *testing.T) {
 	}
 	if s := KataGuestSize(kataPod("p", "")); s.VCPUs != 1 || s.MemoryMiB != 2048 {
 		t.Errorf("size %v", s)
+	}
+}
+
+// TestNoGuestWithoutHostSupport: a host whose TDX is off starts no TD.
+func TestNoGuestWithoutHostSupport(t *testing.T) {
+	a := fakeParts()
+	a.machines.get("tdx-1").Capability.TDX = false
+	if _, err := a.guestDevice(node.NodeInfo{Name: "tdx-1", TEE: "tdx"}, kataPod("p", "")); err == nil || !strings.Contains(err.Error(), "host support is not enabled") {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -27,7 +27,7 @@ func fakeParts(objs ...corev1.ConfigMap) *attestationParts {
 		c.CoreV1().ConfigMaps(objs[i].Namespace).Create(context.Background(), &objs[i], metav1.CreateOptions{})
 	}
 	m := &machineIndex{byNode: map[string]*platform.Machine{
-		"tdx-1": {Name: "tdx-host-0", TEE: "tdx", Device: tee.NewTDXMachine(tee.TDXOptions{Name: "tdx-host-0"})},
+		"tdx-1": {Name: "tdx-host-0", TEE: "tdx", Device: tee.NewTDXMachine(tee.TDXOptions{Name: "tdx-host-0"}), Capability: platform.HostCapability{TDX: true}},
 	}}
 	return &attestationParts{tenant: c, machines: m, net: &podnet.Network{Tenant: c}, devices: map[string]device.Device{}, guests: map[string]device.Device{}}
 }

@@ -75,6 +75,11 @@ func CheckCapability(m *Machine, tee string) Admission {
 	return Admission{Passed: true, Reason: "host capability checked", Labels: c.Labels()}
 }
 
+// Supports says whether the host can launch guests of a TEE.
+func (c HostCapability) Supports(tee string) bool {
+	return tee == teename.TDX && c.TDX || tee == teename.SNP && c.SNP
+}
+
 // Labels are the node labels NFD and kata-deploy give a host with this capability.
 func (c HostCapability) Labels() map[string]string {
 	l := map[string]string{}

@@ -85,8 +85,7 @@ func DefaultInventory() []InventoryHost {
 	// A TDX host whose BIOS leaves TDX off: the capability check must
 	// refuse it. Its name sorts first, so the first TDX claim always meets it.
 	hosts = append(hosts, InventoryHost{Name: "tdx-a-rogue", Labels: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX},
-		Image: "cc-node-tdx", TEE: teename.TDX, Capability: &HostCapability{QuotePath: true, Handlers: []string{"kata-qemu-tdx"}},
-		Defects: []tee.Fault{tee.FaultWrongMeasurement}})
+		Image: "cc-node-tdx", TEE: teename.TDX, Capability: &HostCapability{QuotePath: true, Handlers: []string{"kata-qemu-tdx"}}})
 	add("tdx-host", 4, teename.TDX, "", "cc-node-tdx")
 	add("snp-host", 3, teename.SNP, "", "cc-node-snp")
 	add("general-host", 5, "", "general", "general")
