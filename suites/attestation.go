@@ -28,9 +28,10 @@ var (
 		Labels:    []string{"host-access", "tee:tdx"},
 		Checklist: framework.ChecklistCloudCVM,
 		// Cloud CVM nodes only: on a platform without them the spec skips,
-		// saying so (bare-metal hosts: specBareMetalHosts). The CVM node
-		// provider brings back its faults (gate-admits-unattested, ...).
-		BrokenBy: nil,
+		// saying so (bare-metal hosts: specBareMetalHosts), after waiting for
+		// TDX nodes. The CVM node provider brings back its gate faults
+		// (gate-admits-unattested, ...).
+		BrokenBy: tdxNodeFaults,
 		Needs:    []framework.Need{framework.NeedPolicy},
 	})
 	specKataTDX = framework.Declare(framework.Spec{

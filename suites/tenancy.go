@@ -26,9 +26,12 @@ import (
 var specOneNodePerMachine = framework.Declare(framework.Spec{
 	Name:      "no machine backs more than one node",
 	Checklist: framework.ChecklistRegister,
-	BrokenBy:  framework.Faults(tdxNodeFaults, []string{"node-shared-across-tenants"}),
-	// A host the faulty join let in cannot start the Kata guest that would name it.
-	MayAlsoFailUnder: []string{"gate-admits-unattested"},
+	// It starts a Kata guest on each bare-metal host to read its identity,
+	// so what stops a TDX guest attesting stops it too.
+	BrokenBy: framework.Faults(tdxNodeFaults, tdxGuestFaults, kataFaults, []string{"node-shared-across-tenants"}),
+	// A host the faulty join let in cannot start the Kata guest that would
+	// name it; an SNP host left from an earlier spec has its guest refused.
+	MayAlsoFailUnder: []string{"gate-admits-unattested", "snp-debug-policy"},
 	Needs:            []framework.Need{framework.NeedPolicy},
 })
 
