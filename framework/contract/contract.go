@@ -103,6 +103,7 @@ var Signals = []Signal{
 	// Events the simulated platform writes on its own objects (NodeClaims):
 	// the real platform's reasons are undocumented, so no spec reads them.
 	{EventReason, "Joined", Simulator, "simulators/platform/boot.go"},
+	{EventReason, "HostCheckFailed", Simulator, "simulators/platform/boot.go: a bare-metal host refused by the capability check"},
 	// The simulated inventory's marks on its BareMetalHosts.
 	{Annotation, "cctest.dev/node-image", Simulator, "simulators/platform/inventory.go"},
 	{Annotation, "cctest.dev/quarantined", Simulator, "simulators/platform/inventory.go"},
