@@ -53,6 +53,9 @@ type Cluster struct {
 	TenantConfig, HostConfig, SharedConfig *rest.Config
 	// Kubeconfig files of the three ("" where there is none).
 	TenantKubeconfig, HostKubeconfig, SharedKubeconfig string
+	// OtherConfigs are other tenants of the same platform (the tenancy
+	// spec checks no machine backs two tenants).
+	OtherConfigs []*rest.Config
 	// Scale stretches every wait: 1 for the embedded platform, more for
 	// real clusters (0 means 1).
 	Scale float64
@@ -94,6 +97,9 @@ func (c Cluster) Host() *rest.Config { return c.HostConfig }
 
 // SharedTenant is the shared-nodes tenant's API, nil if there is none.
 func (c Cluster) SharedTenant() *rest.Config { return c.SharedConfig }
+
+// OtherTenants are other tenants' APIs (framework.OtherTenants).
+func (c Cluster) OtherTenants() []*rest.Config { return c.OtherConfigs }
 
 // TimeoutScale is the factor every wait is stretched by (at least 1 when
 // unset).

@@ -28,6 +28,13 @@ type Environment interface {
 	TimeoutScale() float64
 }
 
+// OtherTenants is an Environment that also gives other tenants of the same
+// platform (cctest run --other-tenant-kubeconfig): the tenancy spec checks
+// no machine backs nodes or guests of two of them.
+type OtherTenants interface {
+	OtherTenants() []*rest.Config
+}
+
 // Clients bundles the API clients a spec uses.
 type Clients struct {
 	Tenant     kubernetes.Interface
@@ -36,6 +43,8 @@ type Clients struct {
 	TenantDyn  dynamic.Interface
 	TenantRest *rest.Config
 	Shared     kubernetes.Interface // nil without a shared-nodes tenant
+	// Others are other tenants' APIs (OtherTenants), for the tenancy spec.
+	Others []kubernetes.Interface
 }
 
 // NewClients builds clients for an environment.
@@ -54,6 +63,15 @@ func NewClients(e Environment) (*Clients, error) {
 	if sh := e.SharedTenant(); sh != nil {
 		if c.Shared, err = kubernetes.NewForConfig(sh); err != nil {
 			return nil, err
+		}
+	}
+	if o, ok := e.(OtherTenants); ok {
+		for _, cfg := range o.OtherTenants() {
+			cs, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				return nil, err
+			}
+			c.Others = append(c.Others, cs)
 		}
 	}
 	if h := e.Host(); h != nil {

@@ -411,3 +411,20 @@ func TestShieldedFeatures(t *testing.T) {
 		t.Error("Shielded VM features reported without --host-root")
 	}
 }
+
+func TestInUserNamespace(t *testing.T) {
+	for m, want := range map[string]bool{
+		"         0          0 4294967295\n": false,
+		"0 100000 65536":                     true,
+		"0 0 4294967295\n1 2 3":              true,
+	} {
+		if got, err := probe.InUserNamespace(m); err != nil || got != want {
+			t.Errorf("%q: %v %v", m, got, err)
+		}
+	}
+	for _, m := range []string{"", "zero 0 1"} {
+		if _, err := probe.InUserNamespace(m); err == nil {
+			t.Errorf("%q: no error", m)
+		}
+	}
+}

@@ -17,6 +17,10 @@ type RuntimeInfo struct {
 	TEE    string `json:"tee,omitempty"`
 	Device string `json:"device,omitempty"`
 	Kernel string `json:"kernel,omitempty"`
+	// UIDMap is /proc/self/uid_map: the initial user namespace shows the
+	// identity map "0 0 4294967295"; a container in a user namespace
+	// (vNode) shows its own range of host uids.
+	UIDMap string `json:"uidMap,omitempty"`
 	// Notes are what detection saw (device paths checked, hints).
 	Notes string `json:"notes,omitempty"`
 	// Shielded VM features, read only when asked (--host-root): see Shielded.
@@ -64,6 +68,9 @@ func DetectRuntime(env *Env) RuntimeInfo {
 	var ri RuntimeInfo
 	if b, err := env.readFile("/proc/sys/kernel/osrelease"); err == nil {
 		ri.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := env.readFile("/proc/self/uid_map"); err == nil {
+		ri.UIDMap = strings.TrimSpace(string(b))
 	}
 	cmdline, _ := env.readFile("/proc/cmdline")
 	cpuinfo, _ := env.readFile("/proc/cpuinfo")
@@ -138,4 +145,23 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// InUserNamespace says whether a /proc/self/uid_map shows a user namespace
+// other than the initial one (whose map is the single identity line
+// "0 0 4294967295"). A map it cannot read is an error, never a yes.
+func InUserNamespace(uidMap string) (bool, error) {
+	lines := strings.Split(strings.TrimSpace(uidMap), "\n")
+	if strings.TrimSpace(uidMap) == "" {
+		return false, fmt.Errorf("empty uid map")
+	}
+	for _, l := range lines {
+		var in, out, n uint64
+		if _, err := fmt.Sscan(l, &in, &out, &n); err != nil {
+			return false, fmt.Errorf("uid map line %q: %v", l, err)
+		}
+	}
+	var in, out, n uint64
+	fmt.Sscan(lines[0], &in, &out, &n)
+	return !(len(lines) == 1 && in == 0 && out == 0 && n == 4294967295), nil
 }

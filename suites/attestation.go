@@ -28,6 +28,12 @@ var (
 		"probe-evidence-replayed":  `failed to unseal secret kbs:///\S+ .*REPORT_DATA`,
 		"pod-attestation-skipped":  `env SECRET still holds the sealed secret: the process started without it being unsealed`,
 		"pod-verdict-reused":       `env SECRET is not the resource kbs:///`,
+		// The host's TEE faults show in its guests' evidence: the KBS
+		// refuses to release the secret.
+		"debug-td":          `failed to unseal secret kbs:///`,
+		"tampered-quote":    `failed to unseal secret kbs:///`,
+		"wrong-measurement": `failed to unseal secret kbs:///`,
+		"snp-debug-policy":  `failed to unseal secret kbs:///`,
 	}
 )
 
@@ -41,24 +47,18 @@ var (
 		Name:      "every confidential node joined after a passing attestation, and refused machines never joined",
 		Labels:    []string{"host-access", "tee:tdx"},
 		Checklist: framework.ChecklistCloudCVM,
-		BrokenBy:  framework.Faults([]string{"gate-admits-unattested"}, gateAdmits(tdxImageFaults...), blindVerifierFaults),
-		FailsWith: `node \S+ joined although its gate refused it`,
-		FailsWithUnder: map[string]string{
-			"verifier-skips-checks":    `node \S+ joined on evidence below the floor: floor: debug`,
-			"revoked-pck":              `node \S+ joined on evidence the spec's verification rejects: .*revoked`,
-			"kernel-changed-mrtd-same": `node \S+ joined on evidence the spec's verification rejects: .*RTMR`,
-			"initdata-unbound":         `node \S+ joined on evidence the spec's verification rejects: mrconfigid`,
-		},
-		// Under a gate that admits anything the other TDX specs may land on
-		// the bad machine; CVM nodes an earlier spec left in the tenant count too.
-		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults, cvmFaults),
+		// Cloud CVM nodes only (bare-metal hosts: specBareMetalHosts); on a
+		// platform without them the spec skips, saying so.
+		BrokenBy:         cvmFaults,
+		FailsWith:        `node \S+ has no gate trace \(annotation attestation.cctest.dev/gate\)`,
+		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedPolicy},
 	})
 	specKataTDX = framework.Declare(framework.Spec{
 		Name:             "a Kata guest on a TDX node proves itself through the guest API and gets the run's secret from the KBS before its container starts",
 		Labels:           []string{"tee:tdx"},
 		Checklist:        framework.ChecklistPodRuntime,
-		BrokenBy:         kataDetects,
+		BrokenBy:         framework.Faults(kataDetects, tdxImageFaults),
 		FailsWithUnder:   kataMessages,
 		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},
@@ -67,7 +67,7 @@ var (
 		Name:             "a Kata guest on an SEV-SNP node proves itself through the guest API and gets the run's secret from the KBS before its container starts",
 		Labels:           []string{"tee:snp"},
 		Checklist:        framework.ChecklistPodRuntime,
-		BrokenBy:         kataDetects,
+		BrokenBy:         framework.Faults(kataDetects, snpImageFaults),
 		FailsWithUnder:   kataMessages,
 		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},

@@ -21,17 +21,17 @@ var (
 		Name:             "a TDX workload gets a tdx-large node carrying the node type's properties as labels",
 		Labels:           []string{"tee:tdx", "node-types"},
 		Checklist:        framework.ChecklistProperties,
-		BrokenBy:         tdxImageFaults,
-		FailsWith:        fmt.Sprintf(noCapacity, "tdx-large"),
-		MayAlsoFailUnder: []string{"properties-not-labelled"},
+		BrokenBy:         []string{"properties-not-labelled"},
+		FailsWith:        `tdx-workload will not run: FailedScheduling`,
+		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults, cvmFaults),
 	})
 	specSNPNode = framework.Declare(framework.Spec{
 		Name:             "an SEV-SNP workload gets an snp-large node carrying the node type's properties as labels",
 		Labels:           []string{"tee:snp", "node-types"},
 		Checklist:        framework.ChecklistProperties,
-		BrokenBy:         snpImageFaults,
-		FailsWith:        fmt.Sprintf(noCapacity, "snp-large"),
-		MayAlsoFailUnder: []string{"properties-not-labelled"},
+		BrokenBy:         []string{"properties-not-labelled"},
+		FailsWith:        `snp-workload will not run: FailedScheduling`,
+		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults, cvmFaults),
 	})
 	specCheapest = framework.Declare(framework.Spec{
 		Name:      "a plain workload gets the cheapest matching plain node type, never a confidential one",

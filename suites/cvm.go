@@ -23,7 +23,18 @@ import (
 
 // Faults that keep every CVM of a TEE out of the tenant (the gate refuses
 // them all) or strip the properties the specs find CVM nodes by.
-var cvmNodeFaults = framework.Faults(tdxNodeFaults, snpNodeFaults)
+var cvmNodeFaults = allNodeFaults
+
+// cvmGateIgnoredWith pairs a machine fault with a CVM bootstrap that
+// ignores its gate: the bad VM joins, and only the specs' own checks of
+// its evidence stand between it and the workloads.
+func cvmGateIgnoredWith(faults ...string) []string {
+	var out []string
+	for _, f := range faults {
+		out = append(out, framework.Pair("cvm-gate-ignored", f))
+	}
+	return out
+}
 
 // Faults that break a probe's live evidence inside a CVM.
 var cvmLiveFaults = []string{"egress-denied", "attestation-service-down", "probe-evidence-replayed", "attestation-service-accepts-all"}
@@ -52,7 +63,8 @@ var (
 		Labels:    []string{"host-access", "tee:tdx", "tee:snp"},
 		Checklist: framework.ChecklistCloudCVM,
 		// Without the gate (cvm-no-gate-trace) the refused image joins too.
-		BrokenBy:         cvmFaults,
+		// With every TDX CVM's image bad, one whose gate is ignored joins.
+		BrokenBy:         framework.Faults(cvmFaults, cvmGateIgnoredWith(tdxImageFaults...)),
 		FailsWith:        `Confidential VM node \S+ is in the tenant on evidence its gate must refuse`,
 		MayAlsoFailUnder: framework.Faults(cvmNodeFaults, cvmLiveFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedHostAccess},

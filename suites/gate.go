@@ -25,8 +25,9 @@ type gatedNode struct {
 	problem  string            // why the node's admission is not proven ("" = proven)
 }
 
-// gatedNodes reads the gate trace of every confidential tenant node (those
-// carrying the node type's confidential-compute property) and verifies its
+// gatedNodes reads the gate trace of every cloud Confidential VM tenant node
+// (bare-metal Kata hosts are no TEE guests: they have no evidence; see
+// baremetal.go) and verifies its
 // evidence with the spec's own verifier under the run's policy, bound to the
 // node's name. Nothing the gate concluded is trusted. The evidence goes into
 // the report.
@@ -38,7 +39,7 @@ func (s *suite) gatedNodes(ctx context.Context) []gatedNode {
 	var out []gatedNode
 	for _, n := range nodes.Items {
 		tee, ok := n.Labels[mgmt.PropertyConfidentialCompute]
-		if !ok {
+		if !ok || s.confidentialPath(ctx, &n) != mgmt.PathCloudVM {
 			continue
 		}
 		g := gatedNode{name: n.Name, nodeType: n.Labels[mgmt.PropertyNodeType]}

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/cctest/cctest/probe"
 )
@@ -39,11 +40,18 @@ func (s *suite) probePod(name, runtimeClass string, selector, labels map[string]
 // reason it is stuck.
 func (s *suite) runProbe(ctx context.Context, ns string, pod *corev1.Pod) (*corev1.Pod, probe.Result) {
 	GinkgoHelper()
-	created, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	return s.runProbeIn(ctx, s.c.Tenant, ns, pod)
+}
+
+// runProbeIn is runProbe in any tenant (e.g. another tenant's, for the
+// tenancy spec); the tenant's pod events end a hopeless wait early.
+func (s *suite) runProbeIn(ctx context.Context, tenant kubernetes.Interface, ns string, pod *corev1.Pod) (*corev1.Pod, probe.Result) {
+	GinkgoHelper()
+	created, err := tenant.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 	Expect(err).NotTo(HaveOccurred(), "create probe pod %s/%s", ns, pod.Name)
 	var last *corev1.Pod
 	terminated := func(ctx context.Context) error {
-		p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, created.Name, metav1.GetOptions{})
+		p, err := tenant.CoreV1().Pods(ns).Get(ctx, created.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -55,6 +63,9 @@ func (s *suite) runProbe(ctx context.Context, ns string, pod *corev1.Pod) (*core
 		}
 		if p.Status.Phase == corev1.PodFailed {
 			return StopTrying(fmt.Sprintf("probe %s/%s did not run: the pod failed before the probe ran: %s: %s", ns, pod.Name, p.Status.Reason, p.Status.Message))
+		}
+		if tenant != s.c.Tenant {
+			return fmt.Errorf("probe %s/%s did not run within %s: phase %s", ns, pod.Name, s.Timeout(45*time.Second), p.Status.Phase)
 		}
 		if e := s.terminalEvent(ctx, ns, created.Name); e != nil {
 			return StopTrying(fmt.Sprintf("probe %s/%s did not run: %s: %s (%s)", ns, pod.Name, e.Reason, e.Message, s.whyNotRunning(ctx, ns, p)))

@@ -16,7 +16,6 @@ import (
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/attest/client"
-	"github.com/cctest/cctest/attest/discovery"
 	"github.com/cctest/cctest/attest/floor"
 	"github.com/cctest/cctest/attest/tamper"
 	"github.com/cctest/cctest/attest/verifier"
@@ -189,13 +188,5 @@ func (s *suite) tamperBattery(ctx context.Context, ns string, svc *client.Client
 // a client outside the cluster finds it (its discovery ConfigMap).
 func (s *suite) attestationService(ctx context.Context) *client.Client {
 	GinkgoHelper()
-	d, err := discovery.Discover(ctx, s.c.Tenant)
-	Expect(err).NotTo(HaveOccurred(), "find the attestation service")
-	url := d.ExternalURL
-	if url == "" {
-		url = d.URL
-	}
-	svc, err := client.New(url, client.Options{CAPEM: d.CAPEM})
-	Expect(err).NotTo(HaveOccurred(), "attestation service client")
-	return svc
+	return s.attestationServiceOf(ctx, s.c.Tenant)
 }

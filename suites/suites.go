@@ -80,29 +80,19 @@ func SkipUnmet(r *framework.Run) {
 var (
 	tdxImageFaults = []string{"debug-td", "tampered-quote", "wrong-measurement"}
 	snpImageFaults = []string{"snp-debug-policy", "tampered-quote", "wrong-measurement"}
-	tdxNodeFaults  = framework.Faults(tdxImageFaults, []string{"properties-not-labelled"})
-	snpNodeFaults  = framework.Faults(snpImageFaults, []string{"properties-not-labelled"})
+	// On bare-metal hosts only a spec that starts a Kata guest (and so
+	// attests it) can see the TEE hardware's faults: they show in every
+	// guest's evidence. Cloud CVMs with them are refused by their gate.
+	tdxGuestFaults = tdxImageFaults
+	snpGuestFaults = snpImageFaults
+	tdxNodeFaults  = []string{"properties-not-labelled"}
+	snpNodeFaults  = []string{"properties-not-labelled"}
 	kataFaults     = []string{"kata-handler-missing", "egress-denied", "attestation-service-down", "probe-evidence-replayed",
-		"pod-attestation-skipped", "pod-verdict-reused", "gate-admits-unattested", "netpol-not-enforced"}
-	allNodeFaults = framework.Faults(tdxNodeFaults, snpNodeFaults)
+		"pod-attestation-skipped", "pod-verdict-reused", "gate-admits-unattested", "netpol-not-enforced", "kata-guests-share-evidence"}
+	allNodeFaults = framework.Faults(tdxImageFaults, snpImageFaults, tdxNodeFaults)
 	// A CVM that skipped or ignored its gate.
 	cvmFaults = []string{"cvm-gate-ignored", "cvm-no-gate-trace"}
 )
-
-// gateAdmits pairs a machine fault with a gate that admits anything: the
-// faulty machine joins, and only the specs' own checks stand between it and
-// the workloads.
-func gateAdmits(faults ...string) []string {
-	var out []string
-	for _, f := range faults {
-		out = append(out, framework.Pair("gate-admits-unattested", f))
-	}
-	return out
-}
-
-// noCapacity is what a workload's spec reports when the gate refused every
-// machine of its node type (the platform is right; the node image is not).
-const noCapacity = `will not run: FailedScheduling: .*%s: no free capacity`
 
 // podSpec describes a workload a spec creates.
 type podSpec struct {
@@ -111,6 +101,7 @@ type podSpec struct {
 	selector     map[string]string
 	antiAffinity string // pods with this app label never share a node
 	labels       map[string]string
+	limits       corev1.ResourceList // a Kata pod's limits size its guest VM
 }
 
 // workloadArgs make the probe image a workload that runs until stopped, so
@@ -130,7 +121,7 @@ func (s *suite) buildPod(p podSpec) *corev1.Pod {
 		Spec: corev1.PodSpec{
 			NodeSelector: p.selector,
 			Containers: []corev1.Container{{Name: "app", Image: s.ProbeImage, Args: workloadArgs, ImagePullPolicy: corev1.PullIfNotPresent,
-				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}},
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}, Limits: p.limits}}},
 		},
 	}
 	if p.runtimeClass != "" {

@@ -10,18 +10,20 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/cctest/cctest/framework"
+	"github.com/cctest/cctest/probe"
 )
 
 var (
 	specSideBySide = framework.Declare(framework.Spec{
 		Name:      "a vNode pod and a Kata pod run side by side on one confidential node",
 		Checklist: framework.ChecklistVNode,
-		BrokenBy:  []string{"vnode-handler-missing", "vnode-kata-conflict"},
+		BrokenBy:  []string{"vnode-handler-missing", "vnode-kata-conflict", "vnode-no-userns"},
 		FailsWithUnder: map[string]string{
 			"vnode-handler-missing": `pod \S+/vnode will not run: FailedCreatePodSandBox: .*no runtime for "vnode" is configured`,
 			"vnode-kata-conflict":   `pod \S+/vnode will not run: FailedCreatePodSandBox: .*runtime "vnode" conflicts with runtime "kata-qemu-tdx"`,
+			"vnode-no-userns":       `the vNode pod runs in the host's user namespace`,
 		},
-		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults),
+		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults),
 	})
 	specMissingHandler = framework.Declare(framework.Spec{
 		Name:             "a pod whose runtime handler is not installed on its node fails with the kubelet's sandbox error",
@@ -44,6 +46,13 @@ var _ = describe(func(s *suite) {
 			s.createPod(ctx, ns, podSpec{name: "vnode", runtimeClass: "vnode", selector: map[string]string{"kubernetes.io/hostname": kata.Spec.NodeName}})
 			vn := s.waitRunning(ctx, ns, "vnode", 30*time.Second)
 			Expect(vn.Spec.NodeName).To(Equal(kata.Spec.NodeName), "the vNode pod and the Kata pod are not side by side")
+			// vNode is vNode only if its pods run in a user namespace: the
+			// probe reads /proc/self/uid_map from inside a vNode pod.
+			_, r := s.runProbe(ctx, ns, s.probePod("vnode-userns", "vnode", map[string]string{"kubernetes.io/hostname": kata.Spec.NodeName}, nil, "runtime"))
+			Expect(r.Runtime).NotTo(BeNil(), "the vNode probe reported no runtime: %s", r.Reason)
+			inNS, err := probe.InUserNamespace(r.Runtime.UIDMap)
+			Expect(err).NotTo(HaveOccurred(), "the vNode probe's /proc/self/uid_map")
+			Expect(inNS).To(BeTrue(), "the vNode pod runs in the host's user namespace (uid map %q is the identity map): vNode must run each pod in its own user namespace", r.Runtime.UIDMap)
 		})
 
 		specMissingHandler.It(func(ctx SpecContext) {

@@ -258,8 +258,10 @@ func New() *cobra.Command {
 	var src source
 	var coll collateral
 	var policyPath, output, saveEvidence string
+	var host bool
+	var ho hostOptions
 	cmd := &cobra.Command{
-		Use:   "attest [--policy FILE] [--simulate tdx|snp [--simulate-fault NAME]...]",
+		Use:   "attest [--policy FILE] [--simulate tdx|snp [--simulate-fault NAME]...] | attest --host [--root DIR]",
 		Short: "Fetch fresh TEE evidence on this machine and verify it against a policy",
 		Long: `attest qualifies a TDX or SEV-SNP machine: it finds the TEE device
 (configfs-tsm at ` + device.ConfigFSTSMPath + `, then ` + device.TDXGuestPath + `, then ` + device.SEVGuestPath + `),
@@ -272,7 +274,18 @@ A device file being present is never taken as evidence.
 a test PKI that only policies naming trustRoots: [simulated] accept); with
 --simulate and no --policy the embedded example policy for that TEE is used.
 
-Exit status: 0 verified, 1 evidence failed, 2 bad usage, 3 no TEE device.`,
+--host is the preflight of a bare-metal Kata host instead. Such a host is not
+a TEE guest and has no evidence of its own; it is checked for what it must
+offer its Kata guests: TDX host support (/sys/module/kvm_intel/parameters/tdx
+is Y) with the quote path (the QGS socket /var/run/tdx-qgs/qgs.socket answers,
+the PCCS in /etc/sgx_default_qcnl.conf accepts connections), or SEV-SNP host
+support (/sys/module/kvm_amd/parameters/sev_snp is Y), and the Kata handler
+(kata-qemu-tdx / kata-qemu-snp) in containerd's configuration. --root reads a
+copy of those files instead of /; --nfd-features writes node-feature-
+discovery's local feature file (cctest-tdx-quote-path=true when the quote
+path answered) so the node carries the label the specs check.
+
+Exit status: 0 verified, 1 evidence (or a host check) failed, 2 bad usage, 3 no TEE device.`,
 		Example: `  # on a TDX or SEV-SNP guest
   cctest attest --policy tdx-hardware.yaml
   cctest attest --policy snp-hardware.yaml -o json --save-evidence evidence.json
@@ -282,6 +295,10 @@ Exit status: 0 verified, 1 evidence failed, 2 bad usage, 3 no TEE device.`,
   cctest attest --simulate snp --product-line Genoa --report-version 5
   cctest attest --simulate tdx --simulate-fault debug        # fails: debug TD
 
+  # on a bare-metal Kata host: can it run confidential guests?
+  cctest attest --host
+  cctest attest --host --tee tdx --nfd-features /etc/kubernetes/node-feature-discovery/features.d/cctest
+
   # record collateral while online, verify offline later
   cctest attest --policy tdx-hardware.yaml --collateral-dir ./collateral`,
 		Args:          cobra.NoArgs,
@@ -290,6 +307,15 @@ Exit status: 0 verified, 1 evidence failed, 2 bad usage, 3 no TEE device.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
+			}
+			if host {
+				if policyPath != "" || src.simulated() {
+					return usage("--host checks a bare-metal host's capability: it takes no --policy or --simulate (a host has no evidence)")
+				}
+				return runHost(cmd.Context(), cmd.OutOrStdout(), ho, output)
+			}
+			if ho.root != "" || ho.tee != "" || ho.nfdFeatures != "" {
+				return usage("--root, --tee and --nfd-features go with --host")
 			}
 			nonce, err := freshNonce()
 			if err != nil {
@@ -315,6 +341,10 @@ Exit status: 0 verified, 1 evidence failed, 2 bad usage, 3 no TEE device.`,
 	cmd.Flags().StringVar(&policyPath, "policy", "", "attestation policy (YAML)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().StringVar(&saveEvidence, "save-evidence", "", "write the evidence (JSON, base64 fields) to this file")
+	cmd.Flags().BoolVar(&host, "host", false, "preflight of a bare-metal Kata host: TDX / SEV-SNP host support, the TDX quote path, Kata handlers (no evidence)")
+	cmd.Flags().StringVar(&ho.root, "root", "", "with --host, read the host's files under this directory instead of /")
+	cmd.Flags().StringVar(&ho.tee, "tee", "", "with --host, the TEE to check: tdx or snp (default: each whose host parameter exists)")
+	cmd.Flags().StringVar(&ho.nfdFeatures, "nfd-features", "", "with --host, write node-feature-discovery's local feature file here")
 	cmd.AddCommand(newVerify())
 	return cmd
 }

@@ -177,7 +177,7 @@ func startEnv(ctx context.Context, out io.Writer, o Options, env string, fs faul
 	switch env {
 	case EnvExisting:
 		p := existing.New(existing.Options{
-			Tenant: o.Kubeconfig, Host: o.HostKubeconfig, Shared: o.SharedKubeconfig,
+			Tenant: o.Kubeconfig, Host: o.HostKubeconfig, Shared: o.SharedKubeconfig, Others: o.OtherKubeconfigs,
 			TenantContext: o.Context, HostContext: o.HostContext, SharedContext: o.SharedContext,
 			TenantFlag: "--kubeconfig", HostFlag: "--host-kubeconfig", SharedFlag: "--shared-tenant-kubeconfig",
 		})

@@ -46,6 +46,7 @@ import (
 type Options struct {
 	Kubeconfig, HostKubeconfig string
 	SharedKubeconfig           string
+	OtherKubeconfigs           []string
 	// Contexts of those files ("" = the file's current context).
 	Context, HostContext, SharedContext string
 	LabelFilter                         string
@@ -118,6 +119,7 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f.StringVar(&o.TEE, "tee", "", "hardware qualification with --env existing: tdx or snp. Needs a vendor-roots --policy; a skipped TEE spec or evidence chained to a test root fails the run")
 	f.StringVar(&o.HostKubeconfig, "host-kubeconfig", "", "host kubeconfig of that environment (NodeClaims, inventory)")
 	f.StringVar(&o.SharedKubeconfig, "shared-tenant-kubeconfig", "", "kubeconfig of a shared-nodes tenant with RuntimeClass sync (for the sync specs)")
+	f.StringArrayVar(&o.OtherKubeconfigs, "other-tenant-kubeconfig", nil, "kubeconfig of another tenant of the same platform (repeatable): the tenancy spec checks no machine backs nodes or Kata guests of two tenants")
 	f.StringVar(&o.Context, "context", "", "context of the tenant kubeconfig to use (default: its current context)")
 	f.StringVar(&o.HostContext, "host-context", "", "context of the host kubeconfig to use")
 	f.StringVar(&o.SharedContext, "shared-tenant-context", "", "context of the shared-tenant kubeconfig to use")

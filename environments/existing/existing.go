@@ -29,6 +29,8 @@ const (
 // Options name the kubeconfigs. Tenant is required.
 type Options struct {
 	Tenant, Host, Shared string // kubeconfig paths ("" = none; Tenant required)
+	// Others are kubeconfigs of other tenants of the same platform.
+	Others []string
 	// TenantContext, HostContext and SharedContext pick a context of each
 	// file ("" = its current context), like kubectl --context.
 	TenantContext, HostContext, SharedContext string
@@ -101,6 +103,13 @@ func (p *Provider) Create(ctx context.Context) (*environments.Cluster, error) {
 			return nil, err
 		}
 		c.SharedKubeconfig = o.Shared
+	}
+	for i, path := range o.Others {
+		cfg, err := load(path, "", "--other-tenant-kubeconfig", fmt.Sprintf("other tenant %d", i+1))
+		if err != nil {
+			return nil, err
+		}
+		c.OtherConfigs = append(c.OtherConfigs, cfg)
 	}
 	c.Started = time.Since(begin)
 	return c, nil

@@ -26,6 +26,9 @@ const (
 	Reference Source = "cctest reference configuration"
 	// Cctest: cctest's shipped node-side components (cctest gate, the probe).
 	Cctest Source = "cctest node components"
+	// HostComponents: what a bare-metal host's own components publish about
+	// it: node-feature-discovery (nfd-worker) and kata-deploy.
+	HostComponents Source = "node-feature-discovery / kata-deploy on the host"
 	// Spec: labels a spec puts on its own objects.
 	Spec Source = "the spec's own objects"
 	// Pending: a signal only cctest's simulator emits, still read by a spec
@@ -68,6 +71,11 @@ var Signals = []Signal{
 	{Label, "cctest.dev/secure-boot", Reference, "fixtures/reference/node-provider-cloud.yaml (Shielded VM enable_secure_boot)"},
 	{Label, "cctest.dev/vtpm", Reference, "fixtures/reference/node-provider-cloud.yaml (Shielded VM enable_vtpm)"},
 	{Label, "cctest.dev/confidential-path", Reference, "fixtures/reference/node-provider.yaml"},
+	// Host capability of bare-metal Kata hosts (never evidence).
+	{Label, "feature.node.kubernetes.io/cpu-security.tdx.enabled", HostComponents, "NFD cpu source: /sys/module/kvm_intel/parameters/tdx is Y (kubernetes-sigs.github.io/node-feature-discovery usage/features)"},
+	{Label, "feature.node.kubernetes.io/cpu-security.sev.snp.enabled", HostComponents, "NFD cpu source: /sys/module/kvm_amd/parameters/sev_snp is Y (same page)"},
+	{Label, "katacontainers.io/kata-runtime", HostComponents, "kata-deploy: set on nodes it installed the Kata runtimes on"},
+	{Label, "feature.node.kubernetes.io/cctest-tdx-quote-path", Cctest, "NFD local source, from the features.d file `cctest attest --host --nfd-features` writes (QGS socket and PCCS answered)"},
 	{Label, "vcluster.loft.sh/controlled-by", VCluster, "vcluster pkg/syncer/translator: exempts an object from sync"},
 	{Label, "app", Spec, "suites: anti-affinity groups"},
 	{Label, "cctest.dev/revision", Spec, "suites/runtimeclass_sync.go: a host class change the copy must follow"},
@@ -102,6 +110,7 @@ var Signals = []Signal{
 	// the real platform's reasons are undocumented, so no spec reads them.
 	{EventReason, "Joined", Simulator, "simulators/platform/boot.go"},
 	{EventReason, "AttestationFailed", Simulator, "simulators/platform/boot.go: a NodeClaim its gate refused"},
+	{EventReason, "HostCheckFailed", Simulator, "simulators/platform/boot.go: a bare-metal host refused by the capability check"},
 	// The simulated inventory's marks on its BareMetalHosts.
 	{Annotation, "cctest.dev/node-image", Simulator, "simulators/platform/inventory.go"},
 	{Annotation, "cctest.dev/quarantined", Simulator, "simulators/platform/inventory.go"},

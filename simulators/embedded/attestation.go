@@ -26,6 +26,7 @@ import (
 	"github.com/cctest/cctest/simulators/attestation"
 	"github.com/cctest/cctest/simulators/kbs"
 	"github.com/cctest/cctest/simulators/controlplane/pki"
+	"github.com/cctest/cctest/simulators/node"
 	"github.com/cctest/cctest/simulators/podnet"
 )
 
@@ -41,8 +42,9 @@ type attestationParts struct {
 	faults   faults.Set
 
 	mu      sync.Mutex
-	devices map[string]device.Device // node name -> the TEE device its pods use
-	guests  guests                   // the Kata pods' confidential guests
+	devices   map[string]device.Device // node name -> the host's own TEE (kata-guests-share-evidence only)
+	guestDevs map[string]device.Device // pod UID -> its Kata guest's TEE device
+	guests    guests                   // the Kata pods' confidential guests
 	// kbsAdmin is the KBS operator's key (the admin API's Ed25519 key).
 	kbsAdmin ed25519.PrivateKey
 }
@@ -72,7 +74,8 @@ func startAttestation(ctx context.Context, tenant kubernetes.Interface, tenantPK
 		svc.Close()
 		return nil, err
 	}
-	a := &attestationParts{svc: svc, tenant: tenant, machines: machines, faults: fs, devices: map[string]device.Device{}, kbsAdmin: adminKey}
+	a := &attestationParts{svc: svc, tenant: tenant, machines: machines, faults: fs, devices: map[string]device.Device{},
+		guestDevs: map[string]device.Device{}, kbsAdmin: adminKey}
 	a.net = &podnet.Network{Tenant: tenant,
 		Backends: map[string]string{net.JoinHostPort(attestation.EndpointIP, fmt.Sprint(attestation.Port)): svc.Addr()}}
 	if fs.Has(FaultEgressDenied) {
@@ -101,10 +104,57 @@ func (a *attestationParts) egressDenied(pod *corev1.Pod, d podnet.Destination) b
 	return d.Service == attestation.Namespace+"/"+attestation.ServiceName || d.Addr == endpoint || d.Backend == endpoint
 }
 
-// nodeDevice is the TEE device of the machine a node runs on, as its pods'
-// confidential guests see it. With probe-evidence-replayed it returns one
-// stale evidence for every request (the node-join gate, which talks to the
-// machine directly, is not affected).
+// guestDevice is the TEE device inside a Kata pod's own guest VM: the Kata
+// guest image measured at the size the pod's resources give its VM, the
+// hardware identity of the host it runs on. With probe-evidence-replayed it
+// returns one stale evidence for every request; with
+// kata-guests-share-evidence every guest gets the host's device instead.
+func (a *attestationParts) guestDevice(n node.NodeInfo, pod *corev1.Pod) (device.Device, error) {
+	if a.faults.Has(FaultKataGuestsShareEvidence) {
+		if d := a.nodeDevice(n.Name); d != nil {
+			return d, nil
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if d, ok := a.guestDevs[string(pod.UID)]; ok {
+		return d, nil
+	}
+	m := a.machines.get(n.Name)
+	if m == nil || m.Device == nil {
+		return nil, fmt.Errorf("node %s has no TEE hardware: the Kata TEE runtime cannot start a confidential guest", n.Name)
+	}
+	if !m.Capability.Supports(m.TEE) {
+		return nil, fmt.Errorf("node %s: %s host support is not enabled: the Kata TEE runtime cannot start a confidential guest", n.Name, m.TEE)
+	}
+	g, err := tee.NewKataGuest(tee.KataGuestOptions{Name: "kata-guest " + pod.Namespace + "/" + pod.Name, Host: m.Name,
+		TEE: m.TEE, Size: KataGuestSize(pod), Faults: m.Faults})
+	if err != nil {
+		return nil, err
+	}
+	var d device.Device = simdevice.New(g)
+	if a.faults.Has(tee.FaultProbeEvidenceReplayed) {
+		d = &replayingDevice{Device: d}
+	}
+	a.guestDevs[string(pod.UID)] = d
+	return d, nil
+}
+
+// KataGuestSize is the VM Kata gives a pod when it sizes sandboxes
+// statically, as it must for TDX / SNP guests (no hotplug):
+// default_vcpus (1) plus the containers' CPU limits rounded up, and
+// default_memory (2048 MiB) plus their memory limits.
+func KataGuestSize(pod *corev1.Pod) tee.GuestSize {
+	var milli, bytes int64
+	for _, c := range pod.Spec.Containers {
+		milli += c.Resources.Limits.Cpu().MilliValue()
+		bytes += c.Resources.Limits.Memory().Value()
+	}
+	return tee.GuestSize{VCPUs: 1 + int((milli+999)/1000), MemoryMiB: 2048 + int(bytes>>20)}
+}
+
+// nodeDevice is the TEE device of the machine a node runs on: only the
+// kata-guests-share-evidence fault hands it to pods.
 func (a *attestationParts) nodeDevice(nodeName string) device.Device {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -8,6 +8,8 @@ var (
 	FaultVNodeClassRunsRunc       = faults.Declare("vnode-class-runs-runc", "the tenant's vnode RuntimeClass is deployed with handler runc: vNode pods run as plain containers")
 	FaultRuntimeClassAdmissionOff = faults.Declare("runtimeclass-admission-off", "the tenant API server runs without its RuntimeClass admission plugin: pods naming a RuntimeClass the tenant lacks are admitted")
 	FaultPrivateNodesSynced       = faults.Declare("private-nodes-synced", "the private-nodes tenant syncs every host RuntimeClass, although vCluster starts no syncer with privateNodes")
+	FaultKataGuestsShareEvidence  = faults.Declare("kata-guests-share-evidence", "every Kata pod on a host attests with the host's one TEE device (the host image's measurement) instead of its own guest VM's")
+	FaultVNodeNoUserNS            = faults.Declare("vnode-no-userns", "the vnode runtime runs pods without a user namespace (an identity uid map): vNode pods run as host root")
 	FaultNetpolNotEnforced        = faults.Declare("netpol-not-enforced", "the pod network ignores NetworkPolicies: every destination is reachable whatever default-deny says")
 	FaultPodVerdictReused         = faults.Declare("pod-verdict-reused", "the Kata runtime hands every later guest the secrets the first guest unsealed (by variable name), without attesting it: a pod starts with a secret it never attested for")
 )

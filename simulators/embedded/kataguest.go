@@ -164,9 +164,9 @@ func (a *attestationParts) bootGuest(n node.NodeInfo, pod *corev1.Pod) (*kataGue
 	if g, ok := a.guests.m[pod.UID]; ok {
 		return g, nil
 	}
-	dev := a.guestDevice(n, pod)
-	if dev == nil {
-		return nil, fmt.Errorf("node %s has no TEE: the Kata TEE runtime cannot start a confidential guest", n.Name)
+	dev, err := a.guestDevice(n, pod)
+	if err != nil {
+		return nil, err
 	}
 	api, err := guestapi.New(guestapi.Config{Features: guestAPIFeatures(pod), TEE: guestTEE{dev: dev},
 		KBSURL: attestation.InClusterURL, KBS: kbs.Options{CAPEM: a.svc.CAPEM(), Dial: a.net.DialFunc(pod), Timeout: 10 * time.Second}})
@@ -208,11 +208,6 @@ func (a *attestationParts) podLoopback(pod *corev1.Pod, port int32) (string, boo
 		return "", false
 	}
 	return g.addr, true
-}
-
-// guestDevice is the TEE device of the pod's guest.
-func (a *attestationParts) guestDevice(n node.NodeInfo, pod *corev1.Pod) device.Device {
-	return a.nodeDevice(n.Name)
 }
 
 func unreachable(err error) string {

@@ -47,9 +47,9 @@ func (a *attestationParts) RunProbe(ctx context.Context, n node.NodeInfo, pod *c
 	}
 	handler := a.handlerOf(ctx, pod)
 	e := &probe.Env{
-		Device:    func() (device.Device, error) { return a.sandboxDevice(n, handler) },
+		Device:    func() (device.Device, error) { return a.sandboxDevice(n, pod, handler) },
 		Dial:      a.net.DialFunc(pod),
-		Runtime:   func() probe.RuntimeInfo { return a.sandboxRuntime(n, handler) },
+		Runtime:   func() probe.RuntimeInfo { return a.sandboxRuntime(n, pod, handler) },
 		Getenv:    func(k string) string { return env[k] },
 		ReadFile:  func(path string) ([]byte, error) { return a.podFile(ctx, n, pod, c, path) },
 		Exists:    func(path string) bool { return a.hostPathExists(n, pod, c, path) },
@@ -95,17 +95,17 @@ func teeOfHandler(h string) string {
 }
 
 // sandboxDevice: only a Kata TEE guest on a machine of that TEE has a
-// guest device; runc and vnode containers on the host see none.
-func (a *attestationParts) sandboxDevice(n node.NodeInfo, handler string) (device.Device, error) {
+// guest device, its own; runc and vnode containers on the host see none. On
+// a Confidential VM node the VM is the TEE guest, so every container in it
+// reaches the guest device (configfs-tsm).
+func (a *attestationParts) sandboxDevice(n node.NodeInfo, pod *corev1.Pod, handler string) (device.Device, error) {
 	if m := a.machines.get(n.Name); m != nil && m.NodeType != "" {
-		// A Confidential VM node: the VM is the TEE guest, so every
-		// container in it reaches the guest device (configfs-tsm).
 		if d := a.nodeDevice(n.Name); d != nil {
 			return d, nil
 		}
 	}
 	if tee := teeOfHandler(handler); tee != "" && tee == n.TEE {
-		if d := a.nodeDevice(n.Name); d != nil {
+		if d, err := a.guestDevice(n, pod); err == nil {
 			return d, nil
 		}
 	}
@@ -113,18 +113,29 @@ func (a *attestationParts) sandboxDevice(n node.NodeInfo, handler string) (devic
 	return nil, &device.NoDeviceError{Checked: []string{p.ConfigFSTSM, p.TDXGuest, p.SEVGuest}}
 }
 
-func (a *attestationParts) sandboxRuntime(n node.NodeInfo, handler string) probe.RuntimeInfo {
-	ri := probe.RuntimeInfo{Handler: handler, Sandbox: "container", Kernel: n.Image.Kernel}
+func (a *attestationParts) sandboxRuntime(n node.NodeInfo, pod *corev1.Pod, handler string) probe.RuntimeInfo {
+	ri := probe.RuntimeInfo{Handler: handler, Sandbox: "container", Kernel: n.Image.Kernel, UIDMap: identityUIDMap}
 	if strings.HasPrefix(handler, "kata") {
 		ri.Sandbox, ri.Kernel = "vm", "6.12.0-kata-cc" // the Kata guest kernel, not the host's
 	}
-	if d, err := a.sandboxDevice(n, handler); err == nil {
+	if handler == node.HandlerVNode && !a.faults.Has(FaultVNodeNoUserNS) {
+		// vNode runs each pod in its own user namespace: root inside is an
+		// unprivileged range of host uids.
+		ri.UIDMap = vnodeUIDMap
+	}
+	if d, err := a.sandboxDevice(n, pod, handler); err == nil {
 		ri.TEE, ri.Device = d.TEE(), d.Describe()
 	} else {
 		ri.Notes = err.Error()
 	}
 	return ri
 }
+
+// uid_map contents, as /proc/self/uid_map prints them.
+const (
+	identityUIDMap = "0          0 4294967295"
+	vnodeUIDMap    = "0    1065536      65536"
+)
 
 // podFile serves the files a probe reads that the kubelet mounts: the
 // service-account CA (the kube-root-ca.crt ConfigMap of the namespace).

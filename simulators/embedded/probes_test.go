@@ -27,9 +27,9 @@ func fakeParts(objs ...corev1.ConfigMap) *attestationParts {
 		c.CoreV1().ConfigMaps(objs[i].Namespace).Create(context.Background(), &objs[i], metav1.CreateOptions{})
 	}
 	m := &machineIndex{byNode: map[string]*platform.Machine{
-		"tdx-1": {Name: "tdx-host-0", TEE: "tdx", Device: tee.NewTDXMachine(tee.TDXOptions{Name: "tdx-host-0"})},
+		"tdx-1": {Name: "tdx-host-0", TEE: "tdx", Device: tee.NewTDXMachine(tee.TDXOptions{Name: "tdx-host-0"}), Capability: platform.HostCapability{TDX: true}},
 	}}
-	return &attestationParts{tenant: c, machines: m, net: &podnet.Network{Tenant: c}, devices: map[string]device.Device{}}
+	return &attestationParts{tenant: c, machines: m, net: &podnet.Network{Tenant: c}, devices: map[string]device.Device{}, guestDevs: map[string]device.Device{}}
 }
 
 // TestProbeWithUnresolvableEnvFails: a container whose env does not resolve
@@ -50,15 +50,16 @@ func TestProbeWithUnresolvableEnvFails(t *testing.T) {
 func TestSandboxDeviceOnlyInAKataTEEGuest(t *testing.T) {
 	a := fakeParts()
 	n := node.NodeInfo{Name: "tdx-1", TEE: "tdx"}
-	if d, err := a.sandboxDevice(n, "kata-qemu-tdx"); err != nil || d.TEE() != "tdx" {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "app", UID: "u-1"}}
+	if d, err := a.sandboxDevice(n, pod, "kata-qemu-tdx"); err != nil || d.TEE() != "tdx" {
 		t.Errorf("kata-qemu-tdx on TDX: %v %v", d, err)
 	}
 	for _, h := range []string{"runc", "vnode", "kata-qemu-snp", ""} {
-		if _, err := a.sandboxDevice(n, h); err == nil {
+		if _, err := a.sandboxDevice(n, pod, h); err == nil {
 			t.Errorf("%q on TDX got a TEE device", h)
 		}
 	}
-	if ri := a.sandboxRuntime(n, "vnode"); ri.Sandbox != "container" || ri.TEE != "" {
+	if ri := a.sandboxRuntime(n, pod, "vnode"); ri.Sandbox != "container" || ri.TEE != "" {
 		t.Errorf("vnode runtime %+v", ri)
 	}
 }

@@ -39,6 +39,7 @@ func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt
 		return p.bootCVM(bg, ctx, cs, nt, claim, m)
 	}
 	var adm Admission
+	reason, what := "AttestationFailed", "failed attestation"
 	if m == nil {
 		// A host registered by someone else: no hardware we can boot.
 		m = &Machine{Name: cs.machine}
@@ -46,13 +47,21 @@ func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt
 	} else if !mgmt.IsConfidential(nt.Spec.Properties) {
 		// Only confidential node types are gated; plain capacity joins as is.
 		adm = Admission{Passed: true, Reason: "not a confidential node type"}
+	} else if p.pathOf(nt) == mgmt.PathPodRuntime {
+		// A bare-metal host is no TEE guest: its join checks capability only.
+		adm = CheckCapability(m, mgmt.Technology(nt.Spec.Properties))
+		reason, what = "HostCheckFailed", "failed the host capability check"
+		if adm.Passed && p.cfg.Faults.Has(FaultHostQuotesItself) {
+			g := p.cfg.Gate.Admit(ctx, m, cs.name)
+			adm.Trace = g.Trace
+		}
 	} else {
 		adm = p.cfg.Gate.Admit(ctx, m, cs.name)
 	}
 	if !adm.Passed && !p.cfg.Faults.Has(FaultGateAdmitsUnattested) {
-		msg := fmt.Sprintf("machine %s failed attestation: %s", m.Name, adm.Reason)
-		claim.Status.Phase, claim.Status.Reason, claim.Status.Message = mgmt.PhaseFailed, "AttestationFailed", msg
-		claim.Status.Conditions = setCond(claim.Status.Conditions, cond(mgmt.ConditionJoined, corev1.ConditionFalse, mgmt.SeverityError, "AttestationFailed", msg))
+		msg := fmt.Sprintf("machine %s %s: %s", m.Name, what, adm.Reason)
+		claim.Status.Phase, claim.Status.Reason, claim.Status.Message = mgmt.PhaseFailed, reason, msg
+		claim.Status.Conditions = setCond(claim.Status.Conditions, cond(mgmt.ConditionJoined, corev1.ConditionFalse, mgmt.SeverityError, reason, msg))
 		p.mu.Lock()
 		cs.failed = true
 		p.mu.Unlock()
@@ -60,7 +69,7 @@ func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt
 		// A refused machine must never be offered again; if marking it
 		// fails, say so (the boot goroutine logs what this returns).
 		qerr := p.quarantine(bg, m.Name, adm.Reason)
-		p.hostRec.Event(claimRef(claim), corev1.EventTypeWarning, "AttestationFailed", msg)
+		p.hostRec.Event(claimRef(claim), corev1.EventTypeWarning, reason, msg)
 		p.cfg.Log("auto nodes: %s", msg)
 		p.trigger()
 		if werr != nil {
@@ -69,6 +78,7 @@ func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt
 		return errors.Join(werr, qerr)
 	}
 	labels := maps.Clone(cs.labels) // what packing matched pods against
+	maps.Copy(labels, adm.Labels)
 	if p.cfg.Faults.Has(FaultPropertiesNotLabelled) {
 		for k := range nt.Spec.Properties {
 			delete(labels, k)
@@ -102,4 +112,16 @@ func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt
 		return fmt.Errorf("join not recorded on the NodeClaim: %w", werr)
 	}
 	return nil
+}
+
+// pathOf is where the TEE of a node type's nodes sits: decided by the kind
+// of its NodeProvider (metal3: per Kata pod; a cloud provider: the VM).
+func (p *Platform) pathOf(nt *mgmt.NodeType) mgmt.ConfidentialPath {
+	for i := range p.cfg.Providers {
+		if p.cfg.Providers[i].Name == nt.Spec.ProviderRef {
+			kind, _ := p.cfg.Providers[i].Spec.Kind()
+			return mgmt.PathOf(kind, nt.Spec.Properties)
+		}
+	}
+	return mgmt.PathOf("", nt.Spec.Properties)
 }

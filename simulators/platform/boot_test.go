@@ -76,8 +76,10 @@ func TestBootSurfacesClaimWriteErrors(t *testing.T) {
 			var mu sync.Mutex
 			var logged []string
 			deny := map[string]string{}
+			m := &Machine{Name: machine, TEE: teename.TDX, Capability: defaultCapability(teename.TDX, []string{"kata-qemu-tdx"})}
 			if c.deny {
 				deny[machine] = "TD attributes: DEBUG bit set"
+				m.Capability = HostCapability{} // a bare-metal host is refused by its capability check
 			}
 			p := &Platform{
 				cfg: Config{TenantName: "t-boot", ProjectNamespace: ns, InventoryNamespace: inv, Gate: nameGate{deny: deny},
@@ -88,7 +90,7 @@ func TestBootSurfacesClaimWriteErrors(t *testing.T) {
 						logged = append(logged, fmt.Sprintf(format, args...))
 					}},
 				dyn:      dyn,
-				machines: map[string]*Machine{machine: {Name: machine, TEE: teename.TDX}},
+				machines: map[string]*Machine{machine: m},
 				hostRec:  record.NewFakeRecorder(10),
 				claims:   map[string]*claimState{},
 				kick:     make(chan struct{}, 1),

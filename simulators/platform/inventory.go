@@ -34,7 +34,6 @@ type Machine struct {
 	Labels          map[string]string // BareMetalHost labels (node type selectors match these)
 	Image           string            // node image name
 	TEE             string            // "tdx", "sev-snp" or ""
-	Device          tee.Machine       // nil for a machine without a TEE
 	// NodeType is set for a cloud Confidential VM (see InventoryHost).
 	NodeType string
 	// Shielded VM features the CVM boots with (its node type's promise).
@@ -42,6 +41,13 @@ type Machine struct {
 	// The simulated cloud's bookkeeping of a CVM (guarded by Platform.mu).
 	claimedBy string
 	refused   bool
+	// Device is the CPU's TEE: on a cloud CVM the node's own device; on a
+	// bare-metal host what its Kata guests run on (they take its identity).
+	Device tee.Machine // nil for a machine without a TEE
+	// Faults are the TEE faults of this hardware, which its guests inherit.
+	Faults []tee.Fault
+	// Capability is what the host offers confidential guests.
+	Capability HostCapability
 }
 
 // InventoryHost describes a host to put in the inventory.
@@ -63,6 +69,9 @@ type InventoryHost struct {
 	NodeType string
 	// SecureBoot and VTPM are the CVM's Shielded VM features.
 	SecureBoot, VTPM bool
+	// Capability overrides what the host offers guests (nil: its TEE's
+	// host support, the TDX quote path and its image's Kata handlers).
+	Capability *HostCapability
 }
 
 // Default hardware of an inventory host.
@@ -87,11 +96,10 @@ func DefaultInventory() []InventoryHost {
 			hosts = append(hosts, InventoryHost{Name: fmt.Sprintf("%s-%d", prefix, i), Labels: l, Image: image, TEE: tech})
 		}
 	}
-	// A TDX host booted from an unapproved image: its MRTD is not in the
-	// policy, so the gate must refuse it. Its name sorts first, so the first
-	// TDX claim always meets it.
+	// A TDX host whose BIOS leaves TDX off: the capability check must
+	// refuse it. Its name sorts first, so the first TDX claim always meets it.
 	hosts = append(hosts, InventoryHost{Name: "tdx-a-rogue", Labels: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX},
-		Image: "cc-node-tdx", TEE: teename.TDX, Defects: []tee.Fault{tee.FaultWrongMeasurement}})
+		Image: "cc-node-tdx", TEE: teename.TDX, Capability: &HostCapability{QuotePath: true, Handlers: []string{"kata-qemu-tdx"}}})
 	add("tdx-host", 4, teename.TDX, "", "cc-node-tdx")
 	add("snp-host", 3, teename.SNP, "", "cc-node-snp")
 	add("general-host", 5, "", "general", "general")
@@ -131,6 +139,12 @@ func newMachine(h InventoryHost, teeFaults []tee.Fault) (*Machine, error) {
 		m.MemoryMiB = defaultHostMemoryMiB
 	}
 	teeFaults = append(append([]tee.Fault{}, teeFaults...), h.Defects...)
+	m.Faults = teeFaults
+	if h.Capability != nil {
+		m.Capability = *h.Capability
+	} else if h.TEE != "" {
+		m.Capability = defaultCapability(h.TEE, []string{kataHandlers[h.TEE]})
+	}
 	switch h.TEE {
 	case teename.TDX:
 		m.Device = tee.NewTDXMachine(tee.TDXOptions{Name: h.Name, Faults: teeFaults})

@@ -71,6 +71,8 @@ type Admission struct {
 	// Trace is the gate trace the node writes onto its own Node when it
 	// joins (gatetrace.Annotation), as `cctest gate --annotate-node` does.
 	Trace string
+	// Labels the joined node carries because of the check (host capability).
+	Labels map[string]string
 }
 
 // Gate verifies a booting machine's evidence for a gate-issued nonce bound

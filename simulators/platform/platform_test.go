@@ -199,9 +199,15 @@ func TestConfidentialPodGetsAttestedTDXNode(t *testing.T) {
 			t.Errorf("node label %s = %q, want %q (labels %v)", k, n.Labels[k], want, n.Labels)
 		}
 	}
-	cs := claims(t, host, "t-tdx")
-	if len(cs) != 1 || cs[0].Spec.TypeRef != "tdx-large" || cs[0].Status.Phase != mgmt.PhaseAvailable {
-		t.Fatalf("claims = %+v, want one Available tdx-large claim", cs)
+	// The inventory's TDX host with TDX off is refused on the way.
+	var avail []mgmt.NodeClaim
+	for _, c := range claims(t, host, "t-tdx") {
+		if c.Status.Phase == mgmt.PhaseAvailable {
+			avail = append(avail, c)
+		}
+	}
+	if len(avail) != 1 || avail[0].Spec.TypeRef != "tdx-large" {
+		t.Fatalf("claims = %+v, want one Available tdx-large claim", avail)
 	}
 }
 
@@ -225,27 +231,24 @@ func TestUnsatisfiablePodGetsNoNodeAndAReason(t *testing.T) {
 	}
 }
 
-func TestGateRefusalKeepsMachineOut(t *testing.T) {
-	// Refuse every TDX machine of a test's inventory (names are prefixed).
-	denyTDX := func(prefix string) map[string]string {
-		deny := map[string]string{}
-		for _, h := range DefaultInventory() {
-			if h.TEE == teename.TDX {
-				deny[prefix+"-"+h.Name] = "TD attributes: DEBUG bit set"
+// TestHostCheckRefusalKeepsMachineOut: a bare-metal host that cannot run
+// TDX guests never joins (unless the platform ignores the check).
+func TestHostCheckRefusalKeepsMachineOut(t *testing.T) {
+	noTDX := func(c *Config) {
+		for i := range c.Inventory {
+			if c.Inventory[i].TEE == teename.TDX {
+				c.Inventory[i].Capability = &HostCapability{QuotePath: true, Handlers: []string{"kata-qemu-tdx"}}
 			}
 		}
-		return deny
 	}
-	deny := denyTDX("t-gate")
 	for _, fault := range []bool{false, true} {
 		name := "t-gate"
 		var fs faults.Set
 		if fault {
 			name, fs = "t-gatefault", faults.Set{FaultGateAdmitsUnattested: true}
-			deny = denyTDX(name)
 		}
 		t.Run(fmt.Sprintf("fault=%v", fault), func(t *testing.T) {
-			j, host, tenant := startPlatform(t, name, []Pool{tdxPool}, nameGate{deny: deny}, fs)
+			j, host, tenant := startPlatform(t, name, []Pool{tdxPool}, nameGate{}, fs, noTDX)
 			pendingPod(t, tenant, name, "w", map[string]string{"confidential-compute": "tdx"})
 			var c mgmt.NodeClaim
 			waitFor(t, "a decided claim", func(ctx context.Context) (bool, error) {
@@ -258,16 +261,49 @@ func TestGateRefusalKeepsMachineOut(t *testing.T) {
 				return false, nil
 			})
 			if !fault {
-				if c.Status.Phase != mgmt.PhaseFailed || !strings.Contains(c.Status.Message, "DEBUG bit set") {
-					t.Errorf("claim %s: phase %s message %q, want Failed with the verifier's reason", c.Name, c.Status.Phase, c.Status.Message)
+				if c.Status.Phase != mgmt.PhaseFailed || c.Status.Reason != "HostCheckFailed" || !strings.Contains(c.Status.Message, "TDX host support not enabled") {
+					t.Errorf("claim %s: phase %s reason %s message %q, want Failed by the host capability check", c.Name, c.Status.Phase, c.Status.Reason, c.Status.Message)
 				}
 				j.mu.Lock()
 				defer j.mu.Unlock()
 				if len(j.joined) != 0 {
-					t.Errorf("a machine that failed attestation joined: %+v", j.joined)
+					t.Errorf("a host that failed the capability check joined: %+v", j.joined)
 				}
 			} else if c.Status.Phase != mgmt.PhaseAvailable {
 				t.Errorf("with gate-admits-unattested the machine should join; claim %+v", c.Status)
+			}
+		})
+	}
+}
+
+// TestBareMetalHostsJoinWithoutEvidence: a metal3 host joins with its
+// capability labels and no gate trace; host-quotes-itself gives it one.
+func TestBareMetalHostsJoinWithoutEvidence(t *testing.T) {
+	for _, fault := range []bool{false, true} {
+		name := "t-cap"
+		var fs faults.Set
+		if fault {
+			name, fs = "t-capfault", faults.Set{FaultHostQuotesItself: true}
+		}
+		t.Run(fmt.Sprintf("fault=%v", fault), func(t *testing.T) {
+			pol := testpolicy.Platform(t)
+			j, _, tenant := startPlatform(t, name, []Pool{tdxPool}, VerifierGate{Policy: pol}, fs)
+			pendingPod(t, tenant, name, "w", map[string]string{"confidential-compute": "tdx"})
+			waitFor(t, "a joined node", func(context.Context) (bool, error) {
+				j.mu.Lock()
+				defer j.mu.Unlock()
+				return len(j.joined) > 0, nil
+			})
+			j.mu.Lock()
+			r := j.joined[0]
+			j.mu.Unlock()
+			for _, l := range []string{LabelTDXEnabled, LabelTDXQuotePath, LabelKataRuntime} {
+				if r.Labels[l] != "true" {
+					t.Errorf("joined without %s: %v", l, r.Labels)
+				}
+			}
+			if (r.GateTrace != "") != fault {
+				t.Errorf("gate trace %q with host-quotes-itself=%v", r.GateTrace, fault)
 			}
 		})
 	}

@@ -51,6 +51,9 @@ const (
 type SNPOptions struct {
 	// Name seeds the machine identity (CHIP_ID).
 	Name string
+	// Host, when set, seeds the identity instead: a Kata guest reports the
+	// CHIP_ID of the chip it runs on.
+	Host string
 	// ProductLine is Milan (default) or Genoa.
 	ProductLine string
 	// ReportVersion is 2, 3 (default) or 5.
@@ -132,7 +135,7 @@ func NewSNPMachine(o SNPOptions) (*SNPMachine, error) {
 	m.current = o.ProvisionalTCB
 	pol := abi.SnpPolicy{SMT: !o.NoSMT, Debug: o.Debug || m.faults[FaultDebug], MigrateMA: m.faults[FaultMigratable]}
 	m.policy = abi.SnpPolicyToBytes(pol)
-	m.chipID = derive(o.Name, "chip-id", abi.ChipIDSize)
+	m.chipID = derive(identityName(o.Name, o.Host), "chip-id", abi.ChipIDSize)
 	if m.vlek {
 		m.chipID = make([]byte, abi.ChipIDSize) // MASK_CHIP_ID: a VLEK is not per chip
 	}

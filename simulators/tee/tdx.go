@@ -61,6 +61,9 @@ const (
 type TDXOptions struct {
 	// Name seeds the machine identity (PPID, platform instance).
 	Name string
+	// Host, when set, seeds the identity instead: a Kata guest reports the
+	// PPID of the platform it runs on.
+	Host string
 	// MRTD and RTMRs; nil takes DefaultMRTD / DefaultRTMR.
 	MRTD []byte
 	RTMR [4][]byte
@@ -137,7 +140,7 @@ func NewTDXMachine(o TDXOptions) *TDXMachine {
 	}
 	m.teeTcbSvn = pick(o.TeeTcbSvn, DefaultTeeTcbSvn[:])
 	m.fmspc = pick(o.FMSPC, DefaultFMSPC[:])
-	m.ppid = derive(o.Name, "ppid", 16)
+	m.ppid = derive(identityName(o.Name, o.Host), "ppid", 16)
 	m.attributes = TDAttrSeptVEDis
 	if o.Debug || m.faults[FaultDebug] {
 		m.attributes |= TDAttrDebug
