@@ -2,9 +2,7 @@ package suites
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/cctest/cctest/api/teename"
 	"github.com/cctest/cctest/probe"
@@ -45,7 +43,7 @@ var blindVerifierFaults = []string{"verifier-skips-checks", "revoked-pck", "kern
 var (
 	specGateRefuses = framework.Declare(framework.Spec{
 		Name:      "every confidential node joined after a passing attestation, and refused machines never joined",
-		Labels:    []string{"host-access", "tee:tdx"},
+		Labels:    []string{"host-access", "tee:tdx", "tee:snp"},
 		Checklist: framework.ChecklistCloudCVM,
 		// Cloud CVM nodes only (bare-metal hosts: specBareMetalHosts); on a
 		// platform without them the spec skips, saying so.
@@ -81,17 +79,14 @@ var _ = describe(func(s *suite) {
 		JustAfterEach(func(ctx SpecContext) { framework.Diagnose(ctx, s.c, ns) })
 
 		specGateRefuses.It(func(ctx SpecContext) {
-			// Demand two TDX nodes so the platform provisions (and gates) machines.
-			for i := 0; i < 2; i++ {
-				s.createPod(ctx, ns, podSpec{name: fmt.Sprintf("tdx-%d", i), antiAffinity: "gate", selector: map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}})
-			}
-			for i := 0; i < 2; i++ {
-				s.waitRunning(ctx, ns, fmt.Sprintf("tdx-%d", i), 45*time.Second)
-			}
+			// Demand the CVM node types so the platform boots (and gates)
+			// VMs; bare-metal Kata hosts join on a capability check instead
+			// (the Bare-metal Kata hosts specs).
+			s.cvmDemand(ctx, ns, 1)
 			// A refused machine that joined anyway shows here too: its trace
 			// is missing, says the gate refused it, or does not verify.
 			nodes := s.gatedNodes(ctx)
-			Expect(nodes).NotTo(BeEmpty(), "no confidential node in the tenant to check")
+			Expect(nodes).NotTo(BeEmpty(), "no cloud Confidential VM node in the tenant to check")
 			var bad []string
 			for _, n := range nodes {
 				if n.problem != "" {
