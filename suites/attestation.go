@@ -3,6 +3,7 @@ package suites
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/cctest/cctest/api/teename"
 	"github.com/cctest/cctest/probe"
@@ -10,9 +11,12 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/attest/floor"
+	"github.com/cctest/cctest/attest/kbs"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/reports"
 )
@@ -61,6 +65,17 @@ var (
 		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},
 	})
+	specKataRefused = framework.Declare(framework.Spec{
+		Name:      "a Kata guest the policy does not allow (a VM size without reference values) never gets the secret, and the container that needs it is never created",
+		Labels:    []string{"tee:tdx"},
+		Checklist: framework.ChecklistPodRuntime,
+		// A KBS that releases to refused evidence, a runtime that starts
+		// containers without unsealing.
+		BrokenBy:         []string{"kbs-ignores-resource-policy", "pod-attestation-skipped"},
+		FailsWith:        `no Failed event for \S+: its containers ran instead`,
+		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults),
+		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},
+	})
 	specKataSNP = framework.Declare(framework.Spec{
 		Name:             "a Kata guest on an SEV-SNP node proves itself through the guest API and gets the run's secret from the KBS before its container starts",
 		Labels:           []string{"tee:snp"},
@@ -105,6 +120,26 @@ var _ = describe(func(s *suite) {
 				}
 			}
 		}
+		specKataRefused.It(func(ctx SpecContext) {
+			// Kata sizes the guest VM from the pod's limits: 1 + 4 vCPUs, a
+			// size the policy has no reference values for.
+			secret := s.putSecret(ctx, ns, "oversized")
+			pod := s.probePod("oversized", "kata-qemu-tdx", map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX}, nil,
+				"guest", "--resource", secret.path, "--env", secretEnv)
+			pod.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}
+			s.withSealedSecret(ctx, pod, secret)
+			_, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred(), "create pod %s/oversized", ns)
+			// The kubelet's event for the container it could not create.
+			msg := s.waitEvent(ctx, ns, "oversized", "Failed", 45*time.Second)
+			Expect(msg).To(ContainSubstring(kbs.ResourceURI(secret.repo, secret.typ, secret.tag)), "the container's creation failed, but not for the secret: %s", msg)
+			p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, "oversized", metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(p.Status.ContainerStatuses).NotTo(BeEmpty(), "pod %s/oversized has no container status", ns)
+			Expect(p.Status.ContainerStatuses[0].State.Waiting).NotTo(BeNil(), "the container that needs the secret is not waiting")
+			Expect(p.Status.ContainerStatuses[0].State.Waiting.Reason).To(Equal("CreateContainerError"), "the container that needs the secret waits for another reason")
+		})
+
 		specKataTDX.It(kataSpec("kata-tdx", teename.TDX, "kata-qemu-tdx"))
 		specKataSNP.It(kataSpec("kata-snp", teename.SNP, "kata-qemu-snp"))
 	})

@@ -62,7 +62,7 @@ func startAttestation(ctx context.Context, tenant kubernetes.Interface, tenantPK
 	if err != nil {
 		return nil, err
 	}
-	kbsSrv, err := kbs.New(kbs.Config{Policy: pol, Verifier: v, Admin: kbs.AdminConfig{PublicKey: adminPub}})
+	kbsSrv, err := kbs.New(kbs.Config{Policy: pol, Verifier: v, Admin: kbs.AdminConfig{PublicKey: adminPub}, Faults: fs})
 	if err != nil {
 		return nil, err
 	}
