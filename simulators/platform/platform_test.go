@@ -101,7 +101,7 @@ func startPlatform(t *testing.T, name string, pools []Pool, gate Gate, fs faults
 		inv[i].Name = name + "-" + inv[i].Name
 	}
 	cfg := Config{Host: hostCfg, Tenant: tenantCfg, Providers: []mgmt.NodeProvider{referenceProvider(t)}, Pools: pools,
-		Inventory: inv, InventoryNamespace: "metal3-" + name, TenantName: name, ProjectNamespace: "p-" + name, Gate: gate, Joiner: j, Faults: fs, Log: t.Logf}
+		Inventory: inv, InventoryNamespace: "metal3-" + name, TenantName: name, ProjectNamespace: "p-" + name, Gate: gate, Joiner: j, Faults: fs, Log: testLog(t)}
 	for _, f := range tune {
 		f(&cfg)
 	}
@@ -344,5 +344,26 @@ func TestVerifierGate(t *testing.T) {
 				t.Errorf("reason %q does not mention %q", adm.Reason, c.reason)
 			}
 		})
+	}
+}
+
+// testLog is t.Logf for the platform's goroutines, silent once the test has
+// ended: a join still in flight when the test returns must not log (testing
+// panics on a log after completion). Its cleanup is registered before the
+// platform's stop, so it runs after it.
+func testLog(t *testing.T) func(string, ...any) {
+	var mu sync.Mutex
+	done := false
+	t.Cleanup(func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
+	})
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			t.Logf(format, args...)
+		}
 	}
 }
