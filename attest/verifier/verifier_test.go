@@ -424,7 +424,7 @@ func TestChainCacheStillChecksTheReportSignature(t *testing.T) {
 	}
 	// A different policy (trust roots) never reuses another policy's entry.
 	vendor := editedPolicy(t, "tdx-simulated.yaml", func(s string) string { return strings.Replace(noCollateral(s), "[simulated]", "[vendor]", 1) })
-	requireFail(t, v.Verify(tq, vendor, rd[:]), "verify", "unknown authority")
+	requireFail(t, v.Verify(tq, vendor, rd[:]), "verify", "does not chain to Intel SGX Root CA")
 	// Faults still show through the cache.
 	dbg := tee.NewTDXMachine(tee.TDXOptions{Name: "cache-tdx", Faults: []tee.Fault{tee.FaultDebug}})
 	requireFail(t, v.Verify(tdxEvidence(t, dbg, rd), tp, rd[:]), "debug", "DEBUG")
