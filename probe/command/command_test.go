@@ -135,7 +135,7 @@ func TestNewHasTheProbesAndIdle(t *testing.T) {
 	for _, c := range cmd.Commands() {
 		names = append(names, c.Name())
 	}
-	if strings.Join(names, ",") != "attest,egress,idle,runtime" {
+	if strings.Join(names, ",") != "attest,egress,guest,idle,runtime" {
 		t.Errorf("subcommands %v", names)
 	}
 	var out bytes.Buffer
