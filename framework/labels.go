@@ -18,6 +18,8 @@ var registry = map[string]string{
 	"tenancy":           "no node is shared between tenants",
 	"cloud-vm":          "cloud Confidential VM nodes: the node VM is the TEE, gated before it joins",
 	"node-types":        "every published confidential node type is exercised",
+	"path:cvm":          "the cloud Confidential VM path: the node VM is the TEE (cctest run --path cvm)",
+	"path:pod":          "the pod-level path: each Kata pod is a TEE guest on a bare-metal host (cctest run --path pod)",
 	"tee:tdx":           "needs Intel TDX nodes",
 	"tee:snp":           "needs AMD SEV-SNP nodes",
 	"hardware":          "meaningful only on real TEE hardware",

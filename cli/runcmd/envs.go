@@ -95,7 +95,42 @@ func resolveEnv(o Options) (string, error) {
 	if o.TEE != "" && env != EnvExisting {
 		return "", fmt.Errorf("--tee is hardware qualification of a real tenant: it needs --env existing (this run is --env %s)", env)
 	}
+	switch o.Path {
+	case PathCVM, PathPod:
+	case "":
+		if o.TEE != "" {
+			return "", errors.New("--tee needs --path: cvm when the node VM is the TEE (cloud Confidential VMs), pod when each Kata pod is a TEE guest on a bare-metal host")
+		}
+	default:
+		return "", fmt.Errorf("--path %q: want %s (the node VM is the TEE) or %s (each Kata pod is a TEE guest)", o.Path, PathCVM, PathPod)
+	}
 	return env, nil
+}
+
+// The runtime paths of the seed: where the TEE sits.
+const (
+	PathCVM = "cvm" // the node is a cloud Confidential VM
+	PathPod = "pod" // each Kata pod is a guest VM on a bare-metal host
+)
+
+// pathLabelFilter leaves the other runtime path's specs out of a one-path
+// run; specs of neither path label run on both.
+func pathLabelFilter(user, path string) string {
+	if path == "" {
+		return user
+	}
+	f := "!" + otherPathLabel(path)
+	if user != "" {
+		f = "(" + user + ") && " + f
+	}
+	return f
+}
+
+func otherPathLabel(path string) string {
+	if path == PathCVM {
+		return "path:" + PathPod
+	}
+	return "path:" + PathCVM
 }
 
 // hardwareTEEs checks --tee and the policy of a hardware run: evidence must
@@ -150,11 +185,14 @@ func teeLabel(t string) string {
 
 // hardwareProblems are the reasons a hardware run fails beyond failed
 // specs: a TEE spec that did not run, or evidence chained to a test root.
-func hardwareProblems(r types.Report, tees []string) []string {
+func hardwareProblems(r types.Report, tees []string, path string) []string {
 	var out []string
 	for _, s := range r.SpecReports {
 		if s.LeafNodeType != types.NodeTypeIt || s.State != types.SpecStateSkipped {
 			continue
+		}
+		if path != "" && slices.Contains(s.Labels(), otherPathLabel(path)) {
+			continue // the other runtime path's spec: left out by --path
 		}
 		for _, t := range tees {
 			if slices.Contains(s.Labels(), teeLabel(t)) || slices.Contains(s.Labels(), "hardware") {

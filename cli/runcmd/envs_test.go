@@ -30,7 +30,10 @@ func TestResolveEnv(t *testing.T) {
 		{Options{Env: "embedded", Kubeconfig: "k"}, "", "--env embedded starts its own platform"},
 		{Options{Env: "docker"}, "", `--env "docker": want embedded, existing or kind`},
 		{Options{TEE: "tdx"}, "", "--tee is hardware qualification of a real tenant: it needs --env existing"},
-		{Options{Env: "existing", Kubeconfig: "k", TEE: "tdx"}, EnvExisting, ""},
+		{Options{Env: "existing", Kubeconfig: "k", TEE: "tdx"}, "", "--tee needs --path: cvm when the node VM is the TEE"},
+		{Options{Env: "existing", Kubeconfig: "k", TEE: "tdx", Path: "pod"}, EnvExisting, ""},
+		{Options{Path: "vm"}, "", `--path "vm": want cvm (the node VM is the TEE) or pod`},
+		{Options{Path: "cvm"}, EnvEmbedded, ""},
 	} {
 		got, err := resolveEnv(c.o)
 		if c.wantErr != "" {
@@ -85,6 +88,20 @@ func TestTEELabelFilter(t *testing.T) {
 	}
 }
 
+func TestPathLabelFilter(t *testing.T) {
+	for _, c := range []struct{ user, path, want string }{
+		{"", "", ""},
+		{"egress", "", "egress"},
+		{"", "cvm", "!path:pod"},
+		{"", "pod", "!path:cvm"},
+		{"attestation || egress", "pod", "(attestation || egress) && !path:cvm"},
+	} {
+		if got := pathLabelFilter(c.user, c.path); got != c.want {
+			t.Errorf("pathLabelFilter(%q, %q) = %q, want %q", c.user, c.path, got, c.want)
+		}
+	}
+}
+
 // A hardware run fails on a skipped TEE spec and on simulated evidence.
 func TestHardwareProblems(t *testing.T) {
 	skipped := types.SpecReport{LeafNodeType: types.NodeTypeIt, State: types.SpecStateSkipped, LeafNodeText: "re-attest",
@@ -92,14 +109,23 @@ func TestHardwareProblems(t *testing.T) {
 	passed := types.SpecReport{LeafNodeType: types.NodeTypeIt, State: types.SpecStatePassed, LeafNodeText: "reattest",
 		ReportEntries: types.ReportEntries{{Name: reports.EvidenceEntry, Value: types.WrapEntryValue(reports.Evidence{
 			Subject: "node-1", Kind: "node", TEE: "tdx", Verdict: verifier.Verdict{Pass: true, Simulated: true, TrustRoot: "cctest simulated Intel SGX Root CA (TEST ONLY)"}})}}}
-	probs := hardwareProblems(types.Report{SpecReports: types.SpecReports{skipped, passed}}, []string{"tdx"})
+	probs := hardwareProblems(types.Report{SpecReports: types.SpecReports{skipped, passed}}, []string{"tdx"}, "")
 	joined := strings.Join(probs, "\n")
 	if !strings.Contains(joined, "hardware spec skipped: re-attest") || !strings.Contains(joined, "node node-1 chains to a test root") {
 		t.Errorf("problems: %v", probs)
 	}
 	clean := types.SpecReport{LeafNodeType: types.NodeTypeIt, State: types.SpecStatePassed, LeafNodeLabels: []string{"tee:tdx"}}
-	if p := hardwareProblems(types.Report{SpecReports: types.SpecReports{clean}}, []string{"tdx"}); len(p) != 0 {
+	if p := hardwareProblems(types.Report{SpecReports: types.SpecReports{clean}}, []string{"tdx"}, ""); len(p) != 0 {
 		t.Errorf("a clean run has problems: %v", p)
+	}
+	// --path pod leaves the CVM specs out: not a skip the run must explain.
+	cvm := types.SpecReport{LeafNodeType: types.NodeTypeIt, State: types.SpecStateSkipped, LeafNodeText: "gate traces",
+		LeafNodeLabels: []string{"tee:tdx", "path:cvm"}}
+	if p := hardwareProblems(types.Report{SpecReports: types.SpecReports{cvm}}, []string{"tdx"}, "pod"); len(p) != 0 {
+		t.Errorf("a CVM spec left out by --path pod is a problem: %v", p)
+	}
+	if p := hardwareProblems(types.Report{SpecReports: types.SpecReports{cvm}}, []string{"tdx"}, "cvm"); len(p) != 1 {
+		t.Errorf("a skipped CVM spec in a --path cvm run: %v", p)
 	}
 }
 

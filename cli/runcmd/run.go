@@ -67,6 +67,7 @@ type Options struct {
 	ProbeImage                          string
 	KBSURL, KBSCA, KBSAdminKey          string
 	TEE                                 string // hardware mode: tdx or snp
+	Path                                string // runtime path: cvm, pod or "" (both)
 }
 
 // New returns the run command.
@@ -129,6 +130,7 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	f.IntVar(&o.FlakeAttempts, "flake-attempts", 0, "retry a failing spec up to N attempts in all; one that passes on a retry is reported as flaky (summary, JUnit, HTML), never as a plain pass")
 	f.StringVar(&o.RerunFailed, "rerun-failed", "", "run only the specs that failed in an earlier run: its report directory or report.json")
 	f.StringVar(&o.Baseline, "baseline", "", "an earlier run (report directory or report.json): the page shows what changed since — specs, node type verdicts, measurements, TCBs")
+	f.StringVar(&o.Path, "path", "", "the runtime path the tenant's TEE sits on: cvm (the node VM is the TEE) or pod (each Kata pod is a TEE guest on a bare-metal host); leaves the other path's specs out. Required with --tee; default: both")
 	f.BoolVar(&o.RequireAll, "require-all", false, "fail the run when any spec was skipped (hardware runs, --tee, imply it); accept one with --waive")
 	f.StringArrayVar(&o.Waive, "waive", nil, "accept a skip under --require-all: 'SPEC NAME=reason' (repeatable; the report shows each waiver)")
 	f.BoolVar(&o.ListImages, "list-images", false, "print every image this run pulls, one per line, and exit (to mirror them for an air-gapped cluster)")
@@ -159,6 +161,7 @@ Ginkgo report.json, evidence/ and a manifest of sha256 sums.`,
 	_ = cmd.RegisterFlagCompletionFunc("fault", fixed(faultNames...))
 	_ = cmd.RegisterFlagCompletionFunc("env", fixed(EnvEmbedded, EnvExisting, EnvKind))
 	_ = cmd.RegisterFlagCompletionFunc("tee", fixed("tdx", "snp"))
+	_ = cmd.RegisterFlagCompletionFunc("path", fixed(PathCVM, PathPod))
 	_ = cmd.RegisterFlagCompletionFunc("label-filter", fixed(framework.KnownLabels()...))
 	return cmd
 }
@@ -238,7 +241,10 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		}
 		run.TEEs = hwTEEs
 		o.LabelFilter = teeLabelFilter(o.LabelFilter, hwTEEs)
-		fmt.Fprintf(out, "Hardware qualification (%s): vendor roots only, label filter %s\n", strings.Join(hwTEEs, ","), o.LabelFilter)
+	}
+	o.LabelFilter = pathLabelFilter(o.LabelFilter, o.Path)
+	if o.TEE != "" {
+		fmt.Fprintf(out, "Hardware qualification (%s, %s path): vendor roots only, label filter %s\n", strings.Join(hwTEEs, ","), o.Path, o.LabelFilter)
 	}
 
 	var cl *environments.Cluster
@@ -290,7 +296,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		}
 		verdict = exitcode.New(exitcode.Failed, msg)
 	}
-	if problems := hardwareProblems(r, hwTEEs); o.TEE != "" && len(problems) > 0 {
+	if problems := hardwareProblems(r, hwTEEs, o.Path); o.TEE != "" && len(problems) > 0 {
 		msg := "hardware qualification failed: " + strings.Join(problems, "; ")
 		if verdict != nil {
 			msg = verdict.Error() + "; " + msg
