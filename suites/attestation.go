@@ -42,12 +42,12 @@ var (
 // Faults of a platform whose own verifier has a blind spot and whose TDX
 // machines are wrong in it: the machines join, and the specs' own checks
 // (the floor, the spec's verifier and policy) must refuse their evidence.
-var blindVerifierFaults = []string{"verifier-skips-checks", "revoked-pck", "kernel-changed-mrtd-same", "initdata-unbound"}
+var blindVerifierFaults = []string{"verifier-skips-checks", "revoked-pck", "revoked-ask", "kernel-changed-mrtd-same", "initdata-unbound"}
 
 var (
 	specGateRefuses = framework.Declare(framework.Spec{
 		Name:      "every confidential node joined after a passing attestation, and refused machines never joined",
-		Labels:    []string{"host-access", "tee:tdx", "tee:snp"},
+		Labels:    []string{"host-access", "tee:tdx", "tee:snp", "path:cvm"},
 		Checklist: framework.ChecklistCloudCVM,
 		// Cloud CVM nodes only (bare-metal hosts: specBareMetalHosts); on a
 		// platform without them the spec skips, saying so.
@@ -58,7 +58,7 @@ var (
 	})
 	specKataTDX = framework.Declare(framework.Spec{
 		Name:             "a Kata guest on a TDX node proves itself through the guest API and gets the run's secret from the KBS before its container starts",
-		Labels:           []string{"tee:tdx"},
+		Labels:           []string{"tee:tdx", "path:pod"},
 		Checklist:        framework.ChecklistPodRuntime,
 		BrokenBy:         framework.Faults(kataDetects, tdxImageFaults),
 		FailsWithUnder:   kataMessages,
@@ -67,7 +67,7 @@ var (
 	})
 	specKataRefused = framework.Declare(framework.Spec{
 		Name:      "a Kata guest the policy does not allow (a VM size without reference values) never gets the secret, and the container that needs it is never created",
-		Labels:    []string{"tee:tdx"},
+		Labels:    []string{"tee:tdx", "path:pod"},
 		Checklist: framework.ChecklistPodRuntime,
 		// A KBS that releases to refused evidence, a runtime that starts
 		// containers without unsealing.
@@ -78,7 +78,7 @@ var (
 	})
 	specKataSNP = framework.Declare(framework.Spec{
 		Name:             "a Kata guest on an SEV-SNP node proves itself through the guest API and gets the run's secret from the KBS before its container starts",
-		Labels:           []string{"tee:snp"},
+		Labels:           []string{"tee:snp", "path:pod"},
 		Checklist:        framework.ChecklistPodRuntime,
 		BrokenBy:         framework.Faults(kataDetects, snpImageFaults),
 		FailsWithUnder:   kataMessages,
@@ -133,11 +133,7 @@ var _ = describe(func(s *suite) {
 			// The kubelet's event for the container it could not create.
 			msg := s.waitEvent(ctx, ns, "oversized", "Failed", 45*time.Second)
 			Expect(msg).To(ContainSubstring(kbs.ResourceURI(secret.repo, secret.typ, secret.tag)), "the container's creation failed, but not for the secret: %s", msg)
-			p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, "oversized", metav1.GetOptions{})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(p.Status.ContainerStatuses).NotTo(BeEmpty(), "pod %s/oversized has no container status", ns)
-			Expect(p.Status.ContainerStatuses[0].State.Waiting).NotTo(BeNil(), "the container that needs the secret is not waiting")
-			Expect(p.Status.ContainerStatuses[0].State.Waiting.Reason).To(Equal("CreateContainerError"), "the container that needs the secret waits for another reason")
+			s.expectContainerNotCreated(ctx, ns, "oversized")
 		})
 
 		specKataTDX.It(kataSpec("kata-tdx", teename.TDX, "kata-qemu-tdx"))

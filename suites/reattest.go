@@ -34,6 +34,7 @@ var specReattest = framework.Declare(framework.Spec{
 		"service-accepts-replay":          `the attestation service accepted a bad variant: replayed nonce`,
 		"verifier-skips-checks":           `evidence below the floor: floor: debug`,
 		"revoked-pck":                     `evidence fails the spec's own verification: .*revoked`,
+		"revoked-ask":                     `evidence fails the spec's own verification: .*ASK was revoked`,
 		"kernel-changed-mrtd-same":        `evidence fails the spec's own verification: .*RTMR`,
 		"initdata-unbound":                `evidence fails the spec's own verification: (mrconfigid|host-data)`,
 	},

@@ -19,11 +19,11 @@ func platformVerifier(pol *policy.Policy, fs faults.Set) (*policy.Policy, func(v
 	if fs.Has(tee.FaultVerifierSkipsChecks) {
 		judge = attestation.SkipChecks
 	}
-	if pol == nil || !fs.Has(tee.FaultRevokedPCK) && !fs.Has(tee.FaultKernelChangedMRTDSame) && !fs.Has(tee.FaultInitDataUnboundAll) {
+	if pol == nil || !fs.Has(tee.FaultRevokedPCK) && !fs.Has(tee.FaultRevokedASK) && !fs.Has(tee.FaultKernelChangedMRTDSame) && !fs.Has(tee.FaultInitDataUnboundAll) {
 		return pol, judge
 	}
 	weak := clonePolicy(pol)
-	if fs.Has(tee.FaultRevokedPCK) {
+	if fs.Has(tee.FaultRevokedPCK) || fs.Has(tee.FaultRevokedASK) {
 		weak.Collateral.CheckRevocations = false
 	}
 	if fs.Has(tee.FaultKernelChangedMRTDSame) && weak.TDX != nil {

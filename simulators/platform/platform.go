@@ -136,6 +136,9 @@ type claimState struct {
 	pods   map[string]bool
 	free   corev1.ResourceList
 	labels map[string]string // the labels the node will have
+	// joinLabels, when set, replace labels at join (the
+	// labels-copied-from-other-type fault); packing still uses labels.
+	joinLabels map[string]string
 	// resources of the claim's node type (counted against pool limits)
 	resources corev1.ResourceList
 	joinedAt  time.Time
@@ -235,6 +238,9 @@ func teeFaultsFor(s faults.Set) map[string][]tee.Fault {
 	}
 	if s.Has(tee.FaultRevokedPCK) {
 		out[teename.TDX] = append(out[teename.TDX], tee.FaultRevoked)
+	}
+	if s.Has(tee.FaultRevokedASK) {
+		out[teename.SNP] = append(out[teename.SNP], tee.FaultRevoked)
 	}
 	if s.Has(tee.FaultInitDataUnboundAll) {
 		both(tee.FaultInitDataUnbound)

@@ -24,7 +24,8 @@ import (
 )
 
 // registry is process-wide state the fake collateral services read:
-// revoked PCK serials (FaultRevoked) and minted VCEKs (served by the KDS).
+// revoked PCK / ASK serials (FaultRevoked) and minted VCEKs (served by the
+// KDS).
 var registry = struct {
 	sync.RWMutex
 	revoked map[string]bool
@@ -339,6 +340,9 @@ func (k *KDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: ark.Raw})
 	case "crl":
 		var serials []*big.Int
+		registry.RLock()
+		revoke = revoke || registry.revoked[ask.SerialNumber.Text(16)]
+		registry.RUnlock()
 		if revoke {
 			serials = append(serials, ask.SerialNumber)
 		}

@@ -37,8 +37,11 @@ const (
 	FaultVMPL Fault = "vmpl"
 	// FaultExpiredCert uses an expired PCK / VCEK certificate.
 	FaultExpiredCert Fault = "expired-cert"
-	// FaultRevoked lists the machine's PCK certificate in the fake PCS's PCK CRL
-	// (TDX only; visible when collateral revocation checks are on).
+	// FaultRevoked lists the machine's PCK certificate in the fake PCS's PCK
+	// CRL (TDX), or the ASK (ASVK) its VCEK (VLEK) chains to in the fake KDS's
+	// CRL (SNP: AMD's CRL lists ASKs, and go-sev-guest checks revocation
+	// there; the ASK is per product line, so this revokes it process-wide).
+	// Visible when collateral revocation checks are on.
 	FaultRevoked Fault = "revoked"
 	// FaultChangedCmdline boots the TD (with a CCEL event log) with a kernel
 	// command line other than the release's: RTMR2 changes (TDX only).
@@ -52,7 +55,7 @@ var faultTEEs = map[Fault][]string{
 	FaultTampered: {teename.TDX, teename.SNP}, FaultDebug: {teename.TDX, teename.SNP}, FaultWrongMeasurement: {teename.TDX, teename.SNP},
 	FaultOldTCB: {teename.TDX, teename.SNP}, FaultUntrustedRoot: {teename.TDX, teename.SNP}, FaultForgedChain: {teename.TDX, teename.SNP},
 	FaultReplay: {teename.TDX, teename.SNP}, FaultMigratable: {teename.TDX, teename.SNP}, FaultVMPL: {teename.SNP},
-	FaultExpiredCert: {teename.TDX, teename.SNP}, FaultRevoked: {teename.TDX},
+	FaultExpiredCert: {teename.TDX, teename.SNP}, FaultRevoked: {teename.TDX, teename.SNP},
 	FaultChangedCmdline: {teename.TDX}, FaultInitDataUnbound: {teename.TDX, teename.SNP},
 }
 
@@ -67,7 +70,7 @@ var faultHelp = map[Fault]string{
 	FaultMigratable:       "migratable TD / SNP migration agent allowed",
 	FaultVMPL:             "SNP report from VMPL 1 instead of 0",
 	FaultExpiredCert:      "expired PCK / VCEK certificate",
-	FaultRevoked:          "PCK certificate listed in the (fake) PCS CRL",
+	FaultRevoked:          "PCK certificate (TDX) / the ASK of the VCEK (SNP) listed in the (fake) PCS / KDS CRL",
 	FaultChangedCmdline:   "TD booted with a changed kernel command line (CCEL event log; RTMR2 changes)",
 	FaultInitDataUnbound:  "init-data not bound to the evidence (MRCONFIGID / HOST_DATA all zero)",
 }

@@ -21,6 +21,8 @@ var (
 		"the platform's verifier (gate and attestation service) skips measurement, debug and TCB checks yet says pass; its machines boot as debug guests")
 	FaultRevokedPCK = faults.Declare("revoked-pck",
 		"TDX machines use a PCK certificate the (fake) PCS CRL lists as revoked; the platform's verifier checks no revocations")
+	FaultRevokedASK = faults.Declare("revoked-ask",
+		"SEV-SNP machines' VCEKs chain to an ASK the (fake) AMD KDS CRL lists as revoked; the platform's verifier checks no revocations")
 	FaultKernelChangedMRTDSame = faults.Declare("kernel-changed-mrtd-same",
 		"TDX machines boot a changed kernel command line: MRTD stays, RTMR2 changes; the platform's gate pins MRTD only")
 	FaultInitDataUnboundAll = faults.Declare("initdata-unbound",

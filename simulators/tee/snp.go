@@ -354,6 +354,9 @@ func (m *SNPMachine) doInit() error {
 	if m.ek, err = m.mintEK(m.ica, icaKey); err != nil {
 		return fmt.Errorf("minting %v for %q: %w", m.signer(), m.name, err)
 	}
+	if m.faults[FaultRevoked] {
+		revoke(m.ica.SerialNumber)
+	}
 	chain := &spb.CertificateChain{ArkCert: m.ark.Raw, AskCert: m.ica.Raw} // the ASK GUID carries the ASVK too
 	if m.vlek {
 		chain.VlekCert = m.ek.Raw
