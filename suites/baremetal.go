@@ -32,9 +32,12 @@ var (
 		Name:      "every bare-metal confidential host joined after the host capability check only, with no TEE evidence of its own",
 		Labels:    []string{"host-access", "tee:tdx", "tee:snp"},
 		Checklist: framework.ChecklistPodRuntime,
-		BrokenBy:  []string{"properties-not-labelled", "gate-admits-unattested", "host-quotes-itself"},
+		BrokenBy:  []string{"properties-not-labelled", "gate-admits-unattested", "host-quotes-itself", "labels-copied-from-other-type"},
 		FailsWithUnder: map[string]string{
-			"properties-not-labelled": `(no bare-metal confidential host in the tenant to check|bare-metal hosts joined without passing the host capability check)`,
+			// A plain host wearing a bare-metal TEE type's labels.
+			"labels-copied-from-other-type": `bare-metal hosts joined without passing the host capability check`,
+			// Unlabelled hosts take no pod: the spec's own wait names it.
+			"properties-not-labelled": `(no bare-metal confidential host in the tenant to check|bare-metal hosts joined without passing the host capability check|will not run: FailedScheduling)`,
 			"gate-admits-unattested":  `bare-metal hosts joined without passing the host capability check`,
 			"host-quotes-itself":      `present TEE evidence of their own`,
 		},
@@ -53,7 +56,7 @@ var (
 )
 
 var _ = describe(func(s *suite) {
-	Describe("Bare-metal Kata hosts", framework.Label("attestation"), func() {
+	Describe("Bare-metal Kata hosts", framework.Label("attestation", "path:pod"), func() {
 		var ns string
 		BeforeEach(func(ctx SpecContext) { ns = s.CreateNamespace(ctx, s.c.Tenant, "bare-metal") })
 		JustAfterEach(func(ctx SpecContext) { framework.Diagnose(ctx, s.c, ns) })

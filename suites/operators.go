@@ -24,6 +24,7 @@ var (
 			"properties-not-labelled": `gave node type "cpu-small" without the cctest.dev/cores label`,
 			"autonodes-wrong-type":    `cpu-small is the cheapest type with the property`,
 		},
+		MayAlsoFailUnder: []string{"labels-copied-from-other-type"},
 	})
 	specOpNotIn = framework.Declare(framework.Spec{
 		Name:      "a pool selecting on NotIn never gets the excluded value, and node types without the property still match",
@@ -33,6 +34,7 @@ var (
 			"autonodes-wrong-type":       `cpu-small lacks the property, so NotIn matches it, and it is the cheapest`,
 			"autonodes-ignores-operator": `\(confidential-compute NotIn \[tdx\]\) gave a TDX node`,
 		},
+		MayAlsoFailUnder: []string{"labels-copied-from-other-type"},
 	})
 	specOpGtLt = framework.Declare(framework.Spec{
 		Name:      "a pool selecting on Gt and Lt gets the node type whose numeric property lies between the bounds",
@@ -42,6 +44,7 @@ var (
 			"properties-not-labelled":    `node type cpu-medium's property cctest.dev/cores=8 is not on the node`,
 			"autonodes-ignores-operator": `to-mid-size will not run: FailedScheduling: Failed to schedule pod`,
 		},
+		MayAlsoFailUnder: []string{"labels-copied-from-other-type"},
 	})
 )
 

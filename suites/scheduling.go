@@ -19,11 +19,14 @@ import (
 
 var (
 	specOnlyConfidential = framework.Declare(framework.Spec{
-		Name:             "confidential pods land only on nodes advertising the property, plain pods never on TEE nodes",
-		Labels:           []string{"tee:tdx", "tee:snp"},
-		Checklist:        framework.ChecklistValidateInside,
-		BrokenBy:         []string{"autonodes-ignores-operator"},
-		FailsWith:        `plain pod \S+ runs on TEE node \S+`,
+		Name:      "confidential pods land only on nodes advertising the property, plain pods never on TEE nodes",
+		Labels:    []string{"tee:tdx", "tee:snp"},
+		Checklist: framework.ChecklistValidateInside,
+		BrokenBy:  []string{"autonodes-ignores-operator", "labels-copied-from-other-type"},
+		FailsWithUnder: map[string]string{
+			"autonodes-ignores-operator":    `plain pod \S+ runs on TEE node \S+`,
+			"labels-copied-from-other-type": `node \S+ advertises confidential-compute=\S+ without proof: it lacks that TEE's host support labels`,
+		},
 		MayAlsoFailUnder: allNodeFaults,
 	})
 	specCapacity = framework.Declare(framework.Spec{
@@ -58,9 +61,19 @@ var _ = describe(func(s *suite) {
 			s.createPod(ctx, ns, podSpec{name: "plain", selector: map[string]string{"cctest.dev/pool": "general"}})
 			want["plain"] = ""
 			var bad []string
+			checked := map[string]bool{}
 			for name, tee := range want {
 				pod := s.waitRunning(ctx, ns, name, 30*time.Second)
-				got, has := s.node(ctx, pod.Spec.NodeName).Labels[mgmt.PropertyConfidentialCompute]
+				n := s.node(ctx, pod.Spec.NodeName)
+				got, has := n.Labels[mgmt.PropertyConfidentialCompute]
+				// The label is only a claim: a node advertising a TEE must
+				// show the proof its path gives.
+				if has && !checked[n.Name] {
+					checked[n.Name] = true
+					if why := s.unearnedTEE(ctx, n); why != "" {
+						bad = append(bad, why)
+					}
+				}
 				switch {
 				case tee == "" && has:
 					bad = append(bad, fmt.Sprintf("plain pod %s runs on TEE node %s (%s)", name, pod.Spec.NodeName, got))

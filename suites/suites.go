@@ -85,9 +85,11 @@ var (
 	// guest's evidence. Cloud CVMs with them are refused by their gate.
 	tdxGuestFaults = tdxImageFaults
 	snpGuestFaults = snpImageFaults
-	tdxNodeFaults  = []string{"properties-not-labelled"}
-	snpNodeFaults  = []string{"properties-not-labelled"}
-	kataFaults     = []string{"kata-handler-missing", "egress-denied", "attestation-service-down", "probe-evidence-replayed",
+	// Node labels that do not tell the node type: pods land where they
+	// should not, or nowhere.
+	tdxNodeFaults = []string{"properties-not-labelled", "labels-copied-from-other-type"}
+	snpNodeFaults = []string{"properties-not-labelled", "labels-copied-from-other-type"}
+	kataFaults    = []string{"kata-handler-missing", "egress-denied", "attestation-service-down", "probe-evidence-replayed",
 		"pod-attestation-skipped", "pod-verdict-reused", "gate-admits-unattested", "netpol-not-enforced", "kata-guests-share-evidence"}
 	allNodeFaults = framework.Faults(tdxImageFaults, snpImageFaults, tdxNodeFaults)
 	// A CVM that skipped or ignored its gate.

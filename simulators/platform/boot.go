@@ -78,6 +78,9 @@ func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt
 		return errors.Join(werr, qerr)
 	}
 	labels := maps.Clone(cs.labels) // what packing matched pods against
+	if cs.joinLabels != nil {
+		labels = maps.Clone(cs.joinLabels)
+	}
 	maps.Copy(labels, adm.Labels)
 	if p.cfg.Faults.Has(FaultPropertiesNotLabelled) {
 		for k := range nt.Spec.Properties {

@@ -109,6 +109,26 @@ func (p *Platform) reconcile(ctx context.Context, pods podLister) error {
 	return nil
 }
 
+// copiedLabels are the labels a plain node type's node gets under the
+// labels-copied-from-other-type fault: those of the first confidential node
+// type of the same provider (nil for a confidential type).
+func copiedLabels(v *view, pool Pool, nt *mgmt.NodeType) map[string]string {
+	if mgmt.IsConfidential(nt.Spec.Properties) {
+		return nil
+	}
+	var from *mgmt.NodeType
+	for i := range v.types {
+		t := &v.types[i]
+		if t.Spec.ProviderRef == nt.Spec.ProviderRef && mgmt.IsConfidential(t.Spec.Properties) && (from == nil || t.Name < from.Name) {
+			from = t
+		}
+	}
+	if from == nil {
+		return nil
+	}
+	return mgmt.NodeLabels(from.Name, from.Spec.Properties, pool.NodeLabels)
+}
+
 // provision selects a node type for the pool (and the pod's own
 // requirements), claims a machine, runs the gate and joins the node.
 func (p *Platform) provision(ctx context.Context, v *view, pool Pool, pod *corev1.Pod, podReqs []mgmt.Requirement) ([]string, error) {
@@ -131,6 +151,9 @@ func (p *Platform) provision(ctx context.Context, v *view, pool Pool, pod *corev
 	p.mu.Lock()
 	p.seq++
 	cs := newClaimState(name, pool, chosen, host)
+	if p.cfg.Faults.Has(FaultLabelsCopied) {
+		cs.joinLabels = copiedLabels(v, pool, chosen)
+	}
 	if pod != nil {
 		cs.take(pod)
 	}
