@@ -85,7 +85,7 @@ var (
 var tolerateAll = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
 
 var _ = describe(func(s *suite) {
-	Describe("Cloud Confidential VM nodes", framework.Label("attestation", "cloud-vm"), func() {
+	Describe("Cloud Confidential VM nodes", framework.Label("attestation", "cloud-vm", "path:cvm"), func() {
 		var ns string
 		BeforeEach(func(ctx SpecContext) { ns = s.CreateNamespace(ctx, s.c.Tenant, "cvm") })
 		JustAfterEach(func(ctx SpecContext) { framework.Diagnose(ctx, s.c, ns) })

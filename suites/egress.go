@@ -60,7 +60,7 @@ func (s *suite) applyPolicies(ctx SpecContext, ns, fixture string) {
 }
 
 var _ = describe(func(s *suite) {
-	Describe("Egress from confidential nodes", framework.Label("egress", "tee:tdx"), func() {
+	Describe("Egress from confidential nodes", framework.Label("egress", "tee:tdx", "path:pod"), func() {
 		var ns string
 		BeforeEach(func(ctx SpecContext) { ns = s.CreateNamespace(ctx, s.c.Tenant, "egress") })
 		JustAfterEach(func(ctx SpecContext) { framework.Diagnose(ctx, s.c, ns) })
@@ -88,12 +88,7 @@ var _ = describe(func(s *suite) {
 			// The kubelet's event for a container it could not create.
 			msg := s.waitEvent(ctx, ns, "unlabelled", "Failed", 45*time.Second)
 			Expect(msg).To(ContainSubstring(kbs.ResourceURI(secret.repo, secret.typ, secret.tag)), "the container's creation failed, but not for the secret: %s", msg)
-			p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, "unlabelled", metav1.GetOptions{})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(p.Status.ContainerStatuses).NotTo(BeEmpty(), "pod %s/unlabelled has no container status", ns)
-			w := p.Status.ContainerStatuses[0].State.Waiting
-			Expect(w).NotTo(BeNil(), "the container that needs the secret is not waiting: %+v", p.Status.ContainerStatuses[0].State)
-			Expect(w.Reason).To(Equal("CreateContainerError"), "the container that needs the secret waits for another reason")
+			s.expectContainerNotCreated(ctx, ns, "unlabelled")
 		})
 	})
 })

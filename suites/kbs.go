@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -76,4 +78,31 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// expectContainerNotCreated checks that a pod's first container waits in
+// CreateContainerError: the kubelet's status for a container it could not
+// create. The Failed event can come before the status update that goes with
+// it, so the status gets a few seconds to follow.
+func (s *suite) expectContainerNotCreated(ctx context.Context, ns, name string) {
+	GinkgoHelper()
+	var state corev1.ContainerState
+	Eventually(ctx, func(ctx context.Context) (string, error) {
+		p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return "", err
+		}
+		if len(p.Status.ContainerStatuses) == 0 {
+			return "no container status", nil
+		}
+		state = p.Status.ContainerStatuses[0].State
+		switch {
+		case state.Running != nil || state.Terminated != nil:
+			return "", StopTrying(fmt.Sprintf("the container that needs the secret was created: %+v", state))
+		case state.Waiting == nil:
+			return "not waiting", nil
+		}
+		return state.Waiting.Reason, nil
+	}).WithTimeout(s.Timeout(10*time.Second)).WithPolling(100*time.Millisecond).Should(Equal("CreateContainerError"),
+		"pod %s/%s: the container that needs the secret waits for another reason", ns, name)
 }

@@ -16,9 +16,12 @@ import (
 var (
 	specSideBySide = framework.Declare(framework.Spec{
 		Name:      "a vNode pod and a Kata pod run side by side on one confidential node",
+		Labels:    []string{"path:pod"},
 		Checklist: framework.ChecklistVNode,
-		BrokenBy:  []string{"vnode-handler-missing", "vnode-kata-conflict", "vnode-no-userns"},
+		BrokenBy:  []string{"vnode-handler-missing", "vnode-kata-conflict", "vnode-no-userns", "vnode-class-runs-runc"},
 		FailsWithUnder: map[string]string{
+			// runc gives the pod no user namespace of its own.
+			"vnode-class-runs-runc": `the vNode pod runs in the host's user namespace`,
 			"vnode-handler-missing": `pod \S+/vnode will not run: FailedCreatePodSandBox: .*no runtime for "vnode" is configured`,
 			"vnode-kata-conflict":   `pod \S+/vnode will not run: FailedCreatePodSandBox: .*runtime "vnode" conflicts with runtime "kata-qemu-tdx"`,
 			"vnode-no-userns":       `the vNode pod runs in the host's user namespace`,

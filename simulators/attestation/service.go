@@ -56,8 +56,8 @@ type Config struct {
 	// KBS, when set, is served under /kbs/v0/ on the same endpoint: the
 	// platform's attestation service is a Trustee-protocol KBS for Kata
 	// guests as well as the node gate's verifier.
-	KBS http.Handler
-	NonceTTL  time.Duration // default 5m
+	KBS      http.Handler
+	NonceTTL time.Duration // default 5m
 	// MaxVerdicts and MaxNonces bound memory (defaults 10000 and 100000).
 	MaxVerdicts, MaxNonces int
 	Now                    func() time.Time

@@ -24,8 +24,8 @@ import (
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/simulators/attestation"
-	"github.com/cctest/cctest/simulators/kbs"
 	"github.com/cctest/cctest/simulators/controlplane/pki"
+	"github.com/cctest/cctest/simulators/kbs"
 	"github.com/cctest/cctest/simulators/node"
 	"github.com/cctest/cctest/simulators/podnet"
 )
@@ -41,7 +41,7 @@ type attestationParts struct {
 	machines *machineIndex
 	faults   faults.Set
 
-	mu      sync.Mutex
+	mu        sync.Mutex
 	devices   map[string]device.Device // node name -> the host's own TEE (kata-guests-share-evidence only)
 	guestDevs map[string]device.Device // pod UID -> its Kata guest's TEE device
 	guests    guests                   // the Kata pods' confidential guests
