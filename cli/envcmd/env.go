@@ -4,7 +4,9 @@ package envcmd
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cctest/cctest/environments"
 	embeddedenv "github.com/cctest/cctest/environments/embedded"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/fixtures"
@@ -126,6 +129,12 @@ func up(ctx context.Context, out io.Writer, dir string, keep bool, fs faults.Set
 			fmt.Fprintf(out, "warning: could not write %s: %v\n", policyFile, err)
 		}
 	}
+	// The KBS's address, CA and admin key, for the Kata guest specs (they
+	// put a secret through the KBS admin API).
+	kbsFlags, err := writeKBS(dir, cl.KBS)
+	if err != nil {
+		fmt.Fprintf(out, "warning: %v (the Kata guest specs will need --kbs-* flags)\n", err)
+	}
 	fmt.Fprintf(out, `Ready in %.1fs (platform log: %s).
   host:    %s
   tenant:  %s (private nodes, auto nodes, attestation)
@@ -133,10 +142,10 @@ func up(ctx context.Context, out io.Writer, dir string, keep bool, fs faults.Set
 Use it:
   export KUBECONFIG=%s
   kubectl get nodes
-  cctest run --kubeconfig %s --host-kubeconfig %s --shared-tenant-kubeconfig %s --policy %s
+  cctest run --kubeconfig %s --host-kubeconfig %s --shared-tenant-kubeconfig %s --policy %s%s
 Stop with Ctrl-C, or: cctest env down --dir %s
 `, cl.Started.Seconds(), cl.LogFile, s.HostKubeconfig, s.TenantKubeconfig, cl.SharedKubeconfig, s.TenantKubeconfig,
-		s.TenantKubeconfig, s.HostKubeconfig, cl.SharedKubeconfig, policyFile, dir)
+		s.TenantKubeconfig, s.HostKubeconfig, cl.SharedKubeconfig, policyFile, kbsFlags, dir)
 
 	var crashed error
 	pair := prov.Platform().Pair
@@ -239,4 +248,33 @@ func alive(pid int) bool {
 		}
 	}
 	return true
+}
+
+// writeKBS writes the KBS's CA bundle and admin key (PKCS #8 PEM, as
+// `openssl genpkey -algorithm ed25519` writes it) into dir and returns the
+// `cctest run` flags that name them.
+func writeKBS(dir string, k *environments.KBS) (string, error) {
+	if k == nil || k.URL == "" {
+		return "", errors.New("the platform serves no KBS")
+	}
+	flags := " \\\n    --kbs-url " + k.URL
+	if len(k.CAPEM) > 0 {
+		ca := filepath.Join(dir, "kbs-ca.pem")
+		if err := os.WriteFile(ca, k.CAPEM, 0o600); err != nil {
+			return "", fmt.Errorf("write the KBS CA: %w", err)
+		}
+		flags += " --kbs-ca " + ca
+	}
+	if k.AdminKey != nil {
+		der, err := x509.MarshalPKCS8PrivateKey(k.AdminKey)
+		if err != nil {
+			return "", fmt.Errorf("encode the KBS admin key: %w", err)
+		}
+		key := filepath.Join(dir, "kbs-admin.key")
+		if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return "", fmt.Errorf("write the KBS admin key: %w", err)
+		}
+		flags += " --kbs-admin-key " + key
+	}
+	return flags, nil
 }

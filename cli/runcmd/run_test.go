@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,6 +86,8 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
+var kbsURL = regexp.MustCompile(`--kbs-url (\S+)`)
+
 // TestExistingEnvironment runs the suites against a platform started
 // separately with `cctest env up`, through its kubeconfigs only: the path a
 // real tenant cluster takes. Every spec must run and pass there too.
@@ -108,6 +111,9 @@ func TestExistingEnvironment(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	if !kbsURL.MatchString(upOut.String()) {
+		t.Fatalf("env up names no KBS (--kbs-url):\n%s", upOut.String())
+	}
 	// Before any spec ran the tenant has no node, and without host access
 	// no node type is visible: the survey stops the run at once.
 	empty, err := exec.Command(bin, "run", "--report-dir", t.TempDir(), "--kubeconfig", filepath.Join(dir, "tenant.kubeconfig"),
@@ -120,9 +126,9 @@ func TestExistingEnvironment(t *testing.T) {
 		"--host-kubeconfig", filepath.Join(dir, "host.kubeconfig"),
 		"--shared-tenant-kubeconfig", filepath.Join(dir, "shared-tenant.kubeconfig"),
 		"--policy", filepath.Join(dir, "attestation-policy.yaml"),
-		// `cctest env up` does not hand out the KBS admin key yet: the Kata
-		// guest specs that put a secret run as skips, saying why.
-		"--allow-missing")
+		// What `cctest env up` printed for the KBS: its URL, CA and admin key.
+		"--kbs-url", kbsURL.FindStringSubmatch(upOut.String())[1],
+		"--kbs-ca", filepath.Join(dir, "kbs-ca.pem"), "--kbs-admin-key", filepath.Join(dir, "kbs-admin.key"))
 	if err != nil || len(failed(r)) > 0 {
 		t.Fatalf("run against the existing environment: %v, failed %v\n%s", err, failed(r), out)
 	}
