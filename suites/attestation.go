@@ -44,6 +44,17 @@ var (
 // (the floor, the spec's verifier and policy) must refuse their evidence.
 var blindVerifierFaults = []string{"verifier-skips-checks", "revoked-pck", "revoked-ask", "kernel-changed-mrtd-same", "initdata-unbound"}
 
+// messagesFor keeps the failure messages of the faults a spec declares.
+func messagesFor(all map[string]string, faults ...[]string) map[string]string {
+	out := map[string]string{}
+	for _, f := range framework.Faults(faults...) {
+		if m, ok := all[f]; ok {
+			out[f] = m
+		}
+	}
+	return out
+}
+
 var (
 	specGateRefuses = framework.Declare(framework.Spec{
 		Name:      "every confidential node joined after a passing attestation, and refused machines never joined",
@@ -61,7 +72,7 @@ var (
 		Labels:           []string{"tee:tdx", "path:pod"},
 		Checklist:        framework.ChecklistPodRuntime,
 		BrokenBy:         framework.Faults(kataDetects, tdxImageFaults),
-		FailsWithUnder:   kataMessages,
+		FailsWithUnder:   messagesFor(kataMessages, kataDetects, tdxImageFaults),
 		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},
 	})
@@ -81,7 +92,7 @@ var (
 		Labels:           []string{"tee:snp", "path:pod"},
 		Checklist:        framework.ChecklistPodRuntime,
 		BrokenBy:         framework.Faults(kataDetects, snpImageFaults),
-		FailsWithUnder:   kataMessages,
+		FailsWithUnder:   messagesFor(kataMessages, kataDetects, snpImageFaults),
 		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},
 	})

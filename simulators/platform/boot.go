@@ -19,8 +19,22 @@ import (
 // boot runs the attestation gate for the claimed machine and joins it. It
 // runs in its own goroutine (provision starts it), so what goes wrong is
 // logged: nobody waits for an error.
-func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeType) {
-	if err := p.gateAndJoin(bg, ctx, cs, nt); err != nil {
+//
+// A new claim (no resourceVersion) is written here first: the reconcile
+// pass only picks the node type and claims the machine, so that claims for
+// many pending pods are not serialised behind each other's API writes.
+func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeType, claim *mgmt.NodeClaim) {
+	if claim.ResourceVersion == "" {
+		if err := p.writeClaim(ctx, claim); err != nil {
+			p.mu.Lock()
+			cs.failed = true
+			p.mu.Unlock()
+			p.cfg.Log("auto nodes: %s: %v", cs.name, err)
+			return
+		}
+		p.cfg.Log("auto nodes: NodeClaim %s: type %s on host %s", cs.name, nt.Name, cs.machine)
+	}
+	if err := p.gateAndJoin(bg, ctx, cs, nt, claim); err != nil {
 		p.cfg.Log("auto nodes: %s: %v", cs.name, err)
 	}
 }
@@ -29,11 +43,7 @@ func (p *Platform) boot(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeTy
 // the steps after it (the host is still quarantined, the Event still
 // sent): it is returned at the end, since the claim in the host API then
 // no longer says what happened to the machine.
-func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeType) error {
-	claim, err := p.getClaim(ctx, cs.name)
-	if err != nil {
-		return err
-	}
+func (p *Platform) gateAndJoin(bg, ctx context.Context, cs *claimState, nt *mgmt.NodeType, claim *mgmt.NodeClaim) error {
 	m := p.machines[cs.machine]
 	if m != nil && m.NodeType != "" {
 		return p.bootCVM(bg, ctx, cs, nt, claim, m)

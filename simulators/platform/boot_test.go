@@ -97,7 +97,7 @@ func TestBootSurfacesClaimWriteErrors(t *testing.T) {
 			}
 			cs := newClaimState(name, Pool{Name: "workers"}, nt, machine)
 
-			p.boot(context.Background(), context.Background(), cs, nt)
+			p.boot(context.Background(), context.Background(), cs, nt, claim)
 
 			all := strings.Join(logged, "\n")
 			if !strings.Contains(all, name+": ") || !strings.Contains(all, c.want) || !strings.Contains(all, "etcdserver: request timed out") {

@@ -6,12 +6,14 @@ package platform
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
 )
@@ -37,6 +39,11 @@ func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType, cl
 		}
 	}
 	for _, h := range free {
+		ref := map[string]any{"apiVersion": mgmt.SchemeGroupVersion.String(), "kind": mgmt.KindNodeClaim, "namespace": p.cfg.ClaimNamespace(), "name": claim}
+		if h.Spec.ConsumerRef == nil && p.claimListed(ctx, h, ref) {
+			p.markClaimed(v, h.Name, claim)
+			return h.Name, nil
+		}
 		u, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(h.Namespace).Get(ctx, h.Name, metav1.GetOptions{})
 		if err != nil {
 			continue
@@ -46,20 +53,42 @@ func (p *Platform) claimHost(ctx context.Context, v *view, nt *mgmt.NodeType, cl
 		if cur, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "consumerRef"); found && cur != nil && !p.cfg.Faults.Has(FaultNodeSharedAcrossTenants) {
 			continue
 		}
-		ref := map[string]any{"apiVersion": mgmt.SchemeGroupVersion.String(), "kind": mgmt.KindNodeClaim, "namespace": p.cfg.ClaimNamespace(), "name": claim}
 		if err := unstructuredSet(u.Object, ref, "spec", "consumerRef"); err != nil {
 			return "", err
 		}
 		if _, err := p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(h.Namespace).Update(ctx, u, metav1.UpdateOptions{}); err == nil {
-			for i := range v.hosts {
-				if v.hosts[i].Name == h.Name {
-					v.hosts[i].Spec.ConsumerRef = &corev1.ObjectReference{Kind: mgmt.KindNodeClaim, Namespace: p.cfg.ClaimNamespace(), Name: claim}
-				}
-			}
+			p.markClaimed(v, h.Name, claim)
 			return h.Name, nil
 		}
 	}
 	return "", fmt.Errorf("no free BareMetalHost (capacity exhausted)")
+}
+
+// claimListed claims a host as this pass listed it, in one request: a JSON
+// patch that applies only while the host's resourceVersion is still the
+// listed one (anyone's write since makes it fail, and the caller re-reads).
+func (p *Platform) claimListed(ctx context.Context, h mgmt.BareMetalHost, ref map[string]any) bool {
+	if h.ResourceVersion == "" {
+		return false
+	}
+	patch, err := json.Marshal([]map[string]any{
+		{"op": "test", "path": "/metadata/resourceVersion", "value": h.ResourceVersion},
+		{"op": "add", "path": "/spec/consumerRef", "value": ref},
+	})
+	if err != nil {
+		return false
+	}
+	_, err = p.dyn.Resource(mgmt.BareMetalHostResource).Namespace(h.Namespace).Patch(ctx, h.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
+	return err == nil
+}
+
+// markClaimed records a claim in the pass's view of the inventory.
+func (p *Platform) markClaimed(v *view, host, claim string) {
+	for i := range v.hosts {
+		if v.hosts[i].Name == host {
+			v.hosts[i].Spec.ConsumerRef = &corev1.ObjectReference{Kind: mgmt.KindNodeClaim, Namespace: p.cfg.ClaimNamespace(), Name: claim}
+		}
+	}
 }
 
 // releaseHost frees a host for the next claim.

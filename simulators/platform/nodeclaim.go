@@ -6,12 +6,10 @@ package platform
 import (
 	"context"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
 )
@@ -31,19 +29,6 @@ func (p *Platform) pendingClaim(name string, pool Pool, chosen *mgmt.NodeType, h
 		claim.Status.Conditions[1] = cond(mgmt.ConditionProvisioned, corev1.ConditionTrue, mgmt.SeverityInfo, "InstanceCreated", "Confidential VM "+host)
 	}
 	return claim
-}
-
-func (p *Platform) getClaim(ctx context.Context, name string) (*mgmt.NodeClaim, error) {
-	var out *mgmt.NodeClaim
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
-		u, err := p.dyn.Resource(mgmt.NodeClaimResource).Namespace(p.cfg.ClaimNamespace()).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		out, err = mgmt.NodeClaimFrom(u)
-		return err == nil, err
-	})
-	return out, err
 }
 
 // writeClaim creates or updates a NodeClaim and its status.

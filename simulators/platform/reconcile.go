@@ -160,11 +160,6 @@ func (p *Platform) provision(ctx context.Context, v *view, pool Pool, pod *corev
 	p.claims[name] = cs
 	p.mu.Unlock()
 
-	claim := p.pendingClaim(name, pool, chosen, host)
-	if err := p.writeClaim(ctx, claim); err != nil {
-		return []string{err.Error()}, err
-	}
-	p.cfg.Log("auto nodes: NodeClaim %s: type %s on host %s", name, chosen.Name, host)
-	go p.boot(context.WithoutCancel(ctx), ctx, cs, chosen)
+	go p.boot(context.WithoutCancel(ctx), ctx, cs, chosen, p.pendingClaim(name, pool, chosen, host))
 	return nil, nil
 }
