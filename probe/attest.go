@@ -34,8 +34,8 @@ type AttestOptions struct {
 	// NoSubmit and excludes Nonce.
 	ReportData []byte
 	Node       string
-	PodUID   string
-	Timeout  time.Duration // default 60 s
+	PodUID     string
+	Timeout    time.Duration // default 60 s
 }
 
 // ContextFor is what probe evidence is bound to besides the nonce.
