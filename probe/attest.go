@@ -63,6 +63,9 @@ func Attest(ctx context.Context, env *Env, o AttestOptions) Result {
 		return r
 	}
 	r.TEE, r.Device = dev.TEE(), dev.Describe()
+	if len(o.ReportData) > 0 { // no attestation service involved
+		return rawEvidence(dev, o, r)
+	}
 
 	url := o.ServiceURL
 	if url == "" {
@@ -83,9 +86,6 @@ func Attest(ctx context.Context, env *Env, o AttestOptions) Result {
 	}
 	defer c.Close()
 
-	if len(o.ReportData) > 0 {
-		return rawEvidence(dev, o, r)
-	}
 	nonce := o.Nonce
 	if o.NoSubmit && len(nonce) == 0 {
 		r.Reason = "--no-submit needs --nonce: evidence nobody submits must be bound to the caller's nonce"
