@@ -88,7 +88,8 @@ var (
 	tdxNodeFaults  = []string{"properties-not-labelled"}
 	snpNodeFaults  = []string{"properties-not-labelled"}
 	kataFaults     = []string{"kata-handler-missing", "egress-denied", "attestation-service-down", "probe-evidence-replayed",
-		"pod-attestation-skipped", "pod-verdict-reused", "gate-admits-unattested", "netpol-not-enforced", "kata-guests-share-evidence"}
+		"pod-attestation-skipped", "pod-verdict-reused", "gate-admits-unattested", "netpol-not-enforced", "kata-guests-share-evidence",
+		"kata-starts-on-failure", "kata-attests-after-start"}
 	allNodeFaults = framework.Faults(tdxImageFaults, snpImageFaults, tdxNodeFaults)
 	// A CVM that skipped or ignored its gate.
 	cvmFaults = []string{"cvm-gate-ignored", "cvm-no-gate-trace"}
