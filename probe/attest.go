@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cctest/cctest/attest/client"
+	"github.com/cctest/cctest/attest/device"
 	"github.com/cctest/cctest/attest/verifier"
 )
 
@@ -26,9 +27,15 @@ type AttestOptions struct {
 	// NoSubmit returns the evidence without submitting it (needs Nonce):
 	// the spec submits it itself, after the bad variants built from it.
 	NoSubmit bool
-	Node     string
-	PodUID   string
-	Timeout  time.Duration // default 60 s
+	// ReportData, when set, is the REPORT_DATA itself (at most 64 bytes,
+	// zero-padded as the guest devices do) instead of BindReportData of a
+	// nonce: a caller speaking another attestation protocol (a KBS client
+	// computing its own runtime-data hash) gets evidence for it. It needs
+	// NoSubmit and excludes Nonce.
+	ReportData []byte
+	Node       string
+	PodUID     string
+	Timeout    time.Duration // default 60 s
 }
 
 // ContextFor is what probe evidence is bound to besides the nonce.
@@ -56,6 +63,9 @@ func Attest(ctx context.Context, env *Env, o AttestOptions) Result {
 		return r
 	}
 	r.TEE, r.Device = dev.TEE(), dev.Describe()
+	if len(o.ReportData) > 0 { // no attestation service involved
+		return rawEvidence(dev, o, r)
+	}
 
 	url := o.ServiceURL
 	if url == "" {
@@ -117,6 +127,42 @@ func Attest(ctx context.Context, env *Env, o AttestOptions) Result {
 	} else {
 		r.Reason = "attestation failed: " + rec.Reason
 	}
+	return r
+}
+
+// rawEvidence is `probe attest --report-data`: evidence for the caller's
+// REPORT_DATA, returned unsubmitted. Any process in a TEE guest can ask
+// its device for any REPORT_DATA; what binds evidence to a session is the
+// verifier's check of it.
+func rawEvidence(dev device.Device, o AttestOptions, r Result) Result {
+	switch {
+	case !o.NoSubmit:
+		r.Reason = "--report-data needs --no-submit: the caller submits the evidence with the protocol it computed the REPORT_DATA for"
+		return r
+	case len(o.Nonce) > 0:
+		r.Reason = "--report-data and --nonce are exclusive"
+		return r
+	}
+	rd, err := verifier.ReportData(o.ReportData)
+	if err != nil {
+		r.Reason = "--report-data: " + err.Error()
+		return r
+	}
+	r.Context = ""
+	r.ReportData = hex.EncodeToString(rd[:])
+	ev, err := dev.Evidence(rd)
+	if err != nil {
+		r.Reason = fmt.Sprintf("evidence from %s: %v", dev.Describe(), err)
+		return r
+	}
+	enc, err := EncodeEvidence(ev)
+	if err != nil {
+		r.Reason = "cannot encode the evidence: " + err.Error()
+		return r
+	}
+	r.Evidence = enc
+	r.Pass = true
+	r.Reason = fmt.Sprintf("%s evidence from %s for the caller's REPORT_DATA, not submitted (--no-submit)", r.TEE, r.Device)
 	return r
 }
 

@@ -1,6 +1,7 @@
 package probe_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cctest/cctest/attest/client"
 	"github.com/cctest/cctest/attest/device"
+	"github.com/cctest/cctest/attest/floor"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/internal/testpolicy"
@@ -360,6 +362,40 @@ func TestAttestNoSubmit(t *testing.T) {
 	rec, err := c.Attest(context.Background(), nonce, probe.ContextFor("u"), ev)
 	if err != nil || !rec.Pass {
 		t.Fatalf("the caller's own submission: %v %s", err, rec.Reason)
+	}
+}
+
+// --report-data returns evidence with the caller's REPORT_DATA itself,
+// unsubmitted; it refuses to submit and to mix with --nonce.
+func TestAttestReportData(t *testing.T) {
+	s, _ := service(t, nil)
+	m := tee.NewTDXMachine(tee.TDXOptions{Name: "p-reportdata"})
+	env := simEnv(m, s.CAPEM())
+	want := bytes.Repeat([]byte{0xAB}, 48) // a SHA-384, zero-padded to 64
+	if r := probe.Attest(context.Background(), env, probe.AttestOptions{ServiceURL: s.URL(), ReportData: want, PodUID: "u"}); !strings.Contains(r.Reason, "needs --no-submit") {
+		t.Errorf("submitted: %+v", r)
+	}
+	if r := probe.Attest(context.Background(), env, probe.AttestOptions{ServiceURL: s.URL(), ReportData: want, Nonce: []byte{1}, NoSubmit: true, PodUID: "u"}); !strings.Contains(r.Reason, "exclusive") {
+		t.Errorf("with --nonce: %+v", r)
+	}
+	if r := probe.Attest(context.Background(), env, probe.AttestOptions{ServiceURL: s.URL(), ReportData: make([]byte, 65), NoSubmit: true, PodUID: "u"}); r.Evidence != "" || !strings.Contains(r.Reason, "at most 64") {
+		t.Errorf("65 bytes: %+v", r)
+	}
+	r := probe.Attest(context.Background(), env, probe.AttestOptions{ServiceURL: s.URL(), ReportData: want, NoSubmit: true, PodUID: "u"})
+	if !r.Pass || r.Verdict != nil || r.Evidence == "" {
+		t.Fatalf("result %+v", r)
+	}
+	var rd [64]byte
+	copy(rd[:], want)
+	if r.ReportData != hex.EncodeToString(rd[:]) {
+		t.Errorf("reportData %s", r.ReportData)
+	}
+	ev, err := r.EvidenceOf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := floor.Check(ev.TEE, ev.Raw, rd[:]); err != nil {
+		t.Errorf("the evidence is not bound to the caller's REPORT_DATA: %v", err)
 	}
 }
 

@@ -39,6 +39,8 @@ type Result struct {
 	Device  string `json:"device,omitempty"`
 	Nonce   string `json:"nonce,omitempty"`   // hex, the one the evidence is bound to
 	Context string `json:"context,omitempty"` // "probe:<podUID>"
+	// ReportData is the caller's REPORT_DATA (hex, 64 bytes) with --report-data.
+	ReportData string `json:"reportData,omitempty"`
 	// Evidence is EncodeEvidence's form of what the device returned.
 	Evidence        string          `json:"evidence,omitempty"`
 	EvidenceOmitted string          `json:"evidenceOmitted,omitempty"`

@@ -23,13 +23,16 @@ import (
 
 // What a Kata guest's spec reports under the runtime faults it detects.
 var (
-	kataDetects  = []string{"kata-handler-missing", "attestation-service-down", "probe-evidence-replayed", "pod-attestation-skipped", "pod-verdict-reused"}
+	kataDetects  = []string{"kata-handler-missing", "attestation-service-down", "probe-evidence-replayed", "pod-attestation-skipped", "pod-verdict-reused", "kata-attests-after-start"}
 	kataMessages = map[string]string{
 		"kata-handler-missing":     `FailedCreatePodSandBox: .*no runtime for "kata-qemu-(tdx|snp)" is configured`,
 		"attestation-service-down": `put the spec's secret into the KBS`,
 		"probe-evidence-replayed":  `failed to unseal secret kbs:///\S+ .*REPORT_DATA`,
 		"pod-attestation-skipped":  `env SECRET still holds the sealed secret: the process started without it being unsealed`,
 		"pod-verdict-reused":       `env SECRET is not the resource kbs:///`,
+		// The ordering check: the probe reads its environment when the
+		// process starts; a secret unsealed after that never reaches it.
+		"kata-attests-after-start": `env SECRET still holds the sealed secret: the process started without it being unsealed`,
 		// The host's TEE faults show in its guests' evidence: the KBS
 		// refuses to release the secret.
 		"debug-td":          `failed to unseal secret kbs:///`,
@@ -81,8 +84,9 @@ var (
 		Labels:    []string{"tee:tdx", "path:pod"},
 		Checklist: framework.ChecklistPodRuntime,
 		// A KBS that releases to refused evidence, a runtime that starts
-		// containers without unsealing.
-		BrokenBy:         []string{"kbs-ignores-resource-policy", "pod-attestation-skipped"},
+		// containers without unsealing, despite a failed unsealing, or
+		// before unsealing.
+		BrokenBy:         []string{"kbs-ignores-resource-policy", "pod-attestation-skipped", "kata-starts-on-failure", "kata-attests-after-start"},
 		FailsWith:        `no Failed event for \S+: its containers ran instead`,
 		MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},

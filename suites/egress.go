@@ -31,10 +31,11 @@ var (
 	specEgressDenied = framework.Declare(framework.Spec{
 		Name:      "under default-deny egress a Kata guest cannot reach the KBS, and a container that needs its secret is never created",
 		Checklist: framework.ChecklistPodRuntime,
-		BrokenBy:  []string{"netpol-not-enforced", "pod-attestation-skipped"},
+		BrokenBy:  []string{"netpol-not-enforced", "pod-attestation-skipped", "kata-starts-on-failure", "kata-attests-after-start"},
 		// A network that does not enforce the policies lets the guest
-		// attest; a runtime that skips the guest's unsealing, or hands it a
-		// secret another guest got, starts the container anyway.
+		// attest; a runtime that skips the guest's unsealing, ignores its
+		// failure, or unseals only after the container started, or hands
+		// it a secret another guest got, starts the container anyway.
 		FailsWith:        `no Failed event for \S+: its containers ran instead`,
 		MayAlsoFailUnder: framework.Faults(tdxNodeFaults, kataFaults),
 		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedKBSAdmin},

@@ -2,7 +2,9 @@ package suites
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,11 +14,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/attest/client"
 	"github.com/cctest/cctest/attest/floor"
+	"github.com/cctest/cctest/attest/kbs"
 	"github.com/cctest/cctest/attest/tamper"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/framework"
@@ -42,6 +46,23 @@ var specReattest = framework.Declare(framework.Spec{
 	// when it is still in the tenant.
 	MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, cvmFaults),
 	Needs:            []framework.Need{framework.NeedPolicy},
+})
+
+var specKBSBattery = framework.Declare(framework.Spec{
+	Name:      "the KBS gives every session its own nonce, binds evidence to the session's nonce and tee-pubkey, and releases the spec's secret only to the genuine session",
+	Checklist: framework.ChecklistPodRuntime,
+	BrokenBy:  []string{"kbs-accepts-reused-nonce", "kbs-fixed-nonce", "kbs-reportdata-unbound"},
+	FailsWithUnder: map[string]string{
+		"kbs-accepts-reused-nonce": `the KBS accepted a bad variant: reused nonce`,
+		"kbs-fixed-nonce":          `guests share one fixed nonce`,
+		"kbs-reportdata-unbound":   `the KBS accepted a bad variant: REPORT_DATA not bound to the tee-pubkey`,
+	},
+	// Evidence the KBS must refuse (a faulty TEE, a refused CVM that
+	// joined) fails the genuine exchange.
+	MayAlsoFailUnder: framework.Faults(allNodeFaults, kataFaults, cvmFaults, blindVerifierFaults),
+	// The KBS judges the evidence under its own policy; the spec needs
+	// none, only to put its resource.
+	Needs: []framework.Need{framework.NeedKBSAdmin},
 })
 
 // kataClass is the Kata runtime of each TEE: on the pod-level path only the
@@ -130,6 +151,140 @@ var _ = describe(func(s *suite) {
 		})
 	})
 })
+
+var _ = describe(func(s *suite) {
+	Describe("The KBS handshake", framework.Label("attestation", "tee:tdx", "tee:snp"), func() {
+		var ns string
+		BeforeEach(func(ctx SpecContext) { ns = s.CreateNamespace(ctx, s.c.Tenant, "kbs-battery") })
+		JustAfterEach(func(ctx SpecContext) { framework.Diagnose(ctx, s.c, ns) })
+
+		specKBSBattery.It(func(ctx SpecContext) {
+			Expect(s.KBS).NotTo(BeNil(), "no KBS for this run: give cctest run --kbs-url and --kbs-admin-key")
+			secret := s.putSecret(ctx, ns, "battery")
+			for _, tee := range s.TEEs {
+				s.createPod(ctx, ns, podSpec{name: "demand-" + tee, selector: map[string]string{mgmt.PropertyConfidentialCompute: tee}})
+				s.waitRunning(ctx, ns, "demand-"+tee, 30*time.Second)
+			}
+			nodes, err := s.c.Tenant.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			var bad []string
+			seen := map[string]bool{} // node types done
+			for _, n := range nodes.Items {
+				tee := n.Labels[mgmt.PropertyConfidentialCompute]
+				class, ok := kataClass[tee]
+				nodeType := n.Labels[mgmt.PropertyNodeType]
+				if !ok || !slices.Contains(s.TEEs, tee) || n.Spec.Unschedulable || seen[tee+"/"+nodeType] {
+					continue
+				}
+				seen[tee+"/"+nodeType] = true
+				cvm := s.confidentialPath(ctx, &n) == mgmt.PathCloudVM
+				if cvm {
+					class = "" // the node VM is the TEE: a plain pod runs in it
+				}
+				bad = append(bad, s.kbsBattery(ctx, ns, &n, tee, class, secret)...)
+			}
+			Expect(seen).NotTo(BeEmpty(), "no confidential node to run the KBS handshake from")
+			Expect(bad).To(BeEmpty(), strings.Join(bad, "; "))
+		})
+	})
+})
+
+// kbsBattery is the KBS handshake run by the spec as a KBS client, with
+// evidence a probe on the node produces for the REPORT_DATA the client
+// computed (kbs.Client.ReportData: SHA-384 of the JCS runtime data). Two
+// challenges must carry different nonces; the same evidence with another
+// tee-pubkey must be refused; the genuine attestation must pass in its
+// session (Trustee keeps a session whose attestation failed) and get the
+// spec's secret; the genuine attestation replayed in a new session must be
+// refused. A session whose attestation was refused must not get the secret. It returns what went
+// wrong, one message per check.
+func (s *suite) kbsBattery(ctx context.Context, ns string, n *corev1.Node, tee, class string, secret specSecret) []string {
+	GinkgoHelper()
+	who := fmt.Sprintf("node %s (%s %s)", n.Name, n.Labels[mgmt.PropertyNodeType], tee)
+	kt, err := kbs.KBSTee(tee)
+	Expect(err).NotTo(HaveOccurred())
+	client := func() (*kbs.Client, kbs.Challenge) {
+		c, err := kbs.New(s.KBS.URL, kbs.Options{CAPEM: s.KBS.CAPEM})
+		Expect(err).NotTo(HaveOccurred(), "KBS client")
+		DeferCleanup(c.Close)
+		ch, err := c.Auth(ctx, kt)
+		Expect(err).NotTo(HaveOccurred(), "KBS auth for %s", kt)
+		return c, ch
+	}
+	var bad []string
+	a, chA := client()
+	b, chB := client()
+	if chA.Nonce == chB.Nonce {
+		bad = append(bad, fmt.Sprintf("%s: two /auth challenges carried the same nonce %q: guests share one fixed nonce", who, chA.Nonce))
+	}
+	rd, err := a.ReportData()
+	Expect(err).NotTo(HaveOccurred(), "REPORT_DATA for the KBS challenge")
+	pp := s.probePod("kbs-"+n.Name, class, map[string]string{"kubernetes.io/hostname": n.Name}, nil,
+		"attest", "--no-submit", "--report-data", hex.EncodeToString(rd[:]))
+	if class == "" { // a Confidential VM node: past the taint that keeps other pods off it
+		pp.Spec.Tolerations = tolerateAll
+	}
+	_, r := s.runProbe(ctx, ns, pp)
+	if r.Evidence == "" {
+		return append(bad, fmt.Sprintf("%s: no evidence for the KBS handshake from the probe: %s", who, r.Reason))
+	}
+	ev, err := r.EvidenceOf()
+	Expect(err).NotTo(HaveOccurred(), "%s: the probe's evidence", who)
+	// The floor: the probe bound the evidence to the client's REPORT_DATA
+	// (so a refusal below is the KBS's doing) and it is no debug guest.
+	if err := floor.Check(tee, ev.Raw, rd[:]); err != nil {
+		return append(bad, fmt.Sprintf("%s: the probe's evidence is below the floor: %v", who, err))
+	}
+	primary, err := kbs.PrimaryEvidence(ev)
+	Expect(err).NotTo(HaveOccurred(), "%s: KBS primary evidence", who)
+	genuine := kbs.Attestation{RuntimeData: kbs.RuntimeData{Nonce: chA.Nonce, TeePubKey: a.PublicKey()},
+		TeeEvidence: kbs.CompositeEvidence{PrimaryEvidence: primary}}
+	refused := func(err error) bool {
+		var ke *kbs.Error
+		return errors.As(err, &ke)
+	}
+	// The same evidence, in its own session, with another session's key:
+	// a KBS that does not hash the tee-pubkey into the expected REPORT_DATA
+	// would encrypt the secret to whoever sent it.
+	otherKey := genuine
+	otherKey.RuntimeData.TeePubKey = b.PublicKey()
+	switch _, err := a.PostAttestation(ctx, otherKey); {
+	case err == nil:
+		bad = append(bad, fmt.Sprintf("%s: the KBS accepted a bad variant: REPORT_DATA not bound to the tee-pubkey (the evidence passed with another key)", who))
+	case !refused(err):
+		bad = append(bad, fmt.Sprintf("%s: submitting the evidence with another tee-pubkey: %v", who, err))
+	default:
+		if _, err := a.Resource(ctx, secret.repo, secret.typ, secret.tag); !refused(err) {
+			bad = append(bad, fmt.Sprintf("%s: the KBS did not refuse the spec's secret to a session whose attestation it refused (%v)", who, err))
+		}
+	}
+	if _, err := a.PostAttestation(ctx, genuine); err != nil {
+		bad = append(bad, fmt.Sprintf("%s: the KBS refused the genuine attestation (%v): its refusals prove nothing", who, err))
+	} else {
+		got, err := a.Resource(ctx, secret.repo, secret.typ, secret.tag)
+		sum := sha256.Sum256(got)
+		switch {
+		case err != nil:
+			bad = append(bad, fmt.Sprintf("%s: the genuine session did not get the spec's secret %s: %v", who, secret.path, err))
+		case hex.EncodeToString(sum[:]) != secret.sha256:
+			bad = append(bad, fmt.Sprintf("%s: the resource released to the genuine session is not the spec's secret %s", who, secret.path))
+		}
+	}
+	// The genuine attestation replayed as it is in a new session: its
+	// nonce was the other session's.
+	c, _ := client()
+	switch _, err := c.PostAttestation(ctx, genuine); {
+	case err == nil:
+		bad = append(bad, fmt.Sprintf("%s: the KBS accepted a bad variant: reused nonce (an attestation replayed in a new session passed)", who))
+	case !refused(err):
+		bad = append(bad, fmt.Sprintf("%s: replaying the attestation in a new session: %v", who, err))
+	default:
+		if _, err := c.Resource(ctx, secret.repo, secret.typ, secret.tag); !refused(err) {
+			bad = append(bad, fmt.Sprintf("%s: the KBS did not refuse the spec's secret to a session whose attestation it refused (%v)", who, err))
+		}
+	}
+	return bad
+}
 
 // freshEvidence is a node's evidence from the re-attestation probe.
 type freshEvidence struct {

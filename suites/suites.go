@@ -90,7 +90,8 @@ var (
 	tdxNodeFaults = []string{"properties-not-labelled", "labels-copied-from-other-type"}
 	snpNodeFaults = []string{"properties-not-labelled", "labels-copied-from-other-type"}
 	kataFaults    = []string{"kata-handler-missing", "egress-denied", "attestation-service-down", "probe-evidence-replayed",
-		"pod-attestation-skipped", "pod-verdict-reused", "gate-admits-unattested", "netpol-not-enforced", "kata-guests-share-evidence"}
+		"pod-attestation-skipped", "pod-verdict-reused", "gate-admits-unattested", "netpol-not-enforced", "kata-guests-share-evidence",
+		"kata-starts-on-failure", "kata-attests-after-start"}
 	allNodeFaults = framework.Faults(tdxImageFaults, snpImageFaults, tdxNodeFaults)
 	// A CVM that skipped or ignored its gate.
 	cvmFaults = []string{"cvm-gate-ignored", "cvm-no-gate-trace"}

@@ -152,33 +152,54 @@ func (c *Client) Auth(ctx context.Context, tee string) (Challenge, error) {
 	return ch, nil
 }
 
-// Attest answers the challenge of the last Auth: it computes REPORT_DATA
-// (ReportData of the nonce, this client's key and no additional evidence),
-// asks evidence for it, and posts the Attestation. It returns the token.
-func (c *Client) Attest(ctx context.Context, evidence EvidenceFunc) (string, error) {
+// ReportData is the REPORT_DATA this client binds its evidence to for the
+// challenge of the last Auth: ReportDataWith the challenge's selected hash,
+// its nonce, this client's key and no additional evidence.
+func (c *Client) ReportData() ([64]byte, error) {
 	c.mu.Lock()
 	ch := c.challenge
 	c.mu.Unlock()
 	if ch == nil {
-		return "", errors.New("kbs attest: no challenge: call Auth first")
+		return [64]byte{}, errors.New("kbs attest: no challenge: call Auth first")
 	}
-	alg := selectedHash(ch.ExtraParams)
-	rd, err := ReportDataWith(alg, ch.Nonce, c.key.PublicKey(), "")
+	rd, err := ReportDataWith(selectedHash(ch.ExtraParams), ch.Nonce, c.key.PublicKey(), "")
 	if err != nil {
-		return "", fmt.Errorf("kbs attest: %w", err)
+		return rd, fmt.Errorf("kbs attest: %w", err)
 	}
+	return rd, nil
+}
+
+// Attest answers the challenge of the last Auth: it computes REPORT_DATA
+// (ReportData), asks evidence for it, and posts the Attestation. It
+// returns the token.
+func (c *Client) Attest(ctx context.Context, evidence EvidenceFunc) (string, error) {
+	rd, err := c.ReportData()
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	nonce := c.challenge.Nonce
+	c.mu.Unlock()
 	primary, err := evidence(rd)
 	if err != nil {
 		return "", fmt.Errorf("kbs attest: evidence: %w", err)
 	}
-	if !json.Valid(primary) {
-		return "", errors.New("kbs attest: the primary evidence is not JSON")
-	}
-	body, err := json.Marshal(Attestation{
+	return c.PostAttestation(ctx, Attestation{
 		InitData:    c.opts.InitData,
-		RuntimeData: RuntimeData{Nonce: ch.Nonce, TeePubKey: c.key.PublicKey()},
+		RuntimeData: RuntimeData{Nonce: nonce, TeePubKey: c.key.PublicKey()},
 		TeeEvidence: CompositeEvidence{PrimaryEvidence: primary, AdditionalEvidence: ""},
 	})
+}
+
+// PostAttestation posts att as it is to /attest in this client's session
+// and returns the token. Attest builds the genuine one; a tester posts
+// crafted ones (another session's nonce, another key) to see them refused.
+// A refusal is an *Error.
+func (c *Client) PostAttestation(ctx context.Context, att Attestation) (string, error) {
+	if !json.Valid(att.TeeEvidence.PrimaryEvidence) {
+		return "", errors.New("kbs attest: the primary evidence is not JSON")
+	}
+	body, err := json.Marshal(att)
 	if err != nil {
 		return "", err
 	}

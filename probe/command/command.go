@@ -92,7 +92,7 @@ func (c *common) finish(cmd *cobra.Command, r probe.Result) error {
 }
 
 func (c *common) attestCmd() *cobra.Command {
-	var service, caFile, nonceHex string
+	var service, caFile, nonceHex, reportDataHex string
 	var noSubmit bool
 	var discover bool
 	cmd := &cobra.Command{
@@ -107,7 +107,11 @@ can verify the evidence itself.
 
 --discover uses $CCTEST_ATTESTATION_URL, else https://attestation.cctest-system.svc:8443;
 the CA is --ca-file, else $CCTEST_ATTESTATION_CA (PEM), else the pod's
-service-account CA.`,
+service-account CA.
+
+--report-data HEX (with --no-submit) asks the device for evidence with this
+REPORT_DATA (at most 64 bytes, zero-padded) instead: for a caller that binds
+evidence itself, e.g. a KBS client's SHA-384 of its runtime data.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if service != "" && discover {
@@ -120,8 +124,15 @@ service-account CA.`,
 					return c.usage(cmd, "attest", fmt.Sprintf("--nonce %q: want hex", nonceHex))
 				}
 			}
+			var rd []byte
+			if reportDataHex != "" {
+				var err error
+				if rd, err = hex.DecodeString(reportDataHex); err != nil || len(rd) == 0 || len(rd) > 64 {
+					return c.usage(cmd, "attest", fmt.Sprintf("--report-data %q: want 1 to 64 bytes in hex", reportDataHex))
+				}
+			}
 			return c.finish(cmd, probe.Attest(cmd.Context(), c.env, probe.AttestOptions{
-				ServiceURL: service, CAFile: caFile, Nonce: nonce, NoSubmit: noSubmit, Node: c.node, PodUID: c.podUID, Timeout: c.timeout}))
+				ServiceURL: service, CAFile: caFile, Nonce: nonce, NoSubmit: noSubmit, ReportData: rd, Node: c.node, PodUID: c.podUID, Timeout: c.timeout}))
 		},
 	}
 	f := cmd.Flags()
@@ -129,7 +140,8 @@ service-account CA.`,
 	f.BoolVar(&discover, "discover", false, "find the service in-cluster ($CCTEST_ATTESTATION_URL or the cctest-system convention)")
 	f.StringVar(&caFile, "ca-file", "", "CA bundle the service's certificate chains to")
 	f.StringVar(&nonceHex, "nonce", "", "nonce (hex) from the attestation service's challenge; default: ask the service")
-	f.BoolVar(&noSubmit, "no-submit", false, "return the evidence without submitting it (needs --nonce): the caller submits it")
+	f.BoolVar(&noSubmit, "no-submit", false, "return the evidence without submitting it (needs --nonce or --report-data): the caller submits it")
+	f.StringVar(&reportDataHex, "report-data", "", "REPORT_DATA (hex, at most 64 bytes) for the evidence, instead of binding --nonce (needs --no-submit)")
 	return cmd
 }
 

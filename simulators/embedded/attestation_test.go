@@ -366,6 +366,34 @@ func TestAttestationFaults(t *testing.T) {
 			t.Fatalf("the KBS did not refuse replayed evidence: %q", msg)
 		}
 	})
+	// A runtime that creates the container although the guest could not
+	// unseal its secret: it starts with the sealed value.
+	t.Run(FaultKataStartsOnFailure, func(t *testing.T) {
+		p := start(t, faults.Set{FaultKataStartsOnFailure: true})
+		namespace(t, p.Tenant, "deny")
+		defaultDenyEgress(t, p.Tenant, "deny")
+		pod := probePod("guest", "kata-qemu-tdx", "tdx", nil, "guest", "--env", "SECRET")
+		sealed(t, p, "deny", pod)
+		create(t, p.Tenant, "deny", pod)
+		if _, r := finished(t, p.Tenant, "deny", "guest"); r.Pass || !r.EnvSealed {
+			t.Errorf("the container did not start with the sealed value: %+v", r)
+		}
+		if evs := events(p.Tenant, "deny", "guest", "Failed"); len(evs) != 0 {
+			t.Errorf("Failed events although the container was created: %v", evs[0].Message)
+		}
+	})
+	// A runtime that unseals only after creating the container: the guest
+	// can fetch the secret, but the process started with the sealed value.
+	t.Run(FaultKataAttestsAfterStart, func(t *testing.T) {
+		p := start(t, faults.Set{FaultKataAttestsAfterStart: true})
+		namespace(t, p.Tenant, "open")
+		pod := probePod("guest", "kata-qemu-tdx", "tdx", nil, "guest", "--env", "SECRET", "--resource", "cctest/open/guest")
+		sealed(t, p, "open", pod)
+		create(t, p.Tenant, "open", pod)
+		if _, r := finished(t, p.Tenant, "open", "guest"); r.Pass || !r.EnvSealed || r.ResourceSHA256 == "" {
+			t.Errorf("want the resource fetched and the env still sealed at start: %+v", r)
+		}
+	})
 	// A service that accepts everything hides the replay; the spec's own
 	// verification of the probe's evidence does not.
 	t.Run(attestation.FaultAcceptsAll+"+"+tee.FaultProbeEvidenceReplayed, func(t *testing.T) {

@@ -11,6 +11,8 @@ var (
 	FaultKataGuestsShareEvidence  = faults.Declare("kata-guests-share-evidence", "every Kata pod on a host attests with the host's one TEE device (the host image's measurement) instead of its own guest VM's")
 	FaultVNodeNoUserNS            = faults.Declare("vnode-no-userns", "the vnode runtime runs pods without a user namespace (an identity uid map): vNode pods run as host root")
 	FaultNetpolNotEnforced        = faults.Declare("netpol-not-enforced", "the pod network ignores NetworkPolicies: every destination is reachable whatever default-deny says")
+	FaultKataStartsOnFailure      = faults.Declare("kata-starts-on-failure", "the Kata runtime creates a pod's containers although its guest could not unseal their secrets (the KBS refused it, or could not be reached): they start with the sealed value in their environment")
+	FaultKataAttestsAfterStart    = faults.Declare("kata-attests-after-start", "the Kata runtime creates a pod's containers first, with the sealed values in their environment, and has the guest attest and unseal only afterwards")
 	FaultPodVerdictReused         = faults.Declare("pod-verdict-reused", "the Kata runtime hands every later guest the secrets the first guest unsealed (by variable name), without attesting it: a pod starts with a secret it never attested for")
 )
 

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	proto "github.com/cctest/cctest/attest/kbs"
 	"github.com/cctest/cctest/attest/policy"
+	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/internal/testpolicy"
 	"github.com/cctest/cctest/simulators/tee"
 	"github.com/cctest/cctest/simulators/tee/simdevice"
@@ -513,5 +515,90 @@ func TestAdminAPI(t *testing.T) {
 	s.ServeHTTP(rec, req)
 	if rec.Code != 401 || !strings.Contains(rec.Body.String(), "DenyAll") {
 		t.Errorf("no admin key: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// The handshake battery a KBS client outside the guest runs (the spec's):
+// two sessions get different nonces; evidence bound to session A's nonce
+// and key passes only with that key, only in session A; a session whose
+// attestation was refused gets no resource. Each handshake fault lets
+// exactly its variant through.
+func TestHandshakeBattery(t *testing.T) {
+	ctx := context.Background()
+	type outcome struct{ sameNonce, otherKeyPassed, replayPassed, refusedGotResource bool }
+	run := func(t *testing.T, fs faults.Set) outcome {
+		f := start(t, Config{Faults: fs})
+		if err := f.srv.PutResource("cctest", "battery", "secret", []byte("s3cr3t")); err != nil {
+			t.Fatal(err)
+		}
+		var o outcome
+		a, b, c := f.client(t), f.client(t), f.client(t)
+		chA, err := a.Auth(ctx, proto.TeeTDX)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chB, err := b.Auth(ctx, proto.TeeTDX)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.sameNonce = chA.Nonce == chB.Nonce
+		rd, err := a.ReportData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rd != proto.ReportData(chA.Nonce, a.PublicKey(), "") {
+			t.Fatal("ReportData is not the protocol's REPORT_DATA of the challenge")
+		}
+		primary, err := evidenceOf(tdxMachine)(rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		genuine := proto.Attestation{RuntimeData: proto.RuntimeData{Nonce: chA.Nonce, TeePubKey: a.PublicKey()},
+			TeeEvidence: proto.CompositeEvidence{PrimaryEvidence: primary}}
+		otherKey := genuine
+		otherKey.RuntimeData.TeePubKey = b.PublicKey()
+		_, err = a.PostAttestation(ctx, otherKey)
+		o.otherKeyPassed = err == nil
+		if !o.otherKeyPassed {
+			wantErr(t, err, 401, proto.ErrAttestationError, "REPORT_DATA")
+			// Trustee keeps a session whose attestation failed: the
+			// genuine one still passes in it.
+			if _, err := a.PostAttestation(ctx, genuine); err != nil {
+				t.Fatalf("genuine after the refused variant: %v", err)
+			}
+			got, err := a.Resource(ctx, "cctest", "battery", "secret")
+			if err != nil || string(got) != "s3cr3t" {
+				t.Fatalf("resource: %q %v", got, err)
+			}
+		}
+		if _, err := c.Auth(ctx, proto.TeeTDX); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.PostAttestation(ctx, genuine)
+		o.replayPassed = err == nil
+		if err == nil {
+			return o
+		}
+		_, err = c.Resource(ctx, "cctest", "battery", "secret")
+		var ke *proto.Error
+		o.refusedGotResource = !errors.As(err, &ke)
+		return o
+	}
+	for name, want := range map[string]outcome{
+		"":                         {},
+		FaultAcceptsReusedNonce:    {replayPassed: true},
+		FaultFixedNonce:            {sameNonce: true, replayPassed: true},
+		FaultReportDataUnbound:     {otherKeyPassed: true},
+		FaultIgnoresResourcePolicy: {},
+	} {
+		t.Run("fault="+name, func(t *testing.T) {
+			fs := faults.Set{}
+			if name != "" {
+				fs[name] = true
+			}
+			if got := run(t, fs); got != want {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+		})
 	}
 }

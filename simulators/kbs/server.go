@@ -24,6 +24,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -63,7 +64,9 @@ type Config struct {
 	// MaxSessions bounds memory (default 10000; the oldest go first).
 	MaxSessions int
 	// Faults: kbs-ignores-resource-policy releases resources to any
-	// attested session, whatever the appraisal said.
+	// attested session, whatever the appraisal said; kbs-accepts-reused-nonce,
+	// kbs-fixed-nonce and kbs-reportdata-unbound break the handshake's
+	// freshness and key binding (faults.go).
 	Faults faults.Set
 	Now    func() time.Time
 	Log    func(format string, args ...any)
@@ -320,6 +323,9 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 		authFail(w, err.Error())
 		return
 	}
+	if s.cfg.Faults.Has(FaultFixedNonce) {
+		nonce = fixedNonce[:]
+	}
 	rand.Read(id)
 	now := s.cfg.Now()
 	sess := &session{id: hex.EncodeToString(id), tee: req.Tee, nonce: stdB64(nonce), expires: now.Add(s.cfg.SessionTTL)}
@@ -338,6 +344,9 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	setCookie(w, sess)
 	writeJSON(w, proto.Challenge{Nonce: sess.nonce, ExtraParams: json.RawMessage(`""`)})
 }
+
+// fixedNonce is the kbs-fixed-nonce fault's one nonce for every session.
+var fixedNonce = sha256.Sum256([]byte("cctest kbs-fixed-nonce"))
 
 // setCookie writes Trustee's cookie: name, value and Expires, no Path.
 func setCookie(w http.ResponseWriter, sess *session) {
@@ -401,7 +410,11 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, proto.AttestationToken{Token: token})
 		return
 	}
-	if att.RuntimeData.Nonce != sess.nonce {
+	nonce := sess.nonce
+	if s.cfg.Faults.Has(FaultAcceptsReusedNonce) {
+		nonce = att.RuntimeData.Nonce // whatever the client says it was challenged with
+	}
+	if att.RuntimeData.Nonce != nonce {
 		attestFail(w, "the nonce in the handshake session is different from the client side in KBS protocol's Attestation message")
 		return
 	}
@@ -427,8 +440,15 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) {
 		attestFail(w, "verify TEE evidence failed: "+err.Error())
 		return
 	}
-	rd := proto.ReportData(sess.nonce, att.RuntimeData.TeePubKey, "")
+	rd := proto.ReportData(nonce, att.RuntimeData.TeePubKey, "")
 	vd := s.cfg.Verifier.Verify(ev, s.cfg.Policy, rd[:])
+	if s.cfg.Faults.Has(FaultReportDataUnbound) {
+		// The evidence's own REPORT_DATA is taken as the expected one.
+		if own, err := hex.DecodeString(vd.ReportData); err == nil && len(own) == len(rd) {
+			copy(rd[:], own)
+			vd = s.cfg.Verifier.Verify(ev, s.cfg.Policy, rd[:])
+		}
+	}
 	if !vd.Pass && failedIntegrity(vd) {
 		s.record(sess, "refused", vd.Reason, vd)
 		s.cfg.Log("kbs: session %s: attest refused: %s", sess.id, vd.Reason)
