@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"sync"
 	"time"
+
+	pb "github.com/google/go-tdx-guest/proto/tdx"
 )
 
 // chainCache remembers certificate chains the libraries verified in full,
@@ -25,10 +27,13 @@ type chainEntry struct {
 	trustRoot           string
 	simulated           bool
 	fmspc, ppid         string
-	attestKey           *ecdsa.PublicKey  // TDX: verifies the quote signature
-	ek                  *x509.Certificate // SNP: the VCEK or VLEK, verifies the report signature
-	tcb                 *TDXTCBStatus     // TDX with collateral: the TCB evaluation
-	forecast            *TDXTCBForecast   // and the forecast under the early TCB info
+	attestKey           *ecdsa.PublicKey // TDX: verifies the quote signature
+	// TDX: go-tdx-guest's parse of the signed data (attestation key and
+	// certification data; read only), reused for quotes that share them.
+	signedData *pb.Ecdsa256BitQuoteV4AuthData
+	ek         *x509.Certificate // SNP: the VCEK or VLEK, verifies the report signature
+	tcb        *TDXTCBStatus     // TDX with collateral: the TCB evaluation
+	forecast   *TDXTCBForecast   // and the forecast under the early TCB info
 }
 
 func newChainCache(max int) *chainCache {
