@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cctest/cctest/simulators/tee"
 	pb "github.com/google/go-tdx-guest/proto/tdx"
@@ -108,7 +109,7 @@ func TestCachedTDXVerifierRefusesTamperedAndOtherChains(t *testing.T) {
 		// (and the reverse): the signature is over the other bytes.
 		other := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "cached-other", QuoteVersion: version, BodyType: tee.TDXBody15}), testNonce)
 		spliced := good
-		spliced.Raw = append(bytes.Clone(other.Raw[:sig]), raw[sig:]...)
+		spliced.Raw = append(bytes.Clone(other.Raw[:q.signedEnd]), raw[q.signedEnd:]...)
 		requireFail(t, v.Verify(spliced, p, testNonce[:]), "verify", "unable to verify message digest")
 		// The other machine's own quote: another chain, verified in full.
 		if vd := v.Verify(other, p, testNonce[:]); vd.ChainCached {
@@ -129,5 +130,45 @@ func TestCachedTDXVerifierRefusesTamperedAndOtherChains(t *testing.T) {
 				requireFail(t, vd, "verify", "")
 			}
 		}
+	}
+}
+
+// The hash only picks a slot: a key that collides with an entry's hash but
+// differs in any byte, root or collateral setting is a miss.
+func TestChainCacheNeedsEqualKeys(t *testing.T) {
+	c := newChainCache(8)
+	p := offlinePolicy(t, "tdx-simulated.yaml")
+	now := time.Now()
+	chain := []byte("attestation key and certification data")
+	k := newCacheKey("tdx", p, chain, nil)
+	c.put(k, &chainEntry{notBefore: now.Add(-time.Hour), notAfter: now.Add(time.Hour)})
+	chain[0] ^= 1 // the entry holds a copy, not the caller's bytes
+	if c.get(k, now) != nil {
+		t.Fatal("hit after the key's bytes changed")
+	}
+	chain[0] ^= 1
+	if c.get(k, now) == nil {
+		t.Fatal("miss with the same key")
+	}
+	collide := func(edit func(*cacheKey)) cacheKey {
+		o := k.clone()
+		edit(&o)
+		o.hash = k.hash
+		return o
+	}
+	pc := editedPolicy(t, "tdx-simulated.yaml", withCollateral)
+	for name, o := range map[string]cacheKey{
+		"other bytes":      collide(func(o *cacheKey) { o.parts[0] = []byte("attestation key and certification dat4") }),
+		"other part split": collide(func(o *cacheKey) { o.parts = [][]byte{chain[:5], chain[5:]} }),
+		"other TEE":        collide(func(o *cacheKey) { o.tee = "snp" }),
+		"other roots":      collide(func(o *cacheKey) { o.roots = []string{"vendor"} }),
+		"other collateral": collide(func(o *cacheKey) { o.coll = pc.Collateral }),
+	} {
+		if c.get(o, now) != nil {
+			t.Errorf("%s: hit", name)
+		}
+	}
+	if c.get(k, now.Add(2*time.Hour)) != nil {
+		t.Error("hit after the entry expired")
 	}
 }

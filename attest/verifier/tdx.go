@@ -50,7 +50,7 @@ type tdxQuote struct {
 	// signature (64) || attestation key (64) || certification data.
 	signedEnd int
 	// The chain cache's key for this quote, and its entry on a hit.
-	key    [32]byte
+	key    cacheKey
 	cached *chainEntry
 }
 
@@ -351,11 +351,9 @@ func (v *Verifier) parseTDX(raw []byte, p *policy.Policy, now time.Time) (*tdxQu
 // collateral settings, the attestation key and the certification data (QE
 // report, its signature, QE authentication data, PCK chain), and with
 // collateral on the body fields the TCB evaluation reads.
-func tdxCacheKey(raw []byte, q *tdxQuote, p *policy.Policy) [32]byte {
+func tdxCacheKey(raw []byte, q *tdxQuote, p *policy.Policy) cacheKey {
 	sig := q.sigStart()
-	platform := raw[sig+64 : sig+q.signedSize]
-	return cacheKey([]byte("tdx"), []byte(fmt.Sprint(p.TrustRoots, p.Collateral)), platform,
-		collateralBodyFields(p, q))
+	return newCacheKey("tdx", p, raw[sig+64:sig+q.signedSize], collateralBodyFields(p, q))
 }
 
 // tdxVerify runs go-tdx-guest verify, or on a cache hit checks only the
@@ -568,15 +566,15 @@ func (v *Verifier) rootNames(p *policy.Policy, tee string) []string {
 }
 
 func bitCheck(name string, set bool, field, failDetail string) Check {
-	c := Check{Name: name, Expected: "off (" + field + " clear)", Measured: map[bool]string{true: "on", false: "off"}[set], Pass: !set}
+	c := Check{Name: name, Expected: "off (" + field + " clear)", Measured: "off", Pass: !set}
 	if set {
-		c.Detail = failDetail
+		c.Measured, c.Detail = "on", failDetail
 	}
 	return c
 }
 
 func tdxMeasurementCheck(vd *Verdict, body *pb.TDQuoteBody, p *policy.Policy, log *eventlog.Log) *policy.TDXMeasurement {
-	c := Check{Name: "measurement", Measured: "mrtd " + hex.EncodeToString(body.GetMrTd())}
+	c := Check{Name: "measurement", Measured: "mrtd " + vd.Measurement}
 	var names []string
 	var matched *policy.TDXMeasurement
 	for i := range p.TDX.AllowedMeasurements {
