@@ -1,11 +1,17 @@
 package verifier
 
 import (
+	"bytes"
 	"crypto/ecdsa"
-	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
+	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/cctest/cctest/attest/policy"
+	pb "github.com/google/go-tdx-guest/proto/tdx"
 )
 
 // chainCache remembers certificate chains the libraries verified in full,
@@ -13,14 +19,15 @@ import (
 // and attestation key; SNP: same VCEK or VLEK) costs one signature check over the
 // report. Entries are keyed by everything the full verification depended
 // on except the report itself, and expire with the chain (or the collateral
-// TTL when collateral was checked).
+// TTL when collateral was checked). Only successful verifications are put.
 type chainCache struct {
 	mu  sync.RWMutex
-	m   map[[32]byte]*chainEntry
+	m   map[uint64]*chainEntry
 	max int
 }
 
 type chainEntry struct {
+	key                 cacheKey // a copy: a hit needs these exact bytes
 	notBefore, notAfter time.Time
 	trustRoot           string
 	simulated           bool
@@ -29,50 +36,89 @@ type chainEntry struct {
 	ek                  *x509.Certificate // SNP: the VCEK or VLEK, verifies the report signature
 	tcb                 *TDXTCBStatus     // TDX with collateral: the TCB evaluation
 	forecast            *TDXTCBForecast   // and the forecast under the early TCB info
+	// TDX: go-tdx-guest's parse of the signed data (attestation key and
+	// certification data; read only), reused for quotes that share them.
+	signedData *pb.Ecdsa256BitQuoteV4AuthData
 }
 
 func newChainCache(max int) *chainCache {
-	return &chainCache{m: map[[32]byte]*chainEntry{}, max: max}
+	return &chainCache{m: map[uint64]*chainEntry{}, max: max}
 }
 
-func cacheKey(parts ...[]byte) [32]byte {
-	h := sha256.New()
-	for _, p := range parts {
+// cacheKey names what a full verification read besides the report: the
+// TEE, the policy's trust roots and collateral settings, and the bytes
+// (TDX: attestation key and certification data; SNP: the VCEK or VLEK).
+// The hash only picks the slot; a hit needs every field equal to the
+// entry's copy, so no hash collision can stand in for a verification.
+type cacheKey struct {
+	hash  uint64
+	tee   string
+	roots []string
+	coll  policy.Collateral
+	parts [][]byte
+}
+
+var cacheSeed = maphash.MakeSeed()
+
+func newCacheKey(tee string, p *policy.Policy, parts ...[]byte) cacheKey {
+	var h maphash.Hash
+	h.SetSeed(cacheSeed)
+	h.WriteString(tee)
+	for _, b := range parts {
 		var n [8]byte
-		l := len(p)
-		for i := range n {
-			n[i] = byte(l >> (8 * i))
-		}
+		binary.LittleEndian.PutUint64(n[:], uint64(len(b)))
 		h.Write(n[:])
-		h.Write(p)
+		h.Write(b)
 	}
-	var k [32]byte
-	copy(k[:], h.Sum(nil))
+	return cacheKey{hash: h.Sum64(), tee: tee, roots: p.TrustRoots, coll: p.Collateral, parts: parts}
+}
+
+func (k *cacheKey) equal(o *cacheKey) bool {
+	if k.hash != o.hash || k.tee != o.tee || k.coll != o.coll || !slices.Equal(k.roots, o.roots) || len(k.parts) != len(o.parts) {
+		return false
+	}
+	for i := range k.parts {
+		if !bytes.Equal(k.parts[i], o.parts[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// clone copies what the key points into (the caller's evidence and policy).
+func (k cacheKey) clone() cacheKey {
+	k.roots = slices.Clone(k.roots)
+	parts := make([][]byte, len(k.parts))
+	for i, b := range k.parts {
+		parts[i] = bytes.Clone(b)
+	}
+	k.parts = parts
 	return k
 }
 
-func (c *chainCache) get(k [32]byte, now time.Time) *chainEntry {
+func (c *chainCache) get(k cacheKey, now time.Time) *chainEntry {
 	if c == nil {
 		return nil
 	}
 	c.mu.RLock()
-	e := c.m[k]
+	e := c.m[k.hash]
 	c.mu.RUnlock()
-	if e == nil || now.Before(e.notBefore) || now.After(e.notAfter) {
+	if e == nil || !e.key.equal(&k) || now.Before(e.notBefore) || now.After(e.notAfter) {
 		return nil
 	}
 	return e
 }
 
-func (c *chainCache) put(k [32]byte, e *chainEntry) {
+func (c *chainCache) put(k cacheKey, e *chainEntry) {
 	if c == nil {
 		return
 	}
+	e.key = k.clone()
 	c.mu.Lock()
 	if len(c.m) >= c.max {
-		c.m = map[[32]byte]*chainEntry{} // simple bound: start over
+		c.m = map[uint64]*chainEntry{} // simple bound: start over
 	}
-	c.m[k] = e
+	c.m[k.hash] = e // a colliding older entry is replaced
 	c.mu.Unlock()
 }
 

@@ -276,8 +276,7 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 	}
 	chain := att.GetCertificateChain()
 	ek := endorsementKey(att)
-	key := cacheKey([]byte("snp"), []byte(fmt.Sprint(p.TrustRoots, p.Collateral)), ek,
-		[]byte(vd.ProductLine), []byte{byte(att.GetReport().GetSignerInfo())})
+	key := newCacheKey("snp", p, ek, []byte(vd.ProductLine), []byte{byte(att.GetReport().GetSignerInfo())})
 	if e := v.cache.get(key, now); e != nil && len(ek) > 0 {
 		vd.ChainCached = true
 		vd.TrustRoot, vd.Simulated = e.trustRoot, e.simulated

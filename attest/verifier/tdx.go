@@ -49,6 +49,9 @@ type tdxQuote struct {
 	// body descriptor || body); the signed-data size field follows, then
 	// signature (64) || attestation key (64) || certification data.
 	signedEnd int
+	// The chain cache's key for this quote, and its entry on a hit.
+	key    cacheKey
+	cached *chainEntry
 }
 
 // Quote layout (Intel DCAP sgx_quote4_t / sgx_quote5_t).
@@ -75,6 +78,15 @@ func (q *tdxQuote) format() string {
 // parseTDXQuote checks the layout first, so truncated or foreign input is
 // named precisely, then lets go-tdx-guest parse it.
 func parseTDXQuote(raw []byte) (*tdxQuote, error) {
+	q, err := tdxLayout(raw)
+	if err != nil {
+		return nil, err
+	}
+	return q.parseLibrary(raw)
+}
+
+// tdxLayout checks the quote's layout and finds its signed parts.
+func tdxLayout(raw []byte) (*tdxQuote, error) {
 	if len(raw) < tdxHeaderSize {
 		return nil, fmt.Errorf("quote is %d bytes, shorter than the %d-byte header", len(raw), tdxHeaderSize)
 	}
@@ -107,6 +119,92 @@ func parseTDXQuote(raw []byte) (*tdxQuote, error) {
 		return nil, fmt.Errorf("quote is %d bytes, truncated: its signed data (%d bytes declared) would end at %d",
 			len(raw), q.signedSize, q.sigStart()+q.signedSize)
 	}
+	return q, nil
+}
+
+// parseSigned reads the header, the TD report body and the signature at
+// their fixed offsets (tdxLayout fixed the sizes), slicing one copy of
+// them as go-tdx-guest's parser does; the certification data comes from
+// a cached parse of byte-identical bytes (parseCached). A test holds the
+// result equal to go-tdx-guest's parse of every quote version and body type.
+func (q *tdxQuote) parseSigned(raw []byte) (sig []byte) {
+	d := bytes.Clone(raw[:q.sigStart()+64])
+	next := func(n int) []byte {
+		f := d[:n:n]
+		d = d[n:]
+		return f
+	}
+	h := &pb.Header{}
+	h.Version = uint32(binary.LittleEndian.Uint16(next(2)))
+	h.AttestationKeyType = uint32(binary.LittleEndian.Uint16(next(2)))
+	h.TeeType = binary.LittleEndian.Uint32(next(4))
+	h.PceSvn = next(2)
+	h.QeSvn = next(2)
+	h.QeVendorId = next(16)
+	h.UserData = next(20)
+	var size int32
+	if q.bodyType != 0 {
+		next(2)
+		size = int32(binary.LittleEndian.Uint32(next(4)))
+	}
+	b := &pb.TDQuoteBody{}
+	b.TeeTcbSvn = next(16)
+	b.MrSeam = next(48)
+	b.MrSignerSeam = next(48)
+	b.SeamAttributes = next(8)
+	b.TdAttributes = next(8)
+	b.Xfam = next(8)
+	b.MrTd = next(48)
+	b.MrConfigId = next(48)
+	b.MrOwner = next(48)
+	b.MrOwnerConfig = next(48)
+	b.Rtmrs = [][]byte{next(48), next(48), next(48), next(48)}
+	b.ReportData = next(64)
+	if q.bodyType == tdxBody15 {
+		q.teeTcbSvn2, q.mrService = next(16), next(48)
+	}
+	next(4) // signed data size
+	sig = next(64)
+	q.header, q.body = h, b
+	if q.bodyType == 0 {
+		q.proto = &pb.QuoteV4{Header: h, TdQuoteBody: b, SignedDataSize: uint32(q.signedSize)}
+		return sig
+	}
+	q.proto = &pb.QuoteV5{Header: h, SignedDataSize: int32(q.signedSize), TdQuoteBodyDescriptor: &pb.TDQuoteBodyDescriptor{
+		TdQuoteBodyType: q.bodyType, TdQuoteBodySize: size,
+		TdQuoteBodyV5: &pb.TDQuoteBodyV5{
+			TeeTcbSvn: b.TeeTcbSvn, MrSeam: b.MrSeam, MrSignerSeam: b.MrSignerSeam, SeamAttributes: b.SeamAttributes,
+			TdAttributes: b.TdAttributes, Xfam: b.Xfam, MrTd: b.MrTd, MrConfigId: b.MrConfigId, MrOwner: b.MrOwner,
+			MrOwnerConfig: b.MrOwnerConfig, Rtmrs: b.Rtmrs, ReportData: b.ReportData,
+			TeeTcbSvn2: q.teeTcbSvn2, MrServiceTd: q.mrService,
+		},
+	}}
+	return sig
+}
+
+// parseCached completes parseSigned with the signed data go-tdx-guest
+// parsed from a quote whose attestation key and certification data are
+// byte for byte these (the cache key covers them), and this quote's own
+// signature; go-tdx-guest's structure checks then run on the result.
+func (q *tdxQuote) parseCached(raw []byte, cached *pb.Ecdsa256BitQuoteV4AuthData) error {
+	sig := q.parseSigned(raw)
+	q.signedData = &pb.Ecdsa256BitQuoteV4AuthData{Signature: sig,
+		EcdsaAttestationKey: cached.GetEcdsaAttestationKey(), CertificationData: cached.GetCertificationData()}
+	var extra []byte
+	if end := q.sigStart() + q.signedSize; end < len(raw) {
+		extra = bytes.Clone(raw[end:])
+	}
+	switch p := q.proto.(type) {
+	case *pb.QuoteV4:
+		p.SignedData, p.ExtraBytes = q.signedData, extra
+	case *pb.QuoteV5:
+		p.SignedData, p.ExtraBytes = q.signedData, extra
+	}
+	return safeErr("TDX quote", func() error { return tdxabi.CheckQuote(q.proto) })
+}
+
+// parseLibrary parses the whole quote with go-tdx-guest's parser.
+func (q *tdxQuote) parseLibrary(raw []byte) (*tdxQuote, error) {
 	parsed, err := safely("TDX quote", func() (any, error) { return tdxabi.QuoteToProto(raw) })
 	if err != nil {
 		return nil, err
@@ -144,7 +242,8 @@ func (q *tdxQuote) v4View() *pb.QuoteV4 {
 }
 
 func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expected []byte) {
-	q, err := parseTDXQuote(ev.Raw)
+	now := v.now()
+	q, err := v.parseTDX(ev.Raw, p, now)
 	if err != nil {
 		vd.add(Check{Name: "parse", Expected: "TDX quote v4 or v5", Detail: err.Error()})
 		return
@@ -159,7 +258,7 @@ func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	vd.TCB = hex.EncodeToString(body.GetTeeTcbSvn())
 	vd.ReportData = hex.EncodeToString(body.GetReportData())
 
-	v.tdxVerify(vd, ev.Raw, q, p)
+	v.tdxVerify(vd, ev.Raw, q, p, now)
 
 	vd.add(nonceCheck(body.GetReportData(), expected, p))
 	log := tdxEventLogCheck(vd, ev, body, p)
@@ -226,10 +325,40 @@ func tdx15Check(q *tdxQuote, name, field string, got, want []byte, floor bool) (
 	return c, true
 }
 
+// parseTDX parses the quote, and finds its cached chain: on a hit the
+// parts the cache key covers are not parsed again.
+func (v *Verifier) parseTDX(raw []byte, p *policy.Policy, now time.Time) (*tdxQuote, error) {
+	q, err := tdxLayout(raw)
+	if err != nil || v.cache == nil {
+		if err == nil {
+			q, err = q.parseLibrary(raw)
+		}
+		return q, err
+	}
+	q.parseSigned(raw) // for the key's body fields
+	q.key = tdxCacheKey(raw, q, p)
+	if q.cached = v.cache.get(q.key, now); q.cached != nil {
+		if err := q.parseCached(raw, q.cached.signedData); err != nil {
+			return nil, err
+		}
+		return q, nil
+	}
+	return q.parseLibrary(raw)
+}
+
+// tdxCacheKey covers everything the full verification read except the
+// header, the body and the signature over them: the policy's roots and
+// collateral settings, the attestation key and the certification data (QE
+// report, its signature, QE authentication data, PCK chain), and with
+// collateral on the body fields the TCB evaluation reads.
+func tdxCacheKey(raw []byte, q *tdxQuote, p *policy.Policy) cacheKey {
+	sig := q.sigStart()
+	return newCacheKey("tdx", p, raw[sig+64:sig+q.signedSize], collateralBodyFields(p, q))
+}
+
 // tdxVerify runs go-tdx-guest verify, or on a cache hit checks only the
 // quote signature with the attestation key the cached chain vouched for.
-func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Policy) {
-	now := v.now()
+func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Policy, now time.Time) {
 	c := Check{Name: "verify", Expected: "quote signature, QE report, PCK chain to " + strings.Join(v.rootNames(p, teename.TDX), " or ")}
 	if p.Collateral.Verify {
 		c.Expected += ", PCS TCB info and QE identity"
@@ -238,10 +367,7 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 		c.Expected += ", CRLs"
 	}
 	sig := q.sigStart()
-	platform := raw[sig+64 : sig+q.signedSize]
-	key := cacheKey([]byte("tdx"), []byte(fmt.Sprint(p.TrustRoots, p.Collateral)), platform,
-		collateralBodyFields(p, q))
-	if e := v.cache.get(key, now); e != nil {
+	if e := q.cached; e != nil {
 		vd.ChainCached = true
 		vd.TrustRoot, vd.Simulated = e.trustRoot, e.simulated
 		vd.FMSPC, vd.PPID = e.fmspc, e.ppid
@@ -339,8 +465,11 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 		na = now.Add(v.opts.CollateralTTL)
 	}
 	ak := q.signedData.GetEcdsaAttestationKey()
-	v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: name, simulated: simulated,
-		fmspc: vd.FMSPC, ppid: vd.PPID, tcb: tcb, forecast: forecast,
+	if v.cache == nil {
+		return
+	}
+	v.cache.put(q.key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: name, simulated: simulated,
+		fmspc: vd.FMSPC, ppid: vd.PPID, tcb: tcb, forecast: forecast, signedData: q.signedData,
 		attestKey: &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(ak[:32]), Y: new(big.Int).SetBytes(ak[32:])}})
 }
 
@@ -437,15 +566,15 @@ func (v *Verifier) rootNames(p *policy.Policy, tee string) []string {
 }
 
 func bitCheck(name string, set bool, field, failDetail string) Check {
-	c := Check{Name: name, Expected: "off (" + field + " clear)", Measured: map[bool]string{true: "on", false: "off"}[set], Pass: !set}
+	c := Check{Name: name, Expected: "off (" + field + " clear)", Measured: "off", Pass: !set}
 	if set {
-		c.Detail = failDetail
+		c.Measured, c.Detail = "on", failDetail
 	}
 	return c
 }
 
 func tdxMeasurementCheck(vd *Verdict, body *pb.TDQuoteBody, p *policy.Policy, log *eventlog.Log) *policy.TDXMeasurement {
-	c := Check{Name: "measurement", Measured: "mrtd " + hex.EncodeToString(body.GetMrTd())}
+	c := Check{Name: "measurement", Measured: "mrtd " + vd.Measurement}
 	var names []string
 	var matched *policy.TDXMeasurement
 	for i := range p.TDX.AllowedMeasurements {

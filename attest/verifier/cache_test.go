@@ -1,0 +1,174 @@
+package verifier
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cctest/cctest/simulators/tee"
+	pb "github.com/google/go-tdx-guest/proto/tdx"
+	tdxtestdata "github.com/google/go-tdx-guest/testing/testdata"
+	"google.golang.org/protobuf/proto"
+)
+
+// On a cache hit the header, body and signature are read at fixed offsets
+// and the signed data comes from the cached parse: the result must be
+// go-tdx-guest's own parse of the quote, for every version and body type
+// (and with trailing bytes after the signed data).
+func TestTDXCachedParseIsTheLibraryParse(t *testing.T) {
+	quotes := map[string][]byte{
+		"simulated v4":          tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "parse-v4"}), testNonce).Raw,
+		"simulated v5 TDX 1.0":  tdxV5(t, "parse-v5-10", tee.TDXBody10, tee.TDXOptions{}).Raw,
+		"simulated v5 TDX 1.5":  tdxV5(t, "parse-v5-15", tee.TDXBody15, tee.TDXOptions{}).Raw,
+		"Intel sample v4":       tdxtestdata.RawQuote,
+		"Intel sample v5":       tdxtestdata.RawQuoteV5,
+		"v4 with trailing data": append(bytes.Clone(tdxtestdata.RawQuote), 1, 2, 3),
+	}
+	for name, raw := range quotes {
+		t.Run(name, func(t *testing.T) {
+			lib, err := parseTDXQuote(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fast, err := tdxLayout(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The cached signed data is another quote's parse: only its
+			// attestation key and certification data may be reused.
+			other := proto.Clone(lib.signedData).(*pb.Ecdsa256BitQuoteV4AuthData)
+			other.Signature = bytes.Repeat([]byte{0xee}, 64)
+			if err := fast.parseCached(raw, other); err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(fast.proto.(proto.Message), lib.proto.(proto.Message)) {
+				t.Fatalf("cached parse differs from go-tdx-guest's:\n%v\n%v", fast.proto, lib.proto)
+			}
+			if !proto.Equal(fast.header, lib.header) || !proto.Equal(fast.body, lib.body) ||
+				!bytes.Equal(fast.teeTcbSvn2, lib.teeTcbSvn2) || !bytes.Equal(fast.mrService, lib.mrService) {
+				t.Fatal("cached parse's header, body or TDX 1.5 fields differ")
+			}
+			// The parse is a copy: the caller's buffer may be reused.
+			before := bytes.Clone(fast.body.GetReportData())
+			scratch := bytes.Clone(raw)
+			fast2, _ := tdxLayout(scratch)
+			_ = fast2.parseCached(scratch, other)
+			for i := range scratch {
+				scratch[i] = 0
+			}
+			if !bytes.Equal(fast2.body.GetReportData(), before) {
+				t.Fatal("cached parse aliases the input")
+			}
+		})
+	}
+}
+
+// After a good quote cached its chain, every tampered quote and every
+// quote with another chain is still refused: a changed byte in the
+// header, body or signature fails the signature check on the cache hit; a
+// changed byte anywhere the full verification read (attestation key, QE
+// report, its signature, QE authentication data, PCK chain) misses the
+// cache and fails the full verification; a chain that does not verify
+// never enters the cache.
+func TestCachedTDXVerifierRefusesTamperedAndOtherChains(t *testing.T) {
+	for _, version := range []uint16{4, 5} {
+		v := newTestVerifier(nil, nil)
+		p := offlinePolicy(t, "tdx-simulated.yaml")
+		m := tee.NewTDXMachine(tee.TDXOptions{Name: "cached-good", QuoteVersion: version, BodyType: tee.TDXBody15})
+		good := tdxEvidence(t, m, testNonce)
+		requirePass(t, v.Verify(good, p, testNonce[:]))
+		if vd := v.Verify(tdxEvidence(t, m, testNonce), p, testNonce[:]); !vd.ChainCached {
+			t.Fatalf("v%d: the second quote missed the cache", version)
+		} else {
+			requirePass(t, vd)
+		}
+		raw := good.Raw
+		q, err := tdxLayout(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := q.sigStart()
+		end := sig + q.signedSize
+		// Every byte of the signed region and the signed data, in steps.
+		for off := 0; off < end; off += 7 {
+			ev := good
+			ev.Raw = flip(raw, off)
+			vd := v.Verify(ev, p, testNonce[:])
+			if vd.Pass {
+				t.Fatalf("v%d: quote with byte %#x flipped passed (cached=%v)", version, off, vd.ChainCached)
+			}
+			if strings.HasPrefix(vd.Reason, "parse: ") {
+				continue // the layout checks refused it before any cache lookup
+			}
+			if inPlatform := off >= sig+64; inPlatform == vd.ChainCached {
+				t.Fatalf("v%d: byte %#x flipped: cached=%v, want %v", version, off, vd.ChainCached, !inPlatform)
+			}
+		}
+		// Another machine's header and body with this machine's signature
+		// (and the reverse): the signature is over the other bytes.
+		other := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "cached-other", QuoteVersion: version, BodyType: tee.TDXBody15}), testNonce)
+		spliced := good
+		spliced.Raw = append(bytes.Clone(other.Raw[:q.signedEnd]), raw[q.signedEnd:]...)
+		requireFail(t, v.Verify(spliced, p, testNonce[:]), "verify", "unable to verify message digest")
+		// The other machine's own quote: another chain, verified in full.
+		if vd := v.Verify(other, p, testNonce[:]); vd.ChainCached {
+			t.Fatalf("v%d: another machine's quote hit the first machine's entry", version)
+		} else {
+			requirePass(t, vd)
+		}
+		// Chains that fail, presented after good ones were cached, fail
+		// every time (a failure is never cached as a success).
+		for _, f := range []tee.Fault{tee.FaultUntrustedRoot, tee.FaultForgedChain, tee.FaultExpiredCert} {
+			bad := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "cached-good", QuoteVersion: version, BodyType: tee.TDXBody15,
+				Faults: []tee.Fault{f}}), testNonce)
+			for i := 0; i < 2; i++ {
+				vd := v.Verify(bad, p, testNonce[:])
+				if vd.Pass || vd.ChainCached {
+					t.Fatalf("v%d %s, try %d: pass=%v cached=%v", version, f, i, vd.Pass, vd.ChainCached)
+				}
+				requireFail(t, vd, "verify", "")
+			}
+		}
+	}
+}
+
+// The hash only picks a slot: a key that collides with an entry's hash but
+// differs in any byte, root or collateral setting is a miss.
+func TestChainCacheNeedsEqualKeys(t *testing.T) {
+	c := newChainCache(8)
+	p := offlinePolicy(t, "tdx-simulated.yaml")
+	now := time.Now()
+	chain := []byte("attestation key and certification data")
+	k := newCacheKey("tdx", p, chain, nil)
+	c.put(k, &chainEntry{notBefore: now.Add(-time.Hour), notAfter: now.Add(time.Hour)})
+	chain[0] ^= 1 // the entry holds a copy, not the caller's bytes
+	if c.get(k, now) != nil {
+		t.Fatal("hit after the key's bytes changed")
+	}
+	chain[0] ^= 1
+	if c.get(k, now) == nil {
+		t.Fatal("miss with the same key")
+	}
+	collide := func(edit func(*cacheKey)) cacheKey {
+		o := k.clone()
+		edit(&o)
+		o.hash = k.hash
+		return o
+	}
+	pc := editedPolicy(t, "tdx-simulated.yaml", withCollateral)
+	for name, o := range map[string]cacheKey{
+		"other bytes":      collide(func(o *cacheKey) { o.parts[0] = []byte("attestation key and certification dat4") }),
+		"other part split": collide(func(o *cacheKey) { o.parts = [][]byte{chain[:5], chain[5:]} }),
+		"other TEE":        collide(func(o *cacheKey) { o.tee = "snp" }),
+		"other roots":      collide(func(o *cacheKey) { o.roots = []string{"vendor"} }),
+		"other collateral": collide(func(o *cacheKey) { o.coll = pc.Collateral }),
+	} {
+		if c.get(o, now) != nil {
+			t.Errorf("%s: hit", name)
+		}
+	}
+	if c.get(k, now.Add(2*time.Hour)) != nil {
+		t.Error("hit after the entry expired")
+	}
+}
