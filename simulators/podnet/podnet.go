@@ -56,6 +56,14 @@ type Network struct {
 	// Unenforced, when true, lets every connection through whatever the
 	// NetworkPolicies say (a network plugin that does not enforce them).
 	Unenforced bool
+	// UnenforcedFor, when set and true for the sending pod, lets its
+	// connections through whatever the policies say: the network plugin of
+	// that pod's node does not enforce them (egress is enforced on the
+	// sending node).
+	UnenforcedFor func(pod *corev1.Pod) bool
+	// Rewrite, when set, is applied to the tenant's NetworkPolicies before
+	// they are compiled: a network plugin that misreads them (faults use it).
+	Rewrite func([]networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy
 	// Dialer connects to backends (default a net.Dialer).
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -190,7 +198,7 @@ func (n *Network) Decide(ctx context.Context, pod *corev1.Pod, d Destination) (n
 	if n.blackholed(pod, d) {
 		return netpol.Decision{Direction: "egress", Reason: fmt.Sprintf("dial tcp %s: i/o timeout (connection timed out)", d.Addr)}, nil
 	}
-	if n.Unenforced {
+	if n.Unenforced || n.UnenforcedFor != nil && n.UnenforcedFor(pod) {
 		return netpol.Decision{Allowed: true, Direction: "egress", Reason: "NetworkPolicies are not enforced"}, nil
 	}
 	namespaces := []string{ns(pod)}
@@ -205,7 +213,7 @@ func (n *Network) Decide(ctx context.Context, pod *corev1.Pod, d Destination) (n
 		}
 		all = append(all, l.Items...)
 	}
-	ps, err := netpol.Compile(all)
+	ps, err := n.compile(all)
 	if err != nil {
 		return netpol.Decision{}, fmt.Errorf("tenant NetworkPolicies: %w", err)
 	}
@@ -219,6 +227,9 @@ func (n *Network) Decide(ctx context.Context, pod *corev1.Pod, d Destination) (n
 // dnsAllowed checks that the pod may send DNS queries to kube-dns
 // (UDP 53); a pod isolated without a DNS rule cannot resolve names.
 func (n *Network) dnsAllowed(ctx context.Context, pod *corev1.Pod) error {
+	if n.Unenforced || n.UnenforcedFor != nil && n.UnenforcedFor(pod) || pod.Spec.HostNetwork {
+		return nil
+	}
 	dnsIP := netip.MustParseAddr(DNSServiceIP)
 	nsl, err := n.namespaceLabels(ctx, "kube-system")
 	if err != nil {
@@ -230,7 +241,7 @@ func (n *Network) dnsAllowed(ctx context.Context, pod *corev1.Pod) error {
 	if err != nil {
 		return fmt.Errorf("listing NetworkPolicies in %s: %w", ns(pod), err)
 	}
-	ps, err := netpol.Compile(l.Items)
+	ps, err := n.compile(l.Items)
 	if err != nil {
 		return fmt.Errorf("tenant NetworkPolicies: %w", err)
 	}
@@ -245,12 +256,28 @@ func (n *Network) dnsAllowed(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
+// compile compiles the policies as this network reads them.
+func (n *Network) compile(nps []networkingv1.NetworkPolicy) (*netpol.Policies, error) {
+	if n.Rewrite != nil {
+		nps = n.Rewrite(nps)
+	}
+	return netpol.Compile(nps)
+}
+
 type dnsDropped struct{ d netpol.Decision }
 
 func (e *dnsDropped) Error() string   { return "read udp: i/o timeout" }
 func (e *dnsDropped) Explain() string { return "NetworkPolicy: " + e.d.Reason }
 
+// podPeer is the sending end. A hostNetwork pod sends from its node's
+// address in the node's network namespace: no NetworkPolicy selects it
+// (policies select pods by their pod network; Kubernetes leaves host-network
+// traffic to the cluster's node firewall), so it is an outside address.
 func (n *Network) podPeer(ctx context.Context, pod *corev1.Pod) (netpol.Peer, error) {
+	if pod.Spec.HostNetwork {
+		ip, _ := netip.ParseAddr(pod.Status.PodIP)
+		return netpol.External(ip), nil
+	}
 	nsl, err := n.namespaceLabels(ctx, ns(pod))
 	if err != nil {
 		return netpol.Peer{}, err
