@@ -11,6 +11,8 @@ var (
 	FaultKataGuestsShareEvidence  = faults.Declare("kata-guests-share-evidence", "every Kata pod on a host attests with the host's one TEE device (the host image's measurement) instead of its own guest VM's")
 	FaultVNodeNoUserNS            = faults.Declare("vnode-no-userns", "the vnode runtime runs pods without a user namespace (an identity uid map): vNode pods run as host root")
 	FaultNetpolNotEnforced        = faults.Declare("netpol-not-enforced", "the pod network ignores NetworkPolicies: every destination is reachable whatever default-deny says")
+	FaultEgressAllowsNamespace    = faults.Declare("egress-allows-namespace", "the pod network reads a NetworkPolicy peer that selects the attestation service's namespace and pods as the whole namespace (its podSelector ignored): every pod in cctest-system is reachable")
+	FaultSNPNetpolNotEnforced     = faults.Declare("snp-netpol-not-enforced", "the network plugin on SEV-SNP nodes ignores NetworkPolicies: pods there reach every destination, while TDX nodes enforce them")
 	FaultPodVerdictReused         = faults.Declare("pod-verdict-reused", "the Kata runtime hands every later guest the secrets the first guest unsealed (by variable name), without attesting it: a pod starts with a secret it never attested for")
 )
 
