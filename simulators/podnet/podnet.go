@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -38,6 +39,9 @@ const (
 	DNSServiceIP  = "10.96.0.10"
 	ClusterDomain = "cluster.local"
 )
+
+// simulationBudget bounds the API reads behind one connection's decision.
+const simulationBudget = 30 * time.Second
 
 // Network answers for the pods of one tenant.
 type Network struct {
@@ -128,13 +132,20 @@ func (n *Network) Dial(ctx context.Context, pod *corev1.Pod, network, target str
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
+	// A real node decides in its kernel, at once; the simulation reads the
+	// API to decide, which on a loaded machine can take seconds. Those
+	// seconds must not count against the pod's dial deadline: an expired
+	// deadline would read as a dropped connection, i.e. "blocked". (The
+	// connection itself goes to a loopback listener, at once.)
+	sim, cancel := context.WithTimeout(context.WithoutCancel(ctx), simulationBudget)
+	defer cancel()
 	if _, ipErr := netip.ParseAddr(host); ipErr != nil {
-		if err := n.dnsAllowed(ctx, pod); err != nil {
+		if err := n.dnsAllowed(sim, pod); err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: err.Error(), Name: host,
 				Server: DNSServiceIP + ":53", IsTimeout: true, UnwrapErr: err}}
 		}
 	}
-	d, err := n.Resolve(ctx, pod, target)
+	d, err := n.Resolve(sim, pod, target)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
@@ -142,12 +153,12 @@ func (n *Network) Dial(ctx context.Context, pod *corev1.Pod, network, target str
 	if d.Loopback {
 		if n.PodLoopback != nil {
 			if to, ok := n.PodLoopback(pod, d.Port); ok {
-				return n.dial(ctx, to)
+				return n.dial(sim, to)
 			}
 		}
 		return nil, refused(network, addr)
 	}
-	dec, err := n.Decide(ctx, pod, d)
+	dec, err := n.Decide(sim, pod, d)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Addr: addr, Err: err}
 	}
@@ -165,7 +176,7 @@ func (n *Network) Dial(ctx context.Context, pod *corev1.Pod, network, target str
 	if !ok {
 		return nil, refused(network, addr)
 	}
-	return n.dial(ctx, listener)
+	return n.dial(sim, listener)
 }
 
 func (n *Network) dial(ctx context.Context, addr string) (net.Conn, error) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/netpol"
@@ -303,4 +305,22 @@ func TestHostNetworkIsNotSelected(t *testing.T) {
 	if err := dial(n, pod, "10.0.200.10:8443"); Explain(err) == "" {
 		t.Errorf("pod-network pod under default-deny: %v, want dropped by policy", err)
 	}
+}
+
+// The simulation's own API reads do not count against the pod's dial
+// deadline: a slow decision must not read as a dropped connection.
+func TestSlowDecisionIsNoDrop(t *testing.T) {
+	n, pod := cluster(t)
+	slow := n.Tenant.(*fake.Clientset)
+	slow.PrependReactor("list", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
+		time.Sleep(50 * time.Millisecond)
+		return false, nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	c, err := n.Dial(ctx, pod, "tcp", "10.0.200.10:8443")
+	if err != nil {
+		t.Fatalf("a slow decision on an allowed connection: %v", err)
+	}
+	c.Close()
 }
