@@ -4,17 +4,21 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/attest/client"
+	"github.com/cctest/cctest/attest/discovery"
 	"github.com/cctest/cctest/attest/verifier"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/probe"
@@ -68,6 +72,15 @@ var (
 		FailsWith:        `Confidential VM node \S+ is in the tenant on evidence its gate must refuse`,
 		MayAlsoFailUnder: framework.Faults(cvmNodeFaults, cvmLiveFaults, blindVerifierFaults),
 		Needs:            []framework.Need{framework.NeedPolicy, framework.NeedHostAccess},
+	})
+	specCVMHostReach = framework.Declare(framework.Spec{
+		Name:             "every Confidential VM node reaches the attestation service from its host network, which NetworkPolicy does not govern",
+		Labels:           []string{"host-access", "tee:tdx", "tee:snp"},
+		Checklist:        framework.ChecklistCloudCVM,
+		BrokenBy:         []string{"egress-denied"},
+		FailsWith:        `node \S+ cannot reach the attestation service's endpoint \S+ from its host network`,
+		MayAlsoFailUnder: framework.Faults(cvmNodeFaults, cvmLiveFaults, blindVerifierFaults),
+		Needs:            []framework.Need{framework.NeedHostAccess},
 	})
 	specCVMPlacement = framework.Declare(framework.Spec{
 		Name:             "Confidential VM nodes are in the zone and have the host maintenance policy their node type says",
@@ -153,6 +166,33 @@ var _ = describe(func(s *suite) {
 					continue
 				}
 				bad = append(bad, shieldedProblems(t, n.Name, r.Runtime)...)
+			}
+			Expect(bad).To(BeEmpty(), strings.Join(bad, "; "))
+		})
+
+		// The egress spec (egress.go) checks pod-network traffic under the
+		// reference NetworkPolicies; a node's own traffic — its bootstrap,
+		// its kubelet, hostNetwork pods — is host-network traffic, which no
+		// NetworkPolicy selects (the API leaves hostNetwork pods undefined,
+		// and common plugins ignore them). So a CVM node's reach to the
+		// verifier is checked here, from a hostNetwork probe on each node,
+		// to the attestation service's endpoint as its EndpointSlice
+		// publishes it (a node needs neither cluster DNS nor kube-proxy to
+		// dial it). The gate trace cannot show it: `cctest gate` verifies
+		// the evidence in the VM itself and never contacts the service.
+		specCVMHostReach.It(func(ctx SpecContext) {
+			s.cvmDemand(ctx, ns, 1)
+			ep := s.attestationEndpoint(ctx)
+			var bad []string
+			for _, n := range sortedNodes(s.cvmNodes(ctx)) {
+				pod := s.probePod("host-"+n.Name, "", map[string]string{"kubernetes.io/hostname": n.Name}, nil, "egress", "--target", ep)
+				pod.Spec.HostNetwork = true
+				pod.Spec.Tolerations = tolerateAll
+				ran, r := s.runProbe(ctx, ns, pod)
+				Expect(ran.Spec.HostNetwork).To(BeTrue(), "probe %s/%s does not run in its node's network", ns, ran.Name)
+				if !r.Pass {
+					bad = append(bad, fmt.Sprintf("node %s cannot reach the attestation service's endpoint %s from its host network: %s", n.Name, ep, r.Reason))
+				}
 			}
 			Expect(bad).To(BeEmpty(), strings.Join(bad, "; "))
 		})
@@ -343,4 +383,29 @@ func shieldedProblems(t mgmt.NodeType, node string, ri *probe.RuntimeInfo) []str
 		bad = append(bad, fmt.Sprintf("node %s: node type %s promises a vTPM (%s=true) but the VM has no %s", node, t.Name, mgmt.PropertyVTPM, probe.TPMDevice))
 	}
 	return bad
+}
+
+// attestationEndpoint is the attestation service's first ready endpoint
+// (IP:port) as the EndpointSlices of its Service publish it.
+func (s *suite) attestationEndpoint(ctx context.Context) string {
+	GinkgoHelper()
+	l, err := s.c.Tenant.DiscoveryV1().EndpointSlices(discovery.Namespace).List(ctx,
+		metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + discovery.ServiceName})
+	Expect(err).NotTo(HaveOccurred(), "list the EndpointSlices of Service %s/%s", discovery.Namespace, discovery.ServiceName)
+	for _, sl := range l.Items {
+		var port int32
+		for _, p := range sl.Ports {
+			if p.Port != nil && (p.Protocol == nil || *p.Protocol == corev1.ProtocolTCP) {
+				port = *p.Port
+				break
+			}
+		}
+		for _, ep := range sl.Endpoints {
+			if port != 0 && (ep.Conditions.Ready == nil || *ep.Conditions.Ready) && len(ep.Addresses) > 0 {
+				return net.JoinHostPort(ep.Addresses[0], strconv.Itoa(int(port)))
+			}
+		}
+	}
+	Fail(fmt.Sprintf("Service %s/%s has no ready endpoint in its EndpointSlices", discovery.Namespace, discovery.ServiceName))
+	return ""
 }

@@ -49,6 +49,14 @@ func (s *suite) runProbeIn(ctx context.Context, tenant kubernetes.Interface, ns 
 	GinkgoHelper()
 	created, err := tenant.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 	Expect(err).NotTo(HaveOccurred(), "create probe pod %s/%s", ns, pod.Name)
+	return s.awaitProbe(ctx, tenant, ns, created)
+}
+
+// awaitProbe waits for a created probe pod to terminate and returns it and
+// its parsed result (so a spec can start several probes, then read each).
+func (s *suite) awaitProbe(ctx context.Context, tenant kubernetes.Interface, ns string, pod *corev1.Pod) (*corev1.Pod, probe.Result) {
+	GinkgoHelper()
+	created := pod
 	var last *corev1.Pod
 	terminated := func(ctx context.Context) error {
 		p, err := tenant.CoreV1().Pods(ns).Get(ctx, created.Name, metav1.GetOptions{})

@@ -13,10 +13,12 @@ import (
 	"net"
 	"sync"
 
+	"github.com/cctest/cctest/api/teename"
 	"github.com/cctest/cctest/simulators/tee"
 	"github.com/cctest/cctest/simulators/tee/simdevice"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/cctest/cctest/attest/device"
@@ -82,6 +84,12 @@ func startAttestation(ctx context.Context, tenant kubernetes.Interface, tenantPK
 		a.net.Blackhole = a.egressDenied
 	}
 	a.net.Unenforced = fs.Has(FaultNetpolNotEnforced)
+	if fs.Has(FaultSNPNetpolNotEnforced) {
+		a.net.UnenforcedFor = a.onSNPNode
+	}
+	if fs.Has(FaultEgressAllowsNamespace) {
+		a.net.Rewrite = wholeAttestationNamespace
+	}
 	a.net.PodLoopback = a.podLoopback
 	return a, nil
 }
@@ -102,6 +110,33 @@ func (a *attestationParts) egressDenied(pod *corev1.Pod, d podnet.Destination) b
 	}
 	endpoint := net.JoinHostPort(attestation.EndpointIP, fmt.Sprint(attestation.Port))
 	return d.Service == attestation.Namespace+"/"+attestation.ServiceName || d.Addr == endpoint || d.Backend == endpoint
+}
+
+// onSNPNode is the snp-netpol-not-enforced fault: the network plugin of
+// SEV-SNP nodes does not enforce NetworkPolicies for their pods.
+func (a *attestationParts) onSNPNode(pod *corev1.Pod) bool {
+	m := a.machines.get(pod.Spec.NodeName)
+	return m != nil && m.TEE == teename.SNP
+}
+
+// wholeAttestationNamespace is the egress-allows-namespace fault: a peer
+// that selects the attestation service's namespace loses its podSelector,
+// so the rule admits every pod of that namespace.
+func wholeAttestationNamespace(nps []networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy {
+	out := make([]networkingv1.NetworkPolicy, len(nps))
+	for i := range nps {
+		np := nps[i].DeepCopy()
+		for j := range np.Spec.Egress {
+			for k := range np.Spec.Egress[j].To {
+				p := &np.Spec.Egress[j].To[k]
+				if p.NamespaceSelector != nil && p.NamespaceSelector.MatchLabels[corev1.LabelMetadataName] == attestation.Namespace {
+					p.PodSelector = nil
+				}
+			}
+		}
+		out[i] = *np
+	}
+	return out
 }
 
 // guestDevice is the TEE device inside a Kata pod's own guest VM: the Kata

@@ -13,6 +13,8 @@ var (
 	FaultNetpolNotEnforced        = faults.Declare("netpol-not-enforced", "the pod network ignores NetworkPolicies: every destination is reachable whatever default-deny says")
 	FaultKataStartsOnFailure      = faults.Declare("kata-starts-on-failure", "the Kata runtime creates a pod's containers although its guest could not unseal their secrets (the KBS refused it, or could not be reached): they start with the sealed value in their environment")
 	FaultKataAttestsAfterStart    = faults.Declare("kata-attests-after-start", "the Kata runtime creates a pod's containers first, with the sealed values in their environment, and has the guest attest and unseal only afterwards")
+	FaultEgressAllowsNamespace    = faults.Declare("egress-allows-namespace", "the pod network reads a NetworkPolicy peer that selects the attestation service's namespace and pods as the whole namespace (its podSelector ignored): every pod in cctest-system is reachable")
+	FaultSNPNetpolNotEnforced     = faults.Declare("snp-netpol-not-enforced", "the network plugin on SEV-SNP nodes ignores NetworkPolicies: pods there reach every destination, while TDX nodes enforce them")
 	FaultPodVerdictReused         = faults.Declare("pod-verdict-reused", "the Kata runtime hands every later guest the secrets the first guest unsealed (by variable name), without attesting it: a pod starts with a secret it never attested for")
 )
 

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -38,6 +39,9 @@ const (
 	DNSServiceIP  = "10.96.0.10"
 	ClusterDomain = "cluster.local"
 )
+
+// simulationBudget bounds the API reads behind one connection's decision.
+const simulationBudget = 30 * time.Second
 
 // Network answers for the pods of one tenant.
 type Network struct {
@@ -56,6 +60,14 @@ type Network struct {
 	// Unenforced, when true, lets every connection through whatever the
 	// NetworkPolicies say (a network plugin that does not enforce them).
 	Unenforced bool
+	// UnenforcedFor, when set and true for the sending pod, lets its
+	// connections through whatever the policies say: the network plugin of
+	// that pod's node does not enforce them (egress is enforced on the
+	// sending node).
+	UnenforcedFor func(pod *corev1.Pod) bool
+	// Rewrite, when set, is applied to the tenant's NetworkPolicies before
+	// they are compiled: a network plugin that misreads them (faults use it).
+	Rewrite func([]networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy
 	// Dialer connects to backends (default a net.Dialer).
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -120,13 +132,20 @@ func (n *Network) Dial(ctx context.Context, pod *corev1.Pod, network, target str
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
+	// A real node decides in its kernel, at once; the simulation reads the
+	// API to decide, which on a loaded machine can take seconds. Those
+	// seconds must not count against the pod's dial deadline: an expired
+	// deadline would read as a dropped connection, i.e. "blocked". (The
+	// connection itself goes to a loopback listener, at once.)
+	sim, cancel := context.WithTimeout(context.WithoutCancel(ctx), simulationBudget)
+	defer cancel()
 	if _, ipErr := netip.ParseAddr(host); ipErr != nil {
-		if err := n.dnsAllowed(ctx, pod); err != nil {
+		if err := n.dnsAllowed(sim, pod); err != nil {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: err.Error(), Name: host,
 				Server: DNSServiceIP + ":53", IsTimeout: true, UnwrapErr: err}}
 		}
 	}
-	d, err := n.Resolve(ctx, pod, target)
+	d, err := n.Resolve(sim, pod, target)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
@@ -134,12 +153,12 @@ func (n *Network) Dial(ctx context.Context, pod *corev1.Pod, network, target str
 	if d.Loopback {
 		if n.PodLoopback != nil {
 			if to, ok := n.PodLoopback(pod, d.Port); ok {
-				return n.dial(ctx, to)
+				return n.dial(sim, to)
 			}
 		}
 		return nil, refused(network, addr)
 	}
-	dec, err := n.Decide(ctx, pod, d)
+	dec, err := n.Decide(sim, pod, d)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Addr: addr, Err: err}
 	}
@@ -157,7 +176,7 @@ func (n *Network) Dial(ctx context.Context, pod *corev1.Pod, network, target str
 	if !ok {
 		return nil, refused(network, addr)
 	}
-	return n.dial(ctx, listener)
+	return n.dial(sim, listener)
 }
 
 func (n *Network) dial(ctx context.Context, addr string) (net.Conn, error) {
@@ -190,7 +209,7 @@ func (n *Network) Decide(ctx context.Context, pod *corev1.Pod, d Destination) (n
 	if n.blackholed(pod, d) {
 		return netpol.Decision{Direction: "egress", Reason: fmt.Sprintf("dial tcp %s: i/o timeout (connection timed out)", d.Addr)}, nil
 	}
-	if n.Unenforced {
+	if n.Unenforced || n.UnenforcedFor != nil && n.UnenforcedFor(pod) {
 		return netpol.Decision{Allowed: true, Direction: "egress", Reason: "NetworkPolicies are not enforced"}, nil
 	}
 	namespaces := []string{ns(pod)}
@@ -205,7 +224,7 @@ func (n *Network) Decide(ctx context.Context, pod *corev1.Pod, d Destination) (n
 		}
 		all = append(all, l.Items...)
 	}
-	ps, err := netpol.Compile(all)
+	ps, err := n.compile(all)
 	if err != nil {
 		return netpol.Decision{}, fmt.Errorf("tenant NetworkPolicies: %w", err)
 	}
@@ -219,6 +238,9 @@ func (n *Network) Decide(ctx context.Context, pod *corev1.Pod, d Destination) (n
 // dnsAllowed checks that the pod may send DNS queries to kube-dns
 // (UDP 53); a pod isolated without a DNS rule cannot resolve names.
 func (n *Network) dnsAllowed(ctx context.Context, pod *corev1.Pod) error {
+	if n.Unenforced || n.UnenforcedFor != nil && n.UnenforcedFor(pod) || pod.Spec.HostNetwork {
+		return nil
+	}
 	dnsIP := netip.MustParseAddr(DNSServiceIP)
 	nsl, err := n.namespaceLabels(ctx, "kube-system")
 	if err != nil {
@@ -230,7 +252,7 @@ func (n *Network) dnsAllowed(ctx context.Context, pod *corev1.Pod) error {
 	if err != nil {
 		return fmt.Errorf("listing NetworkPolicies in %s: %w", ns(pod), err)
 	}
-	ps, err := netpol.Compile(l.Items)
+	ps, err := n.compile(l.Items)
 	if err != nil {
 		return fmt.Errorf("tenant NetworkPolicies: %w", err)
 	}
@@ -245,12 +267,28 @@ func (n *Network) dnsAllowed(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
+// compile compiles the policies as this network reads them.
+func (n *Network) compile(nps []networkingv1.NetworkPolicy) (*netpol.Policies, error) {
+	if n.Rewrite != nil {
+		nps = n.Rewrite(nps)
+	}
+	return netpol.Compile(nps)
+}
+
 type dnsDropped struct{ d netpol.Decision }
 
 func (e *dnsDropped) Error() string   { return "read udp: i/o timeout" }
 func (e *dnsDropped) Explain() string { return "NetworkPolicy: " + e.d.Reason }
 
+// podPeer is the sending end. A hostNetwork pod sends from its node's
+// address in the node's network namespace: no NetworkPolicy selects it
+// (policies select pods by their pod network; Kubernetes leaves host-network
+// traffic to the cluster's node firewall), so it is an outside address.
 func (n *Network) podPeer(ctx context.Context, pod *corev1.Pod) (netpol.Peer, error) {
+	if pod.Spec.HostNetwork {
+		ip, _ := netip.ParseAddr(pod.Status.PodIP)
+		return netpol.External(ip), nil
+	}
 	nsl, err := n.namespaceLabels(ctx, ns(pod))
 	if err != nil {
 		return netpol.Peer{}, err

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -14,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/cctest/cctest/fixtures"
 	"github.com/cctest/cctest/netpol"
@@ -218,4 +222,105 @@ func TestBadPolicyIsAnError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cidr") {
 		t.Errorf("bad policy: %v", err)
 	}
+}
+
+// Decisions never send a packet anywhere: a dropped connection and an
+// allowed one without a backend fail before any dial, and the only
+// addresses ever dialled are the loopback listeners of Backends. So an
+// outside address a spec probes (203.0.113.7) is never contacted.
+func TestNothingLeavesLoopback(t *testing.T) {
+	neighbour := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "cctest-system", Labels: map[string]string{"app": "other"}},
+		Status: corev1.PodStatus{PodIP: "10.1.0.9"}}
+	for _, unenforced := range []bool{false, true} {
+		n, pod := cluster(t, append(policies(t, "app", "reference/network-policies.yaml"), neighbour)...)
+		n.Unenforced = unenforced
+		var dialled []string
+		n.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dialled = append(dialled, addr)
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}
+		for _, target := range []string{"203.0.113.7:443", "10.1.0.9:8443", "10.96.5.6:80", attestationName} {
+			_ = dial(n, pod, target)
+		}
+		for _, a := range dialled {
+			ap, err := netip.ParseAddrPort(a)
+			if err != nil || !ap.Addr().IsLoopback() {
+				t.Errorf("unenforced=%v: dialled %s, which is not loopback", unenforced, a)
+			}
+		}
+		if len(dialled) != 1 {
+			t.Errorf("unenforced=%v: dialled %v, want only the attestation service's listener", unenforced, dialled)
+		}
+	}
+}
+
+func TestUnenforcedForOnePodOnly(t *testing.T) {
+	n, pod := cluster(t, defaultDeny("app"))
+	n.UnenforcedFor = func(p *corev1.Pod) bool { return p.Spec.NodeName == "snp-1" }
+	if err := dial(n, pod, "10.0.200.10:8443"); Explain(err) == "" {
+		t.Errorf("pod on an enforcing node: %v, want dropped by policy", err)
+	}
+	snp := pod.DeepCopy()
+	snp.Spec.NodeName = "snp-1"
+	if err := dial(n, snp, "10.0.200.10:8443"); err != nil {
+		t.Errorf("pod on a node that does not enforce policies: %v", err)
+	}
+}
+
+func TestRewriteChangesWhatTheNetworkReads(t *testing.T) {
+	neighbour := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "cctest-system", Labels: map[string]string{"app": "other"}},
+		Status: corev1.PodStatus{PodIP: "10.1.0.9"}}
+	n, pod := cluster(t, append(policies(t, "app", "reference/network-policies.yaml"), neighbour)...)
+	if err := dial(n, pod, "10.1.0.9:8443"); Explain(err) == "" {
+		t.Fatalf("another pod of the attestation namespace: %v, want dropped by policy", err)
+	}
+	n.Rewrite = func(nps []networkingv1.NetworkPolicy) []networkingv1.NetworkPolicy {
+		for i := range nps {
+			for j := range nps[i].Spec.Egress {
+				for k := range nps[i].Spec.Egress[j].To {
+					nps[i].Spec.Egress[j].To[k].PodSelector = nil
+				}
+			}
+		}
+		return nps
+	}
+	if err := dial(n, pod, "10.1.0.9:8443"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("pod selector ignored: %v, want the packets through (refused)", err)
+	}
+	if err := dial(n, pod, "203.0.113.7:443"); Explain(err) == "" {
+		t.Errorf("outside address: %v, want dropped by policy", err)
+	}
+}
+
+// A hostNetwork pod is no pod to NetworkPolicy: default-deny in its
+// namespace does not hold it back, and it needs no cluster DNS rule.
+func TestHostNetworkIsNotSelected(t *testing.T) {
+	n, pod := cluster(t, defaultDeny("app"))
+	host := pod.DeepCopy()
+	host.Spec.HostNetwork = true
+	host.Status.PodIP = "192.168.10.4"
+	if err := dial(n, host, "10.0.200.10:8443"); err != nil {
+		t.Errorf("host-network pod under default-deny: %v", err)
+	}
+	if err := dial(n, pod, "10.0.200.10:8443"); Explain(err) == "" {
+		t.Errorf("pod-network pod under default-deny: %v, want dropped by policy", err)
+	}
+}
+
+// The simulation's own API reads do not count against the pod's dial
+// deadline: a slow decision must not read as a dropped connection.
+func TestSlowDecisionIsNoDrop(t *testing.T) {
+	n, pod := cluster(t)
+	slow := n.Tenant.(*fake.Clientset)
+	slow.PrependReactor("list", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
+		time.Sleep(50 * time.Millisecond)
+		return false, nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	c, err := n.Dial(ctx, pod, "tcp", "10.0.200.10:8443")
+	if err != nil {
+		t.Fatalf("a slow decision on an allowed connection: %v", err)
+	}
+	c.Close()
 }

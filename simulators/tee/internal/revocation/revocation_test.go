@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/cctest/cctest/attest/verifier"
-	"github.com/cctest/cctest/simulators/tee"
 	"github.com/cctest/cctest/internal/testpolicy"
+	"github.com/cctest/cctest/simulators/tee"
 )
 
 func TestRevokedASKFailsOnlyWithRevocationChecks(t *testing.T) {
