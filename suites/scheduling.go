@@ -27,7 +27,9 @@ var (
 			"autonodes-ignores-operator":    `plain pod \S+ runs on TEE node \S+`,
 			"labels-copied-from-other-type": `node \S+ advertises confidential-compute=\S+ without proof: it lacks that TEE's host support labels`,
 		},
-		MayAlsoFailUnder: allNodeFaults,
+		// A host the faulty gate let in may take a pod: it advertises a TEE
+		// without its host support.
+		MayAlsoFailUnder: framework.Faults(allNodeFaults, []string{"gate-admits-unattested"}),
 	})
 	specCapacity = framework.Declare(framework.Spec{
 		Name:      "when every machine of a node type is in use, the pod left over stays pending and the node type shows no free capacity",

@@ -59,7 +59,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig does not exist"},
 		{[]string{"--env", "existing"}, "--env existing needs --kubeconfig"},
 		{[]string{"--env", "kind"}, "cctest run --env kind needs a"}, // no container engine on CI machines
-		{[]string{"--kubeconfig", "/nonexistent/kubeconfig", "--tee", "tdx"}, "--tee needs --policy"},
+		{[]string{"--kubeconfig", "/nonexistent/kubeconfig", "--tee", "tdx"}, "--tee needs --path: cvm when the node VM is the TEE"},
+		{[]string{"--kubeconfig", "/nonexistent/kubeconfig", "--tee", "tdx", "--path", "pod"}, "--tee needs --policy"},
+		{[]string{"--path", "vm"}, `--path "vm": want cvm`},
 		{[]string{"--tee", "tdx"}, "--tee is hardware qualification of a real tenant"},
 		{[]string{"--context", "tenant"}, "--context, --host-context and --shared-tenant-context pick contexts of an existing environment's kubeconfigs (this run is --env embedded)"},
 		{[]string{"--label-filter", "auto-nodes &&& tee:tdx"}, `--label-filter "auto-nodes &&& tee:tdx": Syntax Error Parsing Label Filter auto-nodes &&& tee:tdx Invalid token '&'. Did you mean '&&'?`},

@@ -24,13 +24,14 @@ import (
 
 type ctxKey string
 
-// The seed's workload: a Kata TDX pod that selects nodes advertising TDX.
-// In the embedded tenant no such node exists until the pod asks for one:
-// auto nodes provision a TDX node type, the machine must pass the
-// attestation gate before it joins, and only then does the pod run.
+// The seed's cloud path: a plain pod on a TDX Confidential VM node (the
+// whole VM is the TEE, so the pod needs no RuntimeClass). In the embedded
+// tenant no such node exists until the pod asks for one: auto nodes
+// create a c3-tdx VM, its bootstrap runs `cctest gate` before the join,
+// and only a VM whose evidence passes becomes a node the pod can run on.
 func TestConfidentialPodRunsOnAnAttestedTDXNode(t *testing.T) {
-	pod := confidentialPod()
-	f := features.New("confidential workload on an attested TDX auto node").
+	pod := cvmPod()
+	f := features.New("confidential workload on an attested TDX Confidential VM node").
 		WithLabel("tee", "tdx").
 		Setup(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			ns, err := createInNewNamespace(ctx, cfg.Client(), pod)
@@ -64,20 +65,14 @@ func TestConfidentialPodRunsOnAnAttestedTDXNode(t *testing.T) {
 	testenv.Test(t, f)
 }
 
-func confidentialPod() *corev1.Pod {
-	runtimeClass := "kata-qemu-tdx"
-	p := tdxSelectingPod()
-	p.Spec.RuntimeClassName = &runtimeClass
-	return p
-}
-
-// tdxSelectingPod only selects TDX nodes; without the Kata runtime class
-// nothing attests the pod itself.
-func tdxSelectingPod() *corev1.Pod {
+// cvmPod asks for the TDX Confidential VM node type and tolerates the
+// taint that keeps other pods off Confidential VMs.
+func cvmPod() *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "confidential-workload", Labels: map[string]string{"app": "confidential-workload"}},
 		Spec: corev1.PodSpec{
-			NodeSelector: map[string]string{"confidential-compute": "tdx"},
+			NodeSelector: map[string]string{"confidential-compute": "tdx", "vcluster.com/node-type": "c3-tdx"},
+			Tolerations:  []corev1.Toleration{{Key: "cctest.dev/confidential-vm", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
 			Containers:   []corev1.Container{{Name: "app", Image: "ghcr.io/example/confidential-app:1.0.0"}},
 		},
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/cctest/cctest/faults"
 	"github.com/cctest/cctest/internal/testbin"
 	"github.com/cctest/cctest/internal/testpolicy"
-	"github.com/cctest/cctest/simulators/platform"
+	"github.com/cctest/cctest/simulators/embedded"
 	"github.com/cctest/cctest/simulators/tee"
 )
 
@@ -29,16 +29,16 @@ func TestExampleAssessmentsCatchFaults(t *testing.T) {
 		faults []string
 		checks map[string]check
 	}{
-		// The TDX machines' quotes say debug: the gate refuses them, no TDX
-		// node joins and the workload never runs.
+		// The TDX VMs' quotes say debug: their gate refuses them, no TDX
+		// Confidential VM joins and the workload never runs.
 		"gate refuses debug TDs": {faults: []string{tee.FaultDebugTD}, checks: map[string]check{
-			"kata pod": {pod: confidentialPod, scheduleErr: "not running after 10s: phase Pending"},
+			"cvm pod": {pod: cvmPod, scheduleErr: "not running after 10s: phase Pending"},
 		}},
-		// The gate lets them join anyway: a pod that only selects TDX nodes
-		// runs, and the attestation assessment notices. (A Kata pod that
-		// needs no secret starts too: CoCo attests lazily.)
-		"gate admits unattested": {faults: []string{tee.FaultDebugTD, platform.FaultGateAdmitsUnattested}, checks: map[string]check{
-			"runc pod": {pod: tdxSelectingPod, attestErr: "joined without a passing TDX attestation"},
+		// The bootstrap ignores the gate's refusal and joins anyway: the
+		// workload runs, and the attestation assessment finds no trace of
+		// a passing gate on its node.
+		"gate ignored": {faults: []string{tee.FaultDebugTD, embedded.FaultCVMGateIgnored}, checks: map[string]check{
+			"cvm pod": {pod: cvmPod, attestErr: "no readable gate trace"},
 		}},
 	}
 	for name, tc := range cases {
