@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -34,21 +33,19 @@ const AdminRole = "kbs-admin"
 
 // NewAdmin returns an admin client for the KBS at baseURL.
 func NewAdmin(baseURL string, key ed25519.PrivateKey, caPEM []byte) (*Admin, error) {
-	u, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("KBS URL %q: want https://host[:port]", baseURL)
+	u, err := parseBaseURL(baseURL)
+	if err != nil {
+		return nil, err
 	}
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, errors.New("KBS admin key: not an Ed25519 private key")
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if len(caPEM) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(caPEM) {
-			return nil, errors.New("KBS CA bundle: no PEM certificate in it")
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	roots, err := withCA(nil, caPEM)
+	if err != nil {
+		return nil, err
 	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	return &Admin{base: u, key: key, role: AdminRole, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
 }
 

@@ -81,23 +81,16 @@ func (e *Error) Variant() string {
 
 // New makes a client of the KBS at baseURL (https://host:port, no path).
 func New(baseURL string, opts Options) (*Client, error) {
-	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("KBS URL %q: want https://host[:port]", baseURL)
+	u, err := parseBaseURL(baseURL)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 30 * time.Second
 	}
-	roots := opts.RootCAs
-	if len(opts.CAPEM) > 0 {
-		if roots == nil {
-			roots = x509.NewCertPool()
-		} else {
-			roots = roots.Clone()
-		}
-		if !roots.AppendCertsFromPEM(opts.CAPEM) {
-			return nil, errors.New("KBS CA bundle: no PEM certificate in it")
-		}
+	roots, err := withCA(opts.RootCAs, opts.CAPEM)
+	if err != nil {
+		return nil, err
 	}
 	tr := &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
@@ -312,3 +305,29 @@ func clip(b []byte) string {
 // TokenKeyPEM is the PEM of this client's TEE key pair, for the CoCo guest
 // API's /aa/token answer only (see KeyPair.PrivateKeyPEM).
 func (c *Client) TokenKeyPEM() ([]byte, error) { return c.key.PrivateKeyPEM() }
+
+// parseBaseURL checks a KBS address: http(s)://host[:port], no path.
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("KBS URL %q: want https://host[:port]", raw)
+	}
+	return u, nil
+}
+
+// withCA adds a PEM CA bundle to roots (a copy; nil roots start empty).
+// Without a bundle it returns roots as given (nil: the system's).
+func withCA(roots *x509.CertPool, caPEM []byte) (*x509.CertPool, error) {
+	if len(caPEM) == 0 {
+		return roots, nil
+	}
+	if roots == nil {
+		roots = x509.NewCertPool()
+	} else {
+		roots = roots.Clone()
+	}
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("KBS CA bundle: no PEM certificate in it")
+	}
+	return roots, nil
+}

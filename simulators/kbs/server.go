@@ -169,25 +169,18 @@ func (s *Server) TokenKey() *ecdsa.PublicKey { return &s.cfg.SigningKey.PublicKe
 
 // PutResource stores a resource, as the admin API does.
 func (s *Server) PutResource(repo, typ, tag string, data []byte) error {
-	if _, err := proto.ResourcePath(repo, typ, tag); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := repo + "/" + typ + "/" + tag
-	r := s.resources[k]
-	if r == nil {
-		r = &resource{}
-		s.resources[k] = r
-	}
-	r.data = append([]byte(nil), data...)
-	return nil
+	return s.withResource(repo, typ, tag, func(r *resource) { r.data = append([]byte(nil), data...) })
 }
 
 // SetResourcePolicy gives a resource its own policy, checked in addition
 // to the attestation policy (nil removes it). Trustee does this with a
 // Rego resource policy; here it is a narrower cctest policy.
 func (s *Server) SetResourcePolicy(repo, typ, tag string, p *policy.Policy) error {
+	return s.withResource(repo, typ, tag, func(r *resource) { r.policy = p })
+}
+
+// withResource changes a resource under the lock, creating it first.
+func (s *Server) withResource(repo, typ, tag string, change func(*resource)) error {
 	if _, err := proto.ResourcePath(repo, typ, tag); err != nil {
 		return err
 	}
@@ -199,7 +192,7 @@ func (s *Server) SetResourcePolicy(repo, typ, tag string, p *policy.Policy) erro
 		r = &resource{}
 		s.resources[k] = r
 	}
-	r.policy = p
+	change(r)
 	return nil
 }
 
