@@ -32,10 +32,8 @@ var (
 		Name:      "every bare-metal confidential host joined after the host capability check only, with no TEE evidence of its own",
 		Labels:    []string{"host-access", "tee:tdx", "tee:snp"},
 		Checklist: framework.ChecklistPodRuntime,
-		BrokenBy:  []string{"properties-not-labelled", "gate-admits-unattested", "host-quotes-itself", "labels-copied-from-other-type"},
+		BrokenBy:  []string{"properties-not-labelled", "gate-admits-unattested", "host-quotes-itself"},
 		FailsWithUnder: map[string]string{
-			// A plain host wearing a bare-metal TEE type's labels.
-			"labels-copied-from-other-type": `bare-metal hosts joined without passing the host capability check`,
 			// Unlabelled hosts take no pod: the spec's own wait names it.
 			"properties-not-labelled": `(no bare-metal confidential host in the tenant to check|bare-metal hosts joined without passing the host capability check|will not run: FailedScheduling)`,
 			"gate-admits-unattested":  `bare-metal hosts joined without passing the host capability check`,
