@@ -3,7 +3,6 @@ package suites
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/cctest/cctest/api/teename"
 	"github.com/cctest/cctest/probe"
@@ -16,7 +15,6 @@ import (
 
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/attest/floor"
-	"github.com/cctest/cctest/attest/kbs"
 	"github.com/cctest/cctest/framework"
 	"github.com/cctest/cctest/reports"
 )
@@ -145,10 +143,7 @@ var _ = describe(func(s *suite) {
 			s.withSealedSecret(ctx, pod, secret)
 			_, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 			Expect(err).NotTo(HaveOccurred(), "create pod %s/oversized", ns)
-			// The kubelet's event for the container it could not create.
-			msg := s.waitEvent(ctx, ns, "oversized", "Failed", 45*time.Second)
-			Expect(msg).To(ContainSubstring(kbs.ResourceURI(secret.repo, secret.typ, secret.tag)), "the container's creation failed, but not for the secret: %s", msg)
-			s.expectContainerNotCreated(ctx, ns, "oversized")
+			s.expectSecretWithheld(ctx, ns, "oversized", secret)
 		})
 
 		specKataTDX.It(kataSpec("kata-tdx", teename.TDX, "kata-qemu-tdx"))

@@ -12,7 +12,6 @@ import (
 	mgmt "github.com/cctest/cctest/api/management/v1"
 	"github.com/cctest/cctest/api/teename"
 	"github.com/cctest/cctest/attest/discovery"
-	"github.com/cctest/cctest/attest/kbs"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -116,7 +115,7 @@ var _ = describe(func(s *suite) {
 					if !d.reachable {
 						args = append(args, "--expect", "blocked")
 					}
-					p := s.probePod(kataClassOf[tee][len("kata-qemu-"):]+"-to-"+d.name, kataClassOf[tee], sel, app, args...)
+					p := s.probePod(kataClass[tee][len("kata-qemu-"):]+"-to-"+d.name, kataClass[tee], sel, app, args...)
 					created, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{})
 					Expect(err).NotTo(HaveOccurred(), "create probe pod %s/%s", ns, p.Name)
 					pods = append(pods, created)
@@ -177,22 +176,16 @@ var _ = describe(func(s *suite) {
 			s.withSealedSecret(ctx, pod, secret)
 			_, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 			Expect(err).NotTo(HaveOccurred(), "create pod %s/unlabelled", ns)
-			// The kubelet's event for a container it could not create.
-			msg := s.waitEvent(ctx, ns, "unlabelled", "Failed", 45*time.Second)
-			Expect(msg).To(ContainSubstring(kbs.ResourceURI(secret.repo, secret.typ, secret.tag)), "the container's creation failed, but not for the secret: %s", msg)
-			s.expectContainerNotCreated(ctx, ns, "unlabelled")
+			s.expectSecretWithheld(ctx, ns, "unlabelled", secret)
 		})
 	})
 })
-
-// kataClassOf is the Kata runtime class whose guests are each TEE's.
-var kataClassOf = map[string]string{teename.TDX: "kata-qemu-tdx", teename.SNP: "kata-qemu-snp"}
 
 // egressTEEs are the run's TEEs that have a Kata runtime class, in a fixed order.
 func egressTEEs(tees []string) []string {
 	var out []string
 	for _, t := range teename.All() {
-		if slices.Contains(tees, t) && kataClassOf[t] != "" {
+		if slices.Contains(tees, t) && kataClass[t] != "" {
 			out = append(out, t)
 		}
 	}

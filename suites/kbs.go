@@ -80,12 +80,15 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// expectContainerNotCreated checks that a pod's first container waits in
-// CreateContainerError: the kubelet's status for a container it could not
-// create. The Failed event can come before the status update that goes with
-// it, so the status gets a few seconds to follow.
-func (s *suite) expectContainerNotCreated(ctx context.Context, ns, name string) {
+// expectSecretWithheld checks that a pod's first container, which needs
+// the secret, was never created: the kubelet's Failed event names the
+// secret, and the container waits in CreateContainerError. The event can
+// come before the status update that goes with it, so the status gets a
+// few seconds to follow.
+func (s *suite) expectSecretWithheld(ctx context.Context, ns, name string, secret specSecret) {
 	GinkgoHelper()
+	msg := s.waitEvent(ctx, ns, name, "Failed", 45*time.Second)
+	Expect(msg).To(ContainSubstring(kbs.ResourceURI(secret.repo, secret.typ, secret.tag)), "the container's creation failed, but not for the secret: %s", msg)
 	var state corev1.ContainerState
 	Eventually(ctx, func(ctx context.Context) (string, error) {
 		p, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})

@@ -243,21 +243,27 @@ func (s *suite) kbsBattery(ctx context.Context, ns string, n *corev1.Node, tee, 
 		var ke *kbs.Error
 		return errors.As(err, &ke)
 	}
+	// mustRefuse submits a bad variant in a session: the KBS must refuse
+	// it, and then refuse that session the spec's secret.
+	mustRefuse := func(sess *kbs.Client, att kbs.Attestation, accepted, submitting string) {
+		switch _, err := sess.PostAttestation(ctx, att); {
+		case err == nil:
+			bad = append(bad, fmt.Sprintf("%s: the KBS accepted a bad variant: %s", who, accepted))
+		case !refused(err):
+			bad = append(bad, fmt.Sprintf("%s: %s: %v", who, submitting, err))
+		default:
+			if _, err := sess.Resource(ctx, secret.repo, secret.typ, secret.tag); !refused(err) {
+				bad = append(bad, fmt.Sprintf("%s: the KBS did not refuse the spec's secret to a session whose attestation it refused (%v)", who, err))
+			}
+		}
+	}
 	// The same evidence, in its own session, with another session's key:
 	// a KBS that does not hash the tee-pubkey into the expected REPORT_DATA
 	// would encrypt the secret to whoever sent it.
 	otherKey := genuine
 	otherKey.RuntimeData.TeePubKey = b.PublicKey()
-	switch _, err := a.PostAttestation(ctx, otherKey); {
-	case err == nil:
-		bad = append(bad, fmt.Sprintf("%s: the KBS accepted a bad variant: REPORT_DATA not bound to the tee-pubkey (the evidence passed with another key)", who))
-	case !refused(err):
-		bad = append(bad, fmt.Sprintf("%s: submitting the evidence with another tee-pubkey: %v", who, err))
-	default:
-		if _, err := a.Resource(ctx, secret.repo, secret.typ, secret.tag); !refused(err) {
-			bad = append(bad, fmt.Sprintf("%s: the KBS did not refuse the spec's secret to a session whose attestation it refused (%v)", who, err))
-		}
-	}
+	mustRefuse(a, otherKey, "REPORT_DATA not bound to the tee-pubkey (the evidence passed with another key)",
+		"submitting the evidence with another tee-pubkey")
 	if _, err := a.PostAttestation(ctx, genuine); err != nil {
 		bad = append(bad, fmt.Sprintf("%s: the KBS refused the genuine attestation (%v): its refusals prove nothing", who, err))
 	} else {
@@ -273,16 +279,8 @@ func (s *suite) kbsBattery(ctx context.Context, ns string, n *corev1.Node, tee, 
 	// The genuine attestation replayed as it is in a new session: its
 	// nonce was the other session's.
 	c, _ := client()
-	switch _, err := c.PostAttestation(ctx, genuine); {
-	case err == nil:
-		bad = append(bad, fmt.Sprintf("%s: the KBS accepted a bad variant: reused nonce (an attestation replayed in a new session passed)", who))
-	case !refused(err):
-		bad = append(bad, fmt.Sprintf("%s: replaying the attestation in a new session: %v", who, err))
-	default:
-		if _, err := c.Resource(ctx, secret.repo, secret.typ, secret.tag); !refused(err) {
-			bad = append(bad, fmt.Sprintf("%s: the KBS did not refuse the spec's secret to a session whose attestation it refused (%v)", who, err))
-		}
-	}
+	mustRefuse(c, genuine, "reused nonce (an attestation replayed in a new session passed)",
+		"replaying the attestation in a new session")
 	return bad
 }
 
