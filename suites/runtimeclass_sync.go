@@ -85,7 +85,10 @@ var (
 )
 
 var _ = describe(func(s *suite) {
-	Describe("RuntimeClass sync", framework.Label("runtimeclass-sync", "host-access", "disruptive"), func() {
+	// Ordered: the specs that check what the syncer leaves alone share one
+	// set-up (BeforeAll below); ContinueOnFailure: each spec still runs and
+	// fails on its own.
+	Describe("RuntimeClass sync", Ordered, ContinueOnFailure, framework.Label("runtimeclass-sync", "host-access", "disruptive"), func() {
 		var shared kubernetes.Interface
 		BeforeEach(func() { shared = s.c.Shared })
 		newName := func() string { return "cctest-sync-" + utilrand.String(6) }
@@ -152,14 +155,17 @@ var _ = describe(func(s *suite) {
 			m := hostClass(ctx, newName(), syncLabel)
 			present(ctx, shared, m.Name, true, "a labelled marker class never reached the tenant: is RuntimeClass sync running?")
 		}
-		// holds checks a state throughout the window, failing at once with why.
-		holds := func(ctx context.Context, check func(g Gomega, ctx context.Context), why string, args ...any) {
+		// holds checks a state until the window after the marker seen at
+		// marker has passed (at least two polls), failing at once with why.
+		holds := func(ctx context.Context, marker time.Time, check func(g Gomega, ctx context.Context), why string, args ...any) {
 			GinkgoHelper()
-			Consistently(ctx, check).WithTimeout(window()).WithPolling(100*time.Millisecond).Should(Succeed(), append([]any{why}, args...)...)
+			const poll = 100 * time.Millisecond
+			left := max(time.Until(marker.Add(window())), 2*poll)
+			Consistently(ctx, check).WithTimeout(left).WithPolling(poll).Should(Succeed(), append([]any{why}, args...)...)
 		}
-		absent := func(ctx context.Context, cl kubernetes.Interface, why string, names ...string) {
+		absent := func(ctx context.Context, marker time.Time, cl kubernetes.Interface, why string, names ...string) {
 			GinkgoHelper()
-			holds(ctx, func(g Gomega, ctx context.Context) {
+			holds(ctx, marker, func(g Gomega, ctx context.Context) {
 				for _, n := range names {
 					_, err := cl.NodeV1().RuntimeClasses().Get(ctx, n, metav1.GetOptions{})
 					g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "RuntimeClass %s is in the tenant (err %v)", n, err)
@@ -173,13 +179,6 @@ var _ = describe(func(s *suite) {
 			same := copy.Handler == rc.Handler && copy.Overhead != nil && copy.Overhead.PodFixed.Memory().String() == "160Mi" &&
 				copy.Scheduling != nil && copy.Scheduling.NodeSelector[mgmt.PropertyConfidentialCompute] == teename.TDX
 			Expect(same).To(BeTrue(), "tenant copy differs from the host class: handler %q overhead %v scheduling %v", copy.Handler, copy.Overhead, copy.Scheduling)
-		})
-
-		specSyncSelects.It(func(ctx SpecContext) {
-			unlabelled := hostClass(ctx, newName(), nil) // no labels at all
-			other := hostClass(ctx, newName(), map[string]string{mgmt.PropertyConfidentialCompute: "none"})
-			hostSeen(ctx)
-			absent(ctx, shared, "a host class that does not match the sync selector confidential-compute=tdx was synced", unlabelled.Name, other.Name)
 		})
 
 		specSyncUpdates.It(func(ctx SpecContext) {
@@ -216,12 +215,54 @@ var _ = describe(func(s *suite) {
 			present(ctx, shared, gone.Name, false, "the host class was deleted but its tenant copy stayed")
 		})
 
-		specSyncTenantLocal.It(func(ctx SpecContext) {
-			kept := tenantClass(ctx, "cctest-kept-"+utilrand.String(6), map[string]string{controlledBy: "tenant-admin"})
+		// The four "the syncer leaves it alone" specs share one window:
+		// their subjects are set up together before the first spec of this
+		// container, then one marker proves the syncer has seen them all, and
+		// each of the four checks its own subject, through its own assertion,
+		// until the window after that marker ends (at least two polls). Back
+		// to back they would wait four windows; the proof is the same.
+		var (
+			unlabelled, otherValue *nodev1.RuntimeClass // selector spec
+			kept, local            *nodev1.RuntimeClass // tenant-created classes
+			localGone              time.Time            // when local was first seen removed
+			twin, own              *nodev1.RuntimeClass // a host twin with another handler
+			notForPrivate          *nodev1.RuntimeClass // private-nodes spec
+			quietFrom              time.Time
+		)
+		BeforeAll(func(ctx SpecContext) {
+			shared = s.c.Shared                         // BeforeAll runs before the container's BeforeEach
+			unlabelled = hostClass(ctx, newName(), nil) // no labels at all
+			otherValue = hostClass(ctx, newName(), map[string]string{mgmt.PropertyConfidentialCompute: "none"})
+			kept = tenantClass(ctx, "cctest-kept-"+utilrand.String(6), map[string]string{controlledBy: "tenant-admin"})
 			// Created after kept, so its removal is also the marker for kept.
-			local := tenantClass(ctx, "cctest-local-"+utilrand.String(6), nil)
-			present(ctx, shared, local.Name, false, "a tenant-created class without a host twin was not removed")
-			holds(ctx, func(g Gomega, ctx context.Context) {
+			local = tenantClass(ctx, "cctest-local-"+utilrand.String(6), nil)
+			// The host twin starts exempt (controlled-by on the host side),
+			// so the tenant's class of that name is neither deleted as
+			// host-less nor overwritten; then the twin is handed to the syncer.
+			twin = hostClass(ctx, newName(), map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX, controlledBy: "platform-admin"})
+			hostSeen(ctx) // else the syncer may not know the twin yet and delete the tenant's class
+			own = tenantClass(ctx, twin.Name, map[string]string{"cctest.dev/owner": "tenant"})
+			delete(twin.Labels, controlledBy)
+			_, err := s.c.Host.NodeV1().RuntimeClasses().Update(ctx, twin, metav1.UpdateOptions{})
+			Expect(err).NotTo(HaveOccurred(), "hand host RuntimeClass %s to the syncer", twin.Name)
+			notForPrivate = hostClass(ctx, newName(), syncLabel)
+			hostSeen(ctx) // every subject above is seen and dequeued; it reached the shared-nodes tenant, so the syncers ran
+			quietFrom = time.Now()
+			if _, err := shared.NodeV1().RuntimeClasses().Get(ctx, local.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				localGone = quietFrom
+			}
+		})
+
+		specSyncSelects.It(func(ctx SpecContext) {
+			absent(ctx, quietFrom, shared, "a host class that does not match the sync selector confidential-compute=tdx was synced", unlabelled.Name, otherValue.Name)
+		})
+
+		specSyncTenantLocal.It(func(ctx SpecContext) {
+			if localGone.IsZero() {
+				present(ctx, shared, local.Name, false, "a tenant-created class without a host twin was not removed")
+				localGone = time.Now()
+			}
+			holds(ctx, localGone, func(g Gomega, ctx context.Context) {
 				_, err := shared.NodeV1().RuntimeClasses().Get(ctx, kept.Name, metav1.GetOptions{})
 				g.Expect(apierrors.IsNotFound(err)).To(BeFalse(), "gone")
 				g.Expect(err).NotTo(HaveOccurred())
@@ -229,17 +270,7 @@ var _ = describe(func(s *suite) {
 		})
 
 		specSyncOtherHandler.It(func(ctx SpecContext) {
-			// The host twin starts exempt (controlled-by on the host side),
-			// so the tenant's class of that name is neither deleted as
-			// host-less nor overwritten; then the twin is handed to the syncer.
-			twin := hostClass(ctx, newName(), map[string]string{mgmt.PropertyConfidentialCompute: teename.TDX, controlledBy: "platform-admin"})
-			hostSeen(ctx) // else the syncer may not know the twin yet and delete the tenant's class
-			own := tenantClass(ctx, twin.Name, map[string]string{"cctest.dev/owner": "tenant"})
-			delete(twin.Labels, controlledBy)
-			_, err := s.c.Host.NodeV1().RuntimeClasses().Update(ctx, twin, metav1.UpdateOptions{})
-			Expect(err).NotTo(HaveOccurred(), "hand host RuntimeClass %s to the syncer", twin.Name)
-			hostSeen(ctx)
-			holds(ctx, func(g Gomega, ctx context.Context) {
+			holds(ctx, quietFrom, func(g Gomega, ctx context.Context) {
 				rc, err := shared.NodeV1().RuntimeClasses().Get(ctx, own.Name, metav1.GetOptions{})
 				g.Expect(apierrors.IsNotFound(err)).To(BeFalse(), "gone")
 				g.Expect(err).NotTo(HaveOccurred())
@@ -253,9 +284,7 @@ var _ = describe(func(s *suite) {
 			if t, sh := s.Env.Tenant(), s.Env.SharedTenant(); t != nil && sh != nil && t.Host == sh.Host {
 				Skip("this environment has no private-nodes tenant: the tenant is the shared-nodes tenant (e.g. --env kind)")
 			}
-			rc := hostClass(ctx, newName(), syncLabel)
-			hostSeen(ctx) // reached the shared-nodes tenant, so the syncers ran
-			absent(ctx, s.c.Tenant, "a host class reached the private-nodes tenant: vCluster does not sync there, so the platform relies on something it should not", rc.Name)
+			absent(ctx, quietFrom, s.c.Tenant, "a host class reached the private-nodes tenant: vCluster does not sync there, so the platform relies on something it should not", notForPrivate.Name)
 		})
 	})
 })

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -21,6 +22,7 @@ import (
 func newControlPlaneChild() *cobra.Command {
 	var name, dir string
 	var apiserverArgs []string
+	var sharedNodes bool
 	cmd := &cobra.Command{
 		Use:    controlplane.ChildCommand,
 		Hidden: true,
@@ -32,7 +34,7 @@ func newControlPlaneChild() *cobra.Command {
 				_, _ = io.Copy(io.Discard, os.Stdin)
 				cancel()
 			}()
-			cp, err := inprocess.Start(ctx, inprocess.Config{Name: name, Dir: dir, APIServerArgs: apiserverArgs})
+			cp, err := inprocess.Start(ctx, inprocess.Config{Name: name, Dir: dir, APIServerArgs: apiserverArgs, SharedNodes: sharedNodes})
 			if err != nil {
 				return err
 			}
@@ -45,6 +47,7 @@ func newControlPlaneChild() *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "host", "control plane name")
 	cmd.Flags().StringVar(&dir, "dir", "", "state directory")
 	cmd.Flags().StringArrayVar(&apiserverArgs, "apiserver-arg", nil, "an extra kube-apiserver flag (repeatable)")
+	cmd.Flags().BoolVar(&sharedNodes, strings.TrimPrefix(controlplane.SharedNodesFlag, "--"), false, "run as vCluster runs a tenant on shared nodes (no scheduler, vCluster's controllers)")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }

@@ -28,18 +28,38 @@ func (p *Pair) TenantKubeconfig() string { return filepath.Join(p.Dir, "tenant.k
 // admin kubeconfigs to dir/host.kubeconfig and dir/tenant.kubeconfig.
 // tenantAPIServerArgs are extra kube-apiserver flags for the tenant.
 func StartPair(ctx context.Context, binary, dir string, tenantAPIServerArgs ...string) (*Pair, error) {
+	return StartPairWith(ctx, binary, dir, PairOptions{TenantAPIServerArgs: tenantAPIServerArgs})
+}
+
+// PairOptions tune StartPairWith.
+type PairOptions struct {
+	// TenantAPIServerArgs are extra kube-apiserver flags for the tenant.
+	TenantAPIServerArgs []string
+	// HostReady runs as soon as the host serves, while the tenant may
+	// still be starting (work on the host that waits on the API server
+	// overlaps the tenant's start). Its error fails the start.
+	HostReady func(ctx context.Context, host *Process) error
+}
+
+// StartPairWith is StartPair with options.
+func StartPairWith(ctx context.Context, binary, dir string, o PairOptions) (*Pair, error) {
 	begin := time.Now()
 	type result struct {
 		p   *Process
 		err error
 	}
-	start := func(name string, out chan<- result, args ...string) {
+	start := func(name string, out chan<- result, then func(context.Context, *Process) error, args ...string) {
 		p, err := Launch(ctx, binary, name, filepath.Join(dir, name), args...)
+		if err == nil && then != nil {
+			if err = then(ctx, p); err != nil {
+				err = fmt.Errorf("%s control plane: %w", name, err)
+			}
+		}
 		out <- result{p, err}
 	}
 	hc, tc := make(chan result, 1), make(chan result, 1)
-	go start("host", hc)
-	go start("tenant", tc, tenantAPIServerArgs...)
+	go start("host", hc, o.HostReady)
+	go start("tenant", tc, nil, o.TenantAPIServerArgs...)
 	h, t := <-hc, <-tc
 	if err := errors.Join(h.err, t.err); err != nil {
 		for _, r := range []result{h, t} {

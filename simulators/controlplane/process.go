@@ -45,11 +45,25 @@ type Process struct {
 	waitErr error          // the child's exit status, valid after done
 }
 
+// SharedNodesFlag makes a child run the control plane the way vCluster runs
+// a tenant on shared nodes: no scheduler (the host cluster's schedules its
+// pods) and vCluster's controller set for that mode.
+const SharedNodesFlag = "--shared-nodes"
+
 // Launch starts `binary __controlplane --name NAME --dir DIR` (plus
 // --apiserver-arg for each extra kube-apiserver flag) and waits until
 // it reports ready. If the parent dies, the child stops too: it gets SIGKILL
 // from the kernel (Pdeathsig) and sees EOF on stdin.
 func Launch(ctx context.Context, binary, name, dir string, apiserverArgs ...string) (*Process, error) {
+	return launch(ctx, binary, name, dir, false, apiserverArgs)
+}
+
+// LaunchSharedNodes is Launch for a tenant on shared nodes (SharedNodesFlag).
+func LaunchSharedNodes(ctx context.Context, binary, name, dir string) (*Process, error) {
+	return launch(ctx, binary, name, dir, true, nil)
+}
+
+func launch(ctx context.Context, binary, name, dir string, sharedNodes bool, apiserverArgs []string) (*Process, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -63,6 +77,9 @@ func Launch(ctx context.Context, binary, name, dir string, apiserverArgs ...stri
 	args := []string{ChildCommand, "--name", name, "--dir", dir}
 	for _, a := range apiserverArgs {
 		args = append(args, "--apiserver-arg", a)
+	}
+	if sharedNodes {
+		args = append(args, SharedNodesFlag)
 	}
 	cmd := exec.Command(binary, args...)
 	cmd.Stderr = logFile

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cctest/cctest/simulators/tee"
 
@@ -93,6 +94,8 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 			fmt.Fprintf(o.Log, format+"\n", args...)
 		}
 	}
+	begin := time.Now()
+	stage := func(what string) { logf("platform: %s at %.2fs", what, time.Since(begin).Seconds()) }
 	vc, providers, pol, err := loadConfig(o)
 	if err != nil {
 		return nil, err
@@ -110,8 +113,21 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 	if o.Faults.Has(FaultRuntimeClassAdmissionOff) {
 		tenantArgs = append(tenantArgs, "--disable-admission-plugins=RuntimeClass")
 	}
-	pair, err := controlplane.StartPair(ctx, o.Binary, o.Dir, tenantArgs...)
+	pair, err := controlplane.StartPairWith(ctx, o.Binary, o.Dir, controlplane.PairOptions{
+		TenantAPIServerArgs: tenantArgs,
+		HostReady: func(ctx context.Context, host *controlplane.Process) error {
+			stage("host control plane ready")
+			defer stage("platform CRDs served in the host")
+			cfg, err := restConfig(host.Ready.Kubeconfig)
+			if err != nil {
+				return err
+			}
+			return platform.InstallCRDs(ctx, cfg)
+		},
+	})
+	stage("host and tenant control planes ready")
 	sl := <-sharedCh
+	stage("shared-nodes tenant control plane ready")
 	if err != nil || sl.err != nil {
 		if pair != nil {
 			pair.Stop()
@@ -151,6 +167,7 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 		return fail(err)
 	}
 
+	stage("syncers built")
 	if err := applyHostRuntimeClasses(ctx, p.Host); err != nil {
 		return fail(err)
 	}
@@ -160,6 +177,7 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 		}
 	}
 
+	stage("runtime classes and tenant manifests applied")
 	v := verifier.New(verifier.Options{TestRoots: tee.TestRoots()})
 	machines := &machineIndex{byNode: map[string]*platform.Machine{}}
 	platPol, judge := platformVerifier(pol, o.Faults)
@@ -167,6 +185,7 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 	if err != nil {
 		return fail(err)
 	}
+	stage("attestation service started")
 	p.fleet, err = node.NewFleet(node.Config{
 		Tenant:       tenantCfg,
 		TenantPKIDir: filepath.Join(pair.Dir, "tenant", "pki"),
@@ -194,9 +213,11 @@ func Start(ctx context.Context, o Options) (*Platform, error) {
 	if err != nil {
 		return fail(err)
 	}
+	stage("node fleet and platform built")
 	if err := p.platform.Setup(ctx); err != nil {
 		return fail(err)
 	}
+	stage("platform set up (CRDs, inventory, providers)")
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	runs := []func(context.Context) error{p.fleet.Run, p.platform.Run}

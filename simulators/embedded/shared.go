@@ -33,7 +33,7 @@ func (p *Platform) SharedTenantKubeconfig() string {
 // launchShared starts the shared-nodes tenant's control plane (in parallel
 // with host and tenant, by the caller).
 func launchShared(ctx context.Context, bin, dir string) (*controlplane.Process, error) {
-	return controlplane.Launch(ctx, bin, "shared", filepath.Join(dir, "shared"))
+	return controlplane.LaunchSharedNodes(ctx, bin, "shared", filepath.Join(dir, "shared"))
 }
 
 // syncers returns vCluster's RuntimeClass syncers: one per tenant, each

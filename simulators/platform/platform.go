@@ -258,7 +258,7 @@ func (p *Platform) Machine(name string) *Machine { return p.machines[name] }
 // Setup installs the CRDs, the NodeProviders with their NodeTypes and the
 // inventory in the host cluster.
 func (p *Platform) Setup(ctx context.Context) error {
-	if err := p.installCRDs(ctx); err != nil {
+	if err := installCRDs(ctx, p.dyn); err != nil {
 		return err
 	}
 	for _, ns := range []string{p.cfg.InventoryNamespace, p.cfg.ClaimNamespace()} {
@@ -283,7 +283,20 @@ func (p *Platform) Setup(ctx context.Context) error {
 	return err
 }
 
-func (p *Platform) installCRDs(ctx context.Context) error {
+// InstallCRDs installs the platform's CRDs in the host cluster and waits
+// until each is served. The API server holds back the first create of a
+// custom resource for 2 s after its CRD is established, so the embedded
+// platform calls this as soon as the host serves, while the tenants still
+// start; Setup calls it again (a no-op then).
+func InstallCRDs(ctx context.Context, host *rest.Config) error {
+	dyn, err := dynamic.NewForConfig(host)
+	if err != nil {
+		return err
+	}
+	return installCRDs(ctx, dyn)
+}
+
+func installCRDs(ctx context.Context, dyn dynamic.Interface) error {
 	crds, err := mgmt.CRDs()
 	if err != nil {
 		return err
@@ -296,7 +309,7 @@ func (p *Platform) installCRDs(ctx context.Context) error {
 		}
 		u.SetAPIVersion("apiextensions.k8s.io/v1")
 		u.SetKind("CustomResourceDefinition")
-		if _, err := p.dyn.Resource(res).Create(ctx, u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := dyn.Resource(res).Create(ctx, u, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("install CRD %s: %w", crd.Name, err)
 		}
 	}
@@ -305,7 +318,7 @@ func (p *Platform) installCRDs(ctx context.Context) error {
 		gvr := schema.GroupVersionResource{Group: crd.Spec.Group, Version: crd.Spec.Versions[0].Name, Resource: crd.Spec.Names.Plural}
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			_, err := p.dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1})
+			_, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1})
 			if err == nil {
 				break
 			}

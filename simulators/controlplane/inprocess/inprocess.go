@@ -45,7 +45,18 @@ type Config struct {
 	// APIServerArgs are extra kube-apiserver flags, after cctest's own
 	// (faults turn admission plugins off with them).
 	APIServerArgs []string
+	// SharedNodes runs the control plane as vCluster runs a tenant on
+	// shared nodes (pkg/k8s/k8s.go): no kube-scheduler, since the host
+	// cluster's scheduler places the tenant's pods, and kube-controller-
+	// manager without the node and volume controllers.
+	SharedNodes bool
 }
+
+// sharedNodesControllers is vCluster's controller set for a tenant on
+// shared nodes without the virtual scheduler, less -cloud-node-lifecycle:
+// that controller left kube-controller-manager for the cloud controller
+// manager, and this kube-controller-manager refuses the unknown name.
+const sharedNodesControllers = "*,-nodeipam,-nodelifecycle,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ttl"
 
 // ControlPlane is a running control plane.
 type ControlPlane struct {
@@ -123,6 +134,9 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
+		if cfg.SharedNodes {
+			return
+		}
 		if err := runScheduler(compCtx, kubeconfig); err != nil && compCtx.Err() == nil {
 			errs <- fmt.Errorf("kube-scheduler: %w", err)
 		}
@@ -130,7 +144,11 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 	kcmDone := make(chan struct{})
 	go func() {
 		defer close(kcmDone)
-		if err := runControllerManager(compCtx, kubeconfig, pkiDir); err != nil && compCtx.Err() == nil {
+		controllers := "*"
+		if cfg.SharedNodes {
+			controllers = sharedNodesControllers
+		}
+		if err := runControllerManager(compCtx, kubeconfig, pkiDir, controllers); err != nil && compCtx.Err() == nil {
 			errs <- fmt.Errorf("kube-controller-manager: %w", err)
 		}
 	}()
@@ -288,7 +306,7 @@ podMaxBackoffSeconds: 1
 	return schedulerapp.Run(ctx, cc, sched)
 }
 
-func runControllerManager(ctx context.Context, kubeconfig, pkiDir string) error {
+func runControllerManager(ctx context.Context, kubeconfig, pkiDir, controllers string) error {
 	s, err := kcmoptions.NewKubeControllerManagerOptions()
 	if err != nil {
 		return err
@@ -305,7 +323,7 @@ func runControllerManager(ctx context.Context, kubeconfig, pkiDir string) error 
 		"--cluster-signing-key-file=" + p(pki.CAKey),
 		// The default 20 QPS makes the default ServiceAccount appear after ~5 s.
 		"--kube-api-qps=500", "--kube-api-burst=1000",
-		"--controllers=*",
+		"--controllers=" + controllers,
 	}
 	if err := parse(s.Flags(kcmapp.KnownControllers(), kcmapp.ControllersDisabledByDefault(), kcmapp.ControllerAliases()), args); err != nil {
 		return err
