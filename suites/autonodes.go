@@ -97,7 +97,7 @@ var _ = describe(func(s *suite) {
 					seen = append(seen, e.Source.Component+": "+e.Message)
 				}
 				return seen
-			}).WithTimeout(s.Timeout(30*time.Second)).WithPolling(200*time.Millisecond).Should(ContainElement(ContainSubstring(mgmt.PropertyConfidentialCompute)),
+			}).WithTimeout(s.Timeout(30*time.Second)).WithPolling(podPoll).Should(ContainElement(ContainSubstring(mgmt.PropertyConfidentialCompute)),
 				"no FailedScheduling event names the unsatisfied requirement %s", mgmt.PropertyConfidentialCompute)
 			pod, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, "wants-sgx", metav1.GetOptions{})
 			Expect(err).NotTo(HaveOccurred())

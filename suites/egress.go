@@ -232,7 +232,7 @@ func (s *suite) egressServer(ctx SpecContext) string {
 			}
 		}
 		return fmt.Errorf("Service %s/server has no ready endpoint", other)
-	}).WithTimeout(s.Timeout(30*time.Second)).WithPolling(100*time.Millisecond).Should(Succeed(), "the spec's server in %s never got an endpoint", other)
+	}).WithTimeout(s.Timeout(30*time.Second)).WithPolling(podPoll).Should(Succeed(), "the spec's server in %s never got an endpoint", other)
 	return fmt.Sprintf("server.%s.svc:%d", other, discovery.Port)
 }
 

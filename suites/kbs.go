@@ -106,6 +106,6 @@ func (s *suite) expectSecretWithheld(ctx context.Context, ns, name string, secre
 			return "not waiting", nil
 		}
 		return state.Waiting.Reason, nil
-	}).WithTimeout(s.Timeout(10*time.Second)).WithPolling(100*time.Millisecond).Should(Equal("CreateContainerError"),
+	}).WithTimeout(s.Timeout(10*time.Second)).WithPolling(podPoll).Should(Equal("CreateContainerError"),
 		"pod %s/%s: the container that needs the secret waits for another reason", ns, name)
 }

@@ -75,12 +75,13 @@ func (s *suite) awaitProbe(ctx context.Context, tenant kubernetes.Interface, ns 
 		if tenant != s.c.Tenant {
 			return fmt.Errorf("probe %s/%s did not run within %s: phase %s", ns, pod.Name, s.Timeout(45*time.Second), p.Status.Phase)
 		}
-		if e := s.terminalEvent(ctx, ns, created.Name); e != nil {
-			return StopTrying(fmt.Sprintf("probe %s/%s did not run: %s: %s (%s)", ns, pod.Name, e.Reason, e.Message, s.whyNotRunning(ctx, ns, p)))
+		e, why := s.notRunning(ctx, ns, p)
+		if e != nil {
+			return StopTrying(fmt.Sprintf("probe %s/%s did not run: %s: %s (%s)", ns, pod.Name, e.Reason, e.Message, why))
 		}
-		return fmt.Errorf("probe %s/%s did not run within %s: %s", ns, pod.Name, s.Timeout(45*time.Second), s.whyNotRunning(ctx, ns, p))
+		return fmt.Errorf("probe %s/%s did not run within %s: %s", ns, pod.Name, s.Timeout(45*time.Second), why)
 	}
-	Eventually(ctx, terminated).WithTimeout(s.Timeout(45*time.Second)).WithPolling(100*time.Millisecond).Should(Succeed(), "probe %s/%s did not run", ns, pod.Name)
+	Eventually(ctx, terminated).WithTimeout(s.Timeout(45*time.Second)).WithPolling(podPoll).Should(Succeed(), "probe %s/%s did not run", ns, pod.Name)
 	term := last.Status.ContainerStatuses[0].State.Terminated
 	r, perr := probe.ParseMessage(term.Message)
 	Expect(perr).NotTo(HaveOccurred(), "probe %s/%s exited %d with an unreadable result %q", ns, pod.Name, term.ExitCode, term.Message)

@@ -118,7 +118,7 @@ var _ = describe(func(s *suite) {
 					return fmt.Errorf("with %d snp-large machines and %d pods that may not share a node: %d running (want %d)", n-1, n, running, n-1)
 				}
 				return nil
-			}).WithTimeout(s.Timeout(60*time.Second)).WithPolling(200*time.Millisecond).Should(Succeed(), "every snp-large machine takes one pod, and no more")
+			}).WithTimeout(s.Timeout(60*time.Second)).WithPolling(podPoll).Should(Succeed(), "every snp-large machine takes one pod, and no more")
 			Expect(pending).To(HaveLen(1))
 			left, err := s.c.Tenant.CoreV1().Pods(ns).Get(ctx, pending[0], metav1.GetOptions{})
 			Expect(err).NotTo(HaveOccurred())

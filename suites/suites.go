@@ -161,12 +161,13 @@ func (s *suite) waitRunning(ctx context.Context, ns, name string, base time.Dura
 		case p.Status.Phase == corev1.PodFailed:
 			return StopTrying(fmt.Sprintf("pod %s/%s failed: %s: %s", ns, name, p.Status.Reason, p.Status.Message))
 		}
-		if e := s.terminalEvent(ctx, ns, name); e != nil {
-			return StopTrying(fmt.Sprintf("pod %s/%s will not run: %s: %s (%s)", ns, name, e.Reason, e.Message, s.whyNotRunning(ctx, ns, pod)))
+		e, why := s.notRunning(ctx, ns, pod)
+		if e != nil {
+			return StopTrying(fmt.Sprintf("pod %s/%s will not run: %s: %s (%s)", ns, name, e.Reason, e.Message, why))
 		}
-		return fmt.Errorf("pod %s/%s is not Running after %s: %s", ns, name, s.Timeout(base), s.whyNotRunning(ctx, ns, pod))
+		return fmt.Errorf("pod %s/%s is not Running after %s: %s", ns, name, s.Timeout(base), why)
 	}
-	Eventually(ctx, running).WithTimeout(s.Timeout(base)).WithPolling(100*time.Millisecond).Should(Succeed(), "pod %s/%s did not reach Running", ns, name)
+	Eventually(ctx, running).WithTimeout(s.Timeout(base)).WithPolling(podPoll).Should(Succeed(), "pod %s/%s did not reach Running", ns, name)
 	return pod
 }
 
@@ -191,16 +192,27 @@ func terminal(e corev1.Event) bool {
 	return terminalReasons[e.Reason] || e.Reason == "FailedScheduling" && e.Source.Component == karpenterSource
 }
 
-func (s *suite) terminalEvent(ctx context.Context, ns, name string) *corev1.Event {
-	for _, e := range s.events(ctx, ns, name, "") {
+// notRunning is what a wait for a pod says while it waits: a terminal
+// event, if any, and where the pod is stuck (one List of its events per
+// poll, shared by both).
+func (s *suite) notRunning(ctx context.Context, ns string, pod *corev1.Pod) (*corev1.Event, string) {
+	evs := s.events(ctx, ns, pod.Name, "")
+	var term *corev1.Event
+	for _, e := range evs {
 		if terminal(e) {
-			return &e
+			term = &e
+			break
 		}
 	}
-	return nil
+	return term, whyNotRunning(pod, evs)
 }
 
-func (s *suite) whyNotRunning(ctx context.Context, ns string, pod *corev1.Pod) string {
+// podPoll is how often a wait on a pod or its events looks again: on a
+// joined node a pod runs within tens of milliseconds, so a coarser poll
+// would be most of each wait.
+const podPoll = 25 * time.Millisecond
+
+func whyNotRunning(pod *corev1.Pod, evs []corev1.Event) string {
 	if pod == nil {
 		return "no such pod"
 	}
@@ -213,7 +225,7 @@ func (s *suite) whyNotRunning(ctx context.Context, ns string, pod *corev1.Pod) s
 	} else {
 		parts = append(parts, "on node "+pod.Spec.NodeName)
 	}
-	for _, e := range s.events(ctx, ns, pod.Name, "") {
+	for _, e := range evs {
 		if e.Type == corev1.EventTypeWarning {
 			parts = append(parts, fmt.Sprintf("event %s: %s", e.Reason, e.Message))
 		}
@@ -255,7 +267,7 @@ func (s *suite) waitEvent(ctx context.Context, ns, name, reason string, base tim
 			return StopTrying(fmt.Sprintf("no %s event for %s/%s: its containers ran instead (pod %s on node %s)", reason, ns, name, p.Status.Phase, p.Spec.NodeName))
 		}
 		return fmt.Errorf("no %s event for %s/%s after %s", reason, ns, name, s.Timeout(base))
-	}).WithTimeout(s.Timeout(base)).WithPolling(100*time.Millisecond).Should(Succeed(), "no %s event for %s/%s", reason, ns, name)
+	}).WithTimeout(s.Timeout(base)).WithPolling(podPoll).Should(Succeed(), "no %s event for %s/%s", reason, ns, name)
 	return msg
 }
 
