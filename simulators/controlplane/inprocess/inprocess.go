@@ -164,9 +164,24 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		cancelComponents()
 		waitAll(10*time.Second, schedDone, kcmDone)
 		components := time.Since(begin)
-		waitAll(20*time.Second, apiDone)
+		// kube-apiserver drains its in-flight requests, then stops
+		// listening; after that its HTTP/2 server holds each idle connection
+		// of its own loopback clients for Go's fixed one-second GOAWAY grace
+		// before Run returns. Nothing is left to serve and the data is
+		// thrown away, so once it stopped listening etcd stops after a short
+		// grace rather than that second.
+		waitAll(20*time.Second, stoppedListening(ln.Addr().String()))
+		waitAll(100*time.Millisecond, apiDone)
 		api := time.Since(begin)
-		stopEtcd()
+		// etcd's graceful stop waits for the API server's watch streams,
+		// which end only when the API server returns: the same second.
+		// The process exits next, which ends etcd anyway.
+		etcdDone := make(chan struct{})
+		go func() {
+			stopEtcd()
+			close(etcdDone)
+		}()
+		waitAll(200*time.Millisecond, etcdDone)
 		// The shutdown's stages, for the exit-delay benchmark's evidence.
 		fmt.Fprintf(os.Stderr, "cctest: %s control plane stopped in %v (scheduler+controllers %v, kube-apiserver %v, etcd %v)\n",
 			cfg.Name, time.Since(begin).Round(time.Millisecond), components.Round(time.Millisecond),
@@ -174,6 +189,23 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		close(cp.done)
 	}()
 	return cp, nil
+}
+
+// stoppedListening is closed once nothing accepts connections on addr.
+func stoppedListening(addr string) chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err != nil {
+				return
+			}
+			c.Close()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return done
 }
 
 func waitAll(limit time.Duration, chans ...chan struct{}) {
