@@ -114,9 +114,9 @@ var _ = describe(func(s *suite) {
 			}
 			svc := s.attestationService(ctx)
 			defer svc.Close()
-			for _, n := range sortedNodes(nodes) {
-				if _, problem := s.liveEvidence(ctx, ns, svc, n); problem != "" {
-					bad = append(bad, problem)
+			for _, l := range s.liveEvidence(ctx, ns, svc, sortedNodes(nodes)) {
+				if l.problem != "" {
+					bad = append(bad, l.problem)
 				}
 			}
 			Expect(bad).To(BeEmpty(), strings.Join(bad, "; "))
@@ -137,12 +137,13 @@ var _ = describe(func(s *suite) {
 			// platform recorded: it fails the policy.
 			svc := s.attestationService(ctx)
 			defer svc.Close()
-			for _, n := range sortedNodes(nodes) {
-				if v, problem := s.liveEvidence(ctx, ns, svc, n); problem != "" {
-					if v != nil && !v.Pass {
-						problem = fmt.Sprintf("Confidential VM node %s is in the tenant on evidence its gate must refuse (%s): a refused VM joined", n.Name, v.Reason)
+			sorted := sortedNodes(nodes)
+			for i, l := range s.liveEvidence(ctx, ns, svc, sorted) {
+				if l.problem != "" {
+					if l.verdict != nil && !l.verdict.Pass {
+						l.problem = fmt.Sprintf("Confidential VM node %s is in the tenant on evidence its gate must refuse (%s): a refused VM joined", sorted[i].Name, l.verdict.Reason)
 					}
-					bad = append(bad, problem)
+					bad = append(bad, l.problem)
 				}
 			}
 			Expect(bad).To(BeEmpty(), strings.Join(bad, "; "))
@@ -184,11 +185,18 @@ var _ = describe(func(s *suite) {
 			s.cvmDemand(ctx, ns, 1)
 			ep := s.attestationEndpoint(ctx)
 			var bad []string
-			for _, n := range sortedNodes(s.cvmNodes(ctx)) {
+			nodes := sortedNodes(s.cvmNodes(ctx))
+			pods := make([]*corev1.Pod, len(nodes))
+			for i, n := range nodes { // one probe per node, all at once
 				pod := s.probePod("host-"+n.Name, "", map[string]string{"kubernetes.io/hostname": n.Name}, nil, "egress", "--target", ep)
 				pod.Spec.HostNetwork = true
 				pod.Spec.Tolerations = tolerateAll
-				ran, r := s.runProbe(ctx, ns, pod)
+				var err error
+				pods[i], err = s.c.Tenant.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+				Expect(err).NotTo(HaveOccurred(), "create probe pod %s/%s", ns, pod.Name)
+			}
+			for i, n := range nodes {
+				ran, r := s.awaitProbe(ctx, s.c.Tenant, ns, pods[i])
 				Expect(ran.Spec.HostNetwork).To(BeTrue(), "probe %s/%s does not run in its node's network", ns, ran.Name)
 				if !r.Pass {
 					bad = append(bad, fmt.Sprintf("node %s cannot reach the attestation service's endpoint %s from its host network: %s", n.Name, ep, r.Reason))
@@ -316,22 +324,44 @@ func (s *suite) failedCVMClaims(ctx context.Context) []string {
 	return out
 }
 
-// liveEvidence has a plain probe pod on a CVM node fetch evidence for the
-// spec's own nonce from inside the VM and verifies it under the run's
-// policy. It returns the spec's verdict (nil without evidence) and what is
-// wrong ("" = nothing).
-func (s *suite) liveEvidence(ctx context.Context, ns string, svc *client.Client, n *corev1.Node) (*verifier.Verdict, string) {
+// liveEvidence has a plain probe pod on each CVM node fetch evidence for
+// the spec's own nonce from inside the VM and verifies it under the run's
+// policy. The probes run at once, one per node, and are read in node order.
+// It returns, per node, the spec's verdict (nil without evidence) and what
+// is wrong ("" = nothing).
+func (s *suite) liveEvidence(ctx context.Context, ns string, svc *client.Client, nodes []*corev1.Node) []liveResult {
 	GinkgoHelper()
 	Expect(s.Policy).NotTo(BeNil(), "no attestation policy for this run: give cctest run --policy")
+	nonces := make([][]byte, len(nodes))
+	pods := make([]*corev1.Pod, len(nodes))
+	for i, n := range nodes {
+		ch, err := svc.Challenge(ctx, "")
+		Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
+		nonces[i], err = ch.NonceBytes()
+		Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
+		pod := s.probePod("live-"+n.Name, "", map[string]string{"kubernetes.io/hostname": n.Name}, nil,
+			"attest", "--discover", "--nonce", hex.EncodeToString(nonces[i]))
+		pod.Spec.Tolerations = tolerateAll
+		pods[i], err = s.c.Tenant.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred(), "create probe pod %s/%s", ns, pod.Name)
+	}
+	out := make([]liveResult, len(nodes))
+	for i, n := range nodes {
+		ran, r := s.awaitProbe(ctx, s.c.Tenant, ns, pods[i])
+		out[i].verdict, out[i].problem = s.judgeLive(ctx, svc, n, nonces[i], ran, r)
+	}
+	return out
+}
+
+type liveResult struct {
+	verdict *verifier.Verdict
+	problem string
+}
+
+// judgeLive verifies one node's live evidence (see liveEvidence).
+func (s *suite) judgeLive(ctx context.Context, svc *client.Client, n *corev1.Node, nonce []byte, ran *corev1.Pod, r probe.Result) (*verifier.Verdict, string) {
+	GinkgoHelper()
 	tech := n.Labels[mgmt.PropertyConfidentialCompute]
-	ch, err := svc.Challenge(ctx, "")
-	Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
-	nonce, err := ch.NonceBytes()
-	Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
-	pod := s.probePod("live-"+n.Name, "", map[string]string{"kubernetes.io/hostname": n.Name}, nil,
-		"attest", "--discover", "--nonce", hex.EncodeToString(nonce))
-	pod.Spec.Tolerations = tolerateAll
-	ran, r := s.runProbe(ctx, ns, pod)
 	ev, err := r.FetchEvidence(ctx, svc)
 	if err != nil {
 		return nil, fmt.Sprintf("Confidential VM node %s: no evidence from inside the VM (%s): %v", n.Name, r.Reason, err)

@@ -89,31 +89,44 @@ var _ = describe(func(s *suite) {
 			Expect(err).NotTo(HaveOccurred())
 			var bad []string
 			var fresh []freshEvidence
-			probed := 0
-			for _, n := range nodes.Items {
+			// One probe per confidential node, all started at once, each
+			// with a fresh nonce the spec asks for itself: evidence minted
+			// earlier cannot match it, and the spec checks the binding.
+			type attempt struct {
+				n          *corev1.Node
+				tee, class string
+				nonce      []byte
+				pod        *corev1.Pod
+			}
+			var started []attempt
+			for i := range nodes.Items {
+				n := &nodes.Items[i]
 				tee := n.Labels[mgmt.PropertyConfidentialCompute]
 				class, ok := kataClass[tee]
 				if !ok || !slices.Contains(s.TEEs, tee) || n.Spec.Unschedulable {
 					continue
 				}
-				cvm := s.confidentialPath(ctx, &n) == mgmt.PathCloudVM
+				cvm := s.confidentialPath(ctx, n) == mgmt.PathCloudVM
 				if cvm {
 					class = "" // the node VM is the TEE: a plain pod runs in it
 				}
-				probed++
-				// A fresh nonce the spec asks for itself: evidence minted
-				// earlier cannot match it, and the spec checks the binding.
 				ch, err := svc.Challenge(ctx, "")
 				Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
 				nonce, err := ch.NonceBytes()
 				Expect(err).NotTo(HaveOccurred(), "attestation service challenge")
-				name := "attest-" + n.Name
-				pp := s.probePod(name, class, map[string]string{"kubernetes.io/hostname": n.Name}, nil,
+				pp := s.probePod("attest-"+n.Name, class, map[string]string{"kubernetes.io/hostname": n.Name}, nil,
 					"attest", "--discover", "--nonce", hex.EncodeToString(nonce))
 				if cvm {
 					pp.Spec.Tolerations = tolerateAll
 				}
-				pod, r := s.runProbe(ctx, ns, pp)
+				created, err := s.c.Tenant.CoreV1().Pods(ns).Create(ctx, pp, metav1.CreateOptions{})
+				Expect(err).NotTo(HaveOccurred(), "create probe pod %s/%s", ns, pp.Name)
+				started = append(started, attempt{n: n, tee: tee, class: class, nonce: nonce, pod: created})
+			}
+			probed := len(started)
+			for _, a := range started {
+				n, tee, class, nonce := a.n, a.tee, a.class, a.nonce
+				pod, r := s.awaitProbe(ctx, s.c.Tenant, ns, a.pod)
 				ev, err := r.FetchEvidence(ctx, svc)
 				if err != nil {
 					bad = append(bad, fmt.Sprintf("node %s: no evidence from the probe (%s): %v", n.Name, r.Reason, err))
