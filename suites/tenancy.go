@@ -12,6 +12,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -98,6 +99,35 @@ func (s *suite) backedNodes(ctx context.Context, tenant string, cs kubernetes.In
 			svc.Close()
 		}
 	}()
+	// A bare-metal host's Kata probes start at once, one per host, and
+	// are read in node order.
+	type guestProbe struct {
+		nonce []byte
+		pod   *corev1.Pod
+	}
+	probes := map[string]guestProbe{}
+	for _, n := range list.Items {
+		tee := n.Labels[mgmt.PropertyConfidentialCompute]
+		class, ok := kataClass[tee]
+		if tee == "" || n.Spec.Unschedulable || !ok {
+			continue
+		}
+		if _, traced := n.Annotations[gatetrace.Annotation]; traced {
+			continue
+		}
+		if svc == nil {
+			svc = s.attestationServiceOf(ctx, cs)
+		}
+		ch, err := svc.Challenge(ctx, "")
+		Expect(err).NotTo(HaveOccurred(), "%s: attestation service challenge", tenant)
+		nonce, err := ch.NonceBytes()
+		Expect(err).NotTo(HaveOccurred(), "%s: attestation service challenge", tenant)
+		pod := s.probePod("machine-"+n.Name, class, map[string]string{"kubernetes.io/hostname": n.Name}, nil,
+			"attest", "--discover", "--nonce", hex.EncodeToString(nonce))
+		created, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred(), "create probe pod %s/%s", ns, pod.Name)
+		probes[n.Name] = guestProbe{nonce: nonce, pod: created}
+	}
 	for _, n := range list.Items {
 		tee := n.Labels[mgmt.PropertyConfidentialCompute]
 		if tee == "" || n.Spec.Unschedulable {
@@ -115,26 +145,18 @@ func (s *suite) backedNodes(ctx context.Context, tenant string, cs kubernetes.In
 			rd, _ := t.ReportData()
 			v = s.Verifier.Verify(t.Evidence, s.Policy, rd[:])
 		} else {
-			class, ok := kataClass[tee]
+			gp, ok := probes[n.Name]
 			if !ok {
-				continue
+				continue // no Kata runtime for its TEE
 			}
-			if svc == nil {
-				svc = s.attestationServiceOf(ctx, cs)
-			}
-			ch, err := svc.Challenge(ctx, "")
-			Expect(err).NotTo(HaveOccurred(), "%s: attestation service challenge", tenant)
-			nonce, err := ch.NonceBytes()
-			Expect(err).NotTo(HaveOccurred(), "%s: attestation service challenge", tenant)
-			pod, r := s.runProbeIn(ctx, cs, ns, s.probePod("machine-"+n.Name, class, map[string]string{"kubernetes.io/hostname": n.Name}, nil,
-				"attest", "--discover", "--nonce", hex.EncodeToString(nonce)))
+			pod, r := s.awaitProbe(ctx, cs, ns, gp.pod)
 			ev, err := r.FetchEvidence(ctx, svc)
 			if err != nil {
 				b.why = fmt.Sprintf("no Kata guest evidence: %v", err)
 				out = append(out, b)
 				continue
 			}
-			rd := verifier.BindReportData(nonce, probe.ContextFor(string(pod.UID)))
+			rd := verifier.BindReportData(gp.nonce, probe.ContextFor(string(pod.UID)))
 			v = s.Verifier.Verify(ev, s.Policy, rd[:])
 		}
 		if !v.Pass {
