@@ -2,7 +2,9 @@ package runcmd
 
 import (
 	"bufio"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -36,7 +38,8 @@ func BenchmarkColdRun(b *testing.B) {
 		}
 	}()
 	for i := 0; i < b.N; i++ {
-		cmd := exec.Command(bin, "run", "--report-dir", b.TempDir())
+		reportDir := b.TempDir()
+		cmd := exec.Command(bin, "run", "--report-dir", reportDir)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			b.Fatal(err)
@@ -77,5 +80,13 @@ func BenchmarkColdRun(b *testing.B) {
 		m["s-exit-delay"] = append(m["s-exit-delay"], end.Sub(summaryAt).Seconds())
 		m["MB-tree-peak"] = append(m["MB-tree-peak"], float64(kb)/1024)
 		b.Logf("process tree: %d processes", procs)
+		// The platform's start, stage by stage (its log's "platform:" lines).
+		if plog, err := os.ReadFile(filepath.Join(reportDir, "platform.log")); err == nil {
+			for _, l := range strings.Split(string(plog), "\n") {
+				if strings.HasPrefix(l, "platform: ") {
+					b.Logf("  %s", l)
+				}
+			}
+		}
 	}
 }
