@@ -45,6 +45,9 @@ type tdxQuote struct {
 	mrService  []byte
 	signedData *pb.Ecdsa256BitQuoteV4AuthData
 	signedSize int
+	// parseSigned's copy of the signed bytes and the signature over them:
+	// a cache hit checks the signature over the very bytes the checks read.
+	signed, sig []byte
 	// The signature covers raw[:signedEnd] (header || body, v5: header ||
 	// body descriptor || body); the signed-data size field follows, then
 	// signature (64) || attestation key (64) || certification data.
@@ -127,8 +130,9 @@ func tdxLayout(raw []byte) (*tdxQuote, error) {
 // them as go-tdx-guest's parser does; the certification data comes from
 // a cached parse of byte-identical bytes (parseCached). A test holds the
 // result equal to go-tdx-guest's parse of every quote version and body type.
-func (q *tdxQuote) parseSigned(raw []byte) (sig []byte) {
+func (q *tdxQuote) parseSigned(raw []byte) {
 	d := bytes.Clone(raw[:q.sigStart()+64])
+	q.signed = d[:q.signedEnd:q.signedEnd]
 	next := func(n int) []byte {
 		f := d[:n:n]
 		d = d[n:]
@@ -164,11 +168,11 @@ func (q *tdxQuote) parseSigned(raw []byte) (sig []byte) {
 		q.teeTcbSvn2, q.mrService = next(16), next(48)
 	}
 	next(4) // signed data size
-	sig = next(64)
+	q.sig = next(64)
 	q.header, q.body = h, b
 	if q.bodyType == 0 {
 		q.proto = &pb.QuoteV4{Header: h, TdQuoteBody: b, SignedDataSize: uint32(q.signedSize)}
-		return sig
+		return
 	}
 	q.proto = &pb.QuoteV5{Header: h, SignedDataSize: int32(q.signedSize), TdQuoteBodyDescriptor: &pb.TDQuoteBodyDescriptor{
 		TdQuoteBodyType: q.bodyType, TdQuoteBodySize: size,
@@ -179,7 +183,6 @@ func (q *tdxQuote) parseSigned(raw []byte) (sig []byte) {
 			TeeTcbSvn2: q.teeTcbSvn2, MrServiceTd: q.mrService,
 		},
 	}}
-	return sig
 }
 
 // parseCached completes parseSigned with the signed data go-tdx-guest
@@ -187,8 +190,10 @@ func (q *tdxQuote) parseSigned(raw []byte) (sig []byte) {
 // byte for byte these (the cache key covers them), and this quote's own
 // signature; go-tdx-guest's structure checks then run on the result.
 func (q *tdxQuote) parseCached(raw []byte, cached *pb.Ecdsa256BitQuoteV4AuthData) error {
-	sig := q.parseSigned(raw)
-	q.signedData = &pb.Ecdsa256BitQuoteV4AuthData{Signature: sig,
+	if q.sig == nil {
+		q.parseSigned(raw)
+	}
+	q.signedData = &pb.Ecdsa256BitQuoteV4AuthData{Signature: q.sig,
 		EcdsaAttestationKey: cached.GetEcdsaAttestationKey(), CertificationData: cached.GetCertificationData()}
 	var extra []byte
 	if end := q.sigStart() + q.signedSize; end < len(raw) {
@@ -335,7 +340,7 @@ func (v *Verifier) parseTDX(raw []byte, p *policy.Policy, now time.Time) (*tdxQu
 		}
 		return q, err
 	}
-	q.parseSigned(raw) // for the key's body fields
+	q.parseSigned(raw) // once: the key's body fields, and on a hit all but the signed data
 	q.key = tdxCacheKey(raw, q, p)
 	if q.cached = v.cache.get(q.key, now); q.cached != nil {
 		if err := q.parseCached(raw, q.cached.signedData); err != nil {
@@ -366,14 +371,13 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 	if p.Collateral.CheckRevocations {
 		c.Expected += ", CRLs"
 	}
-	sig := q.sigStart()
 	if e := q.cached; e != nil {
 		vd.ChainCached = true
 		vd.TrustRoot, vd.Simulated = e.trustRoot, e.simulated
 		vd.FMSPC, vd.PPID = e.fmspc, e.ppid
 		if q.header.GetTeeType() != tdxabi.TeeTDX {
 			c.Detail = tdxabi.ErrTeeType.Error()
-		} else if !verifyRawSig(e.attestKey, raw[:q.signedEnd], raw[sig:sig+64]) {
+		} else if !verifyRawSig(e.attestKey, q.signed, q.sig) {
 			c.Detail = tdxverify.ErrHashVerificationFail.Error() + " (chain cached)"
 		} else {
 			c.Pass, c.Measured = true, "valid; chain to "+e.trustRoot+" (cached)"
