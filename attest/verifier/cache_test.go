@@ -2,11 +2,13 @@ package verifier
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cctest/cctest/simulators/tee"
+	tdxabi "github.com/google/go-tdx-guest/abi"
 	pb "github.com/google/go-tdx-guest/proto/tdx"
 	tdxtestdata "github.com/google/go-tdx-guest/testing/testdata"
 	"google.golang.org/protobuf/proto"
@@ -170,5 +172,47 @@ func TestChainCacheNeedsEqualKeys(t *testing.T) {
 	}
 	if c.get(k, now.Add(2*time.Hour)) != nil {
 		t.Error("hit after the entry expired")
+	}
+}
+
+// The cached signature check encodes r || s as go-tdx-guest does before
+// ecdsa.VerifyASN1: byte for byte abi.SignatureToDER's DER, for leading
+// zeros, high bits, zero and maximal values.
+func TestSigDERIsTheLibraryEncoding(t *testing.T) {
+	half := func(fill byte, first ...byte) []byte {
+		b := bytes.Repeat([]byte{fill}, 32)
+		copy(b, first)
+		return b
+	}
+	halves := [][]byte{half(0), half(0xff), half(0x01), half(0x7f), half(0x80),
+		half(0x11, 0), half(0x81, 0), half(0x42, 0, 0, 0), half(0, 0x80), half(0, 0x7f),
+		append(make([]byte, 31), 1), append(make([]byte, 31), 0x80)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200; i++ {
+		b := make([]byte, 32)
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+		}
+		b[0] &= byte(rng.Uint32()) // leading zeros and clear high bits often
+		halves = append(halves, b)
+	}
+	for _, r := range halves {
+		for _, s := range halves[:20] {
+			sig := append(bytes.Clone(r), s...)
+			want, err := tdxabi.SignatureToDER(sig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf [70]byte
+			if got := sigDER(buf[:0], sig); !bytes.Equal(got, want) {
+				t.Fatalf("r=%x s=%x: sigDER %x, abi.SignatureToDER %x", r, s, got, want)
+			}
+			if !bytes.Equal(sig, append(bytes.Clone(r), s...)) {
+				t.Fatal("sigDER changed its input")
+			}
+		}
+	}
+	if verifyRawSig(nil, nil, make([]byte, 63)) {
+		t.Fatal("a 63-byte signature verified")
 	}
 }

@@ -492,9 +492,44 @@ func collateralBodyFields(p *policy.Policy, q *tdxQuote) []byte {
 	return bytes.Join([][]byte{b.GetTeeTcbSvn(), b.GetMrSignerSeam(), b.GetSeamAttributes(), q.teeTcbSvn2}, []byte{0})
 }
 
+// verifyRawSig is go-tdx-guest's quote signature check (SHA-256 of the
+// signed bytes, the 64-byte r || s signature as DER, ecdsa.VerifyASN1),
+// with the DER built in a stack buffer instead of through big.Int.
 func verifyRawSig(pub *ecdsa.PublicKey, msg, sig []byte) bool {
+	if len(sig) != 64 {
+		return false
+	}
 	d := sha256.Sum256(msg)
-	return ecdsa.Verify(pub, d[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
+	var buf [2 + 2*(2+33)]byte
+	return ecdsa.VerifyASN1(pub, d[:], sigDER(buf[:0], sig))
+}
+
+// sigDER appends r || s (32 bytes each, big-endian) as the ASN.1
+// ECDSA-Sig-Value abi.SignatureToDER makes: SEQUENCE of two minimal
+// INTEGERs (leading zeros dropped, a 0x00 before a high bit). Every length
+// is below 128, so each is one byte.
+func sigDER(dst, sig []byte) []byte {
+	r, rPad := derUint(sig[:32])
+	s, sPad := derUint(sig[32:])
+	dst = append(dst, 0x30, byte(2+rPad+len(r)+2+sPad+len(s)))
+	return appendDERInt(appendDERInt(dst, r, rPad), s, sPad)
+}
+
+// derUint trims a big-endian unsigned value to its minimal INTEGER
+// content; pad is 1 when a 0x00 must precede it (high bit set).
+func derUint(b []byte) (v []byte, pad int) {
+	for len(b) > 1 && b[0] == 0 {
+		b = b[1:]
+	}
+	return b, int(b[0] >> 7)
+}
+
+func appendDERInt(dst, v []byte, pad int) []byte {
+	dst = append(dst, 0x02, byte(pad+len(v)))
+	if pad == 1 {
+		dst = append(dst, 0)
+	}
+	return append(dst, v...)
 }
 
 // quoteChain parses PCK, intermediate and root from the quote's PEM chain.
