@@ -173,6 +173,20 @@ func TestChainCacheNeedsEqualKeys(t *testing.T) {
 	if c.get(k, now.Add(2*time.Hour)) != nil {
 		t.Error("hit after the entry expired")
 	}
+	// The hash samples each part's ends: bytes that differ only in the
+	// middle share the slot, and the byte comparison still misses.
+	long := bytes.Repeat([]byte("certification data "), 40)
+	kl := newCacheKey("tdx", p, long, nil)
+	c.put(kl, &chainEntry{notBefore: now.Add(-time.Hour), notAfter: now.Add(time.Hour)})
+	mid := bytes.Clone(long)
+	mid[len(mid)/2] ^= 1
+	km := newCacheKey("tdx", p, mid, nil)
+	if km.hash != kl.hash {
+		t.Fatal("the hash read the middle of the part")
+	}
+	if c.get(kl, now) == nil || c.get(km, now) != nil {
+		t.Error("a key differing in the middle of a part hit, or the original missed")
+	}
 }
 
 // The cached signature check encodes r || s as go-tdx-guest does before
