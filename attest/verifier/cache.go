@@ -30,6 +30,7 @@ type chainEntry struct {
 	key                 cacheKey // a copy: a hit needs these exact bytes
 	notBefore, notAfter time.Time
 	trustRoot           string
+	cachedMeasured      string // the verify check's Measured on a hit
 	simulated           bool
 	fmspc, ppid         string
 	attestKey           *ecdsa.PublicKey  // TDX: verifies the quote signature

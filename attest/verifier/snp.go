@@ -63,11 +63,11 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	v.snpVerify(vd, att, report, p)
 
 	pol, _ := sevabi.ParseSnpPolicy(rep.GetPolicy()) // parse already checked it
-	vd.add(nonceCheck(rep.GetReportData(), expected, p))
+	vd.add(nonceCheck(rep.GetReportData(), vd.ReportData, expected, p))
 	matched := snpMeasurementCheck(vd, rep, p)
-	vd.add(bitCheck("debug", pol.Debug, "guest policy DEBUG (bit 19)",
+	vd.add(bitCheck("debug", pol.Debug, "off (guest policy DEBUG (bit 19) clear)",
 		"debug guest: the guest policy allows DEBUG, so the host can read and change guest memory"))
-	vd.add(bitCheck("migratable", pol.MigrateMA, "guest policy MIGRATE_MA (bit 18)",
+	vd.add(bitCheck("migratable", pol.MigrateMA, "off (guest policy MIGRATE_MA (bit 18) clear)",
 		"the guest policy allows a migration agent, so the guest can be moved to a host this evidence does not describe"))
 	vd.add(snpTCBCheck(reported, p.SNP))
 	snpPinChecks(vd, p.SNP, rep.GetHostData(), rep.GetIdKeyDigest(), rep.GetAuthorKeyDigest(), rep.GetCurrentBuild(), rep.GetCommittedBuild(), rep.GetVersion())
@@ -83,7 +83,7 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	}
 	vd.add(c)
 	if !p.SNP.SMTAllowed() {
-		vd.add(bitCheck("smt", pol.SMT, "guest policy SMT (bit 16)", "the guest policy allows SMT and the policy forbids it"))
+		vd.add(bitCheck("smt", pol.SMT, "off (guest policy SMT (bit 16) clear)", "the guest policy allows SMT and the policy forbids it"))
 	}
 	if len(p.SNP.ProductLines) > 0 {
 		c := Check{Name: "product-line", Expected: strings.Join(p.SNP.ProductLines, " or "), Measured: vd.ProductLine,
@@ -267,13 +267,14 @@ func (v *Verifier) snpRootSets(p *policy.Policy) []amdRootSet {
 func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p *policy.Policy) {
 	now := v.now()
 	signer := reportSigner(att.GetReport())
-	c := Check{Name: "verify", Expected: "report signature, VCEK chain to " + strings.Join(v.rootNames(p, teename.SNP), " or ")}
+	chainOf, crl := "report signature, VCEK chain to ", ""
 	if signer == sevabi.VlekReportSigner {
-		c.Expected = "report signature, VLEK -> ASVK chain to " + strings.Join(v.rootNames(p, teename.SNP), " or ")
+		chainOf = "report signature, VLEK -> ASVK chain to "
 	}
 	if p.Collateral.CheckRevocations {
-		c.Expected += ", ARK CRL"
+		crl = ", ARK CRL"
 	}
+	c := Check{Name: "verify", Expected: chainOf + v.rootList(p, teename.SNP) + crl}
 	chain := att.GetCertificateChain()
 	ek := endorsementKey(att)
 	key := newCacheKey("snp", p, ek, []byte(vd.ProductLine), []byte{byte(att.GetReport().GetSignerInfo())})
@@ -283,7 +284,7 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 		if err := sevverify.SnpReportSignature(report, e.ek); err != nil {
 			c.Detail = err.Error() + " (chain cached)"
 		} else {
-			c.Pass, c.Measured = true, "valid; chain to "+e.trustRoot+" (cached)"
+			c.Pass, c.Measured = true, e.cachedMeasured
 		}
 		vd.add(c)
 		return
@@ -341,7 +342,8 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 		if p.Collateral.CheckRevocations && now.Add(v.opts.CollateralTTL).Before(na) {
 			na = now.Add(v.opts.CollateralTTL)
 		}
-		v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: set.name, simulated: set.simulated, ek: cert})
+		v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: set.name, simulated: set.simulated, ek: cert,
+			cachedMeasured: c.Measured + " (cached)"})
 		return
 	}
 	c.Detail = fmt.Sprint(lastErr)

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -253,27 +254,25 @@ func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 		vd.add(Check{Name: "parse", Expected: "TDX quote v4 or v5", Detail: err.Error()})
 		return
 	}
-	vd.add(Check{Name: "parse", Expected: "TDX quote v4 or v5", Measured: fmt.Sprintf("%s, %d bytes", q.format(), len(ev.Raw)), Pass: true})
+	vd.add(Check{Name: "parse", Expected: "TDX quote v4 or v5", Measured: q.format() + ", " + strconv.Itoa(len(ev.Raw)) + " bytes", Pass: true})
 	body := q.body
 	vd.ReportVersion = q.header.GetVersion()
-	vd.Measurement = hex.EncodeToString(body.GetMrTd())
-	for _, r := range body.GetRtmrs() {
-		vd.RTMRs = append(vd.RTMRs, hex.EncodeToString(r))
-	}
-	vd.TCB = hex.EncodeToString(body.GetTeeTcbSvn())
-	vd.ReportData = hex.EncodeToString(body.GetReportData())
+	// The identity fields in one string (the RTMRs are 4 of its slices).
+	rtmrs := body.GetRtmrs()
+	hx := hexStrings(append([][]byte{body.GetMrTd(), body.GetTeeTcbSvn(), body.GetReportData()}, rtmrs...)...)
+	vd.Measurement, vd.TCB, vd.ReportData, vd.RTMRs = hx[0], hx[1], hx[2], hx[3:]
 
 	v.tdxVerify(vd, ev.Raw, q, p, now)
 
-	vd.add(nonceCheck(body.GetReportData(), expected, p))
+	vd.add(nonceCheck(body.GetReportData(), vd.ReportData, expected, p))
 	log := tdxEventLogCheck(vd, ev, body, p)
 	matched := tdxMeasurementCheck(vd, body, p, log)
 	attrs := binary.LittleEndian.Uint64(body.GetTdAttributes())
-	vd.add(bitCheck("debug", attrs&tdAttrDebug != 0, "TD_ATTRIBUTES.DEBUG (bit 0)",
+	vd.add(bitCheck("debug", attrs&tdAttrDebug != 0, "off (TD_ATTRIBUTES.DEBUG (bit 0) clear)",
 		"debug TD: TD_ATTRIBUTES.DEBUG is set, so the host can read and change the TD's memory and CPU state"))
-	vd.add(bitCheck("migratable", attrs&tdAttrMigratable != 0, "TD_ATTRIBUTES.MIGRATABLE (bit 29)",
+	vd.add(bitCheck("migratable", attrs&tdAttrMigratable != 0, "off (TD_ATTRIBUTES.MIGRATABLE (bit 29) clear)",
 		"migratable TD: TD_ATTRIBUTES.MIGRATABLE is set, so the TD can be moved to a host this evidence does not describe"))
-	vd.add(tdxTCBCheck(q, p.TDX))
+	vd.add(tdxTCBCheck(q, vd.TCB, p.TDX))
 	tdxPinChecks(vd, p.TDX, body.GetMrConfigId(), body.GetMrOwner(), body.GetMrOwnerConfig(), attrs)
 	if len(p.TDX.MrSeam) > 0 {
 		want := p.TDX.MrSeamBytes()
@@ -364,13 +363,14 @@ func tdxCacheKey(raw []byte, q *tdxQuote, p *policy.Policy) cacheKey {
 // tdxVerify runs go-tdx-guest verify, or on a cache hit checks only the
 // quote signature with the attestation key the cached chain vouched for.
 func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Policy, now time.Time) {
-	c := Check{Name: "verify", Expected: "quote signature, QE report, PCK chain to " + strings.Join(v.rootNames(p, teename.TDX), " or ")}
+	var pcsInfo, crls string
 	if p.Collateral.Verify {
-		c.Expected += ", PCS TCB info and QE identity"
+		pcsInfo = ", PCS TCB info and QE identity"
 	}
 	if p.Collateral.CheckRevocations {
-		c.Expected += ", CRLs"
+		crls = ", CRLs"
 	}
+	c := Check{Name: "verify", Expected: "quote signature, QE report, PCK chain to " + v.rootList(p, teename.TDX) + pcsInfo + crls}
 	if e := q.cached; e != nil {
 		vd.ChainCached = true
 		vd.TrustRoot, vd.Simulated = e.trustRoot, e.simulated
@@ -380,7 +380,7 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 		} else if !verifyRawSig(e.attestKey, q.signed, q.sig) {
 			c.Detail = tdxverify.ErrHashVerificationFail.Error() + " (chain cached)"
 		} else {
-			c.Pass, c.Measured = true, "valid; chain to "+e.trustRoot+" (cached)"
+			c.Pass, c.Measured = true, e.cachedMeasured
 		}
 		vd.add(c)
 		if c.Pass && e.tcb != nil {
@@ -472,7 +472,7 @@ func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Pol
 	if v.cache == nil {
 		return
 	}
-	v.cache.put(q.key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: name, simulated: simulated,
+	v.cache.put(q.key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: name, simulated: simulated, cachedMeasured: c.Measured + " (cached)",
 		fmspc: vd.FMSPC, ppid: vd.PPID, tcb: tcb, forecast: forecast, signedData: q.signedData,
 		attestKey: &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(ak[:32]), Y: new(big.Int).SetBytes(ak[32:])}})
 }
@@ -593,19 +593,26 @@ func (v *Verifier) testRootHint(p *policy.Policy, presented ...*x509.Certificate
 	return ""
 }
 
-func (v *Verifier) rootNames(p *policy.Policy, tee string) []string {
-	var out []string
-	if p.UsesTestRoots() {
-		out = append(out, v.testRootName(tee))
+// rootList names the roots the policy trusts: "A", or "A or B".
+func (v *Verifier) rootList(p *policy.Policy, tee string) string {
+	vendor := trust.IntelVendorRootName
+	if tee == teename.SNP {
+		vendor = trust.AMDVendorRootName
 	}
-	if p.UsesVendorRoots() {
-		out = append(out, map[string]string{teename.TDX: trust.IntelVendorRootName, teename.SNP: trust.AMDVendorRootName}[tee])
+	switch test, ven := p.UsesTestRoots(), p.UsesVendorRoots(); {
+	case test && ven:
+		return v.testRootName(tee) + " or " + vendor
+	case test:
+		return v.testRootName(tee)
+	case ven:
+		return vendor
 	}
-	return out
+	return ""
 }
 
-func bitCheck(name string, set bool, field, failDetail string) Check {
-	c := Check{Name: name, Expected: "off (" + field + " clear)", Measured: "off", Pass: !set}
+// bitCheck records a bit that must be clear; expected is "off (FIELD clear)".
+func bitCheck(name string, set bool, expected, failDetail string) Check {
+	c := Check{Name: name, Expected: expected, Measured: "off", Pass: !set}
 	if set {
 		c.Measured, c.Detail = "on", failDetail
 	}
@@ -613,7 +620,7 @@ func bitCheck(name string, set bool, field, failDetail string) Check {
 }
 
 func tdxMeasurementCheck(vd *Verdict, body *pb.TDQuoteBody, p *policy.Policy, log *eventlog.Log) *policy.TDXMeasurement {
-	c := Check{Name: "measurement", Measured: "mrtd " + vd.Measurement}
+	c := Check{Name: "measurement"}
 	var names []string
 	var matched *policy.TDXMeasurement
 	for i := range p.TDX.AllowedMeasurements {
@@ -628,9 +635,10 @@ func tdxMeasurementCheck(vd *Verdict, body *pb.TDQuoteBody, p *policy.Policy, lo
 	}
 	c.Expected = "one of [" + strings.Join(names, ", ") + "]"
 	if matched != nil {
-		c.Pass, c.Measured = true, c.Measured+" = "+matched.Name
+		c.Pass, c.Measured = true, "mrtd "+vd.Measurement+" = "+matched.Name
 		vd.MatchedImage = matched.Name
 	} else {
+		c.Measured = "mrtd " + vd.Measurement
 		c.Detail = fmt.Sprintf("MRTD %s (with its RTMRs) matches no allowed measurement %v%s%s",
 			hex.EncodeToString(body.GetMrTd()), names, placeholderHint(p, teename.TDX), explainRTMRMismatch(p, body, log))
 	}
@@ -655,17 +663,20 @@ func tdxMatches(m *policy.TDXMeasurement, body *pb.TDQuoteBody) bool {
 	return true
 }
 
-func tdxTCBCheck(q *tdxQuote, t *policy.TDX) Check {
+// tdxTCBCheck compares the SVNs with the policy's floors; svnHex is
+// TEE_TCB_SVN in hex (the verdict's TCB).
+func tdxTCBCheck(q *tdxQuote, svnHex string, t *policy.TDX) Check {
 	svn := q.body.GetTeeTcbSvn()
 	qe := binary.LittleEndian.Uint16(q.header.GetQeSvn())
 	pce := binary.LittleEndian.Uint16(q.header.GetPceSvn())
-	c := Check{Name: "tcb", Measured: fmt.Sprintf("TEE_TCB_SVN %x, QE SVN %d, PCE SVN %d", svn, qe, pce)}
+	c := Check{Name: "tcb", Measured: "TEE_TCB_SVN " + svnHex + ", QE SVN " + strconv.Itoa(int(qe)) + ", PCE SVN " + strconv.Itoa(int(pce))}
 	min := t.MinimumTeeTcbSvnBytes()
 	if min == nil && t.MinimumQeSvn == 0 && t.MinimumPceSvn == 0 {
 		c.Pass, c.Skipped, c.Expected, c.Detail = true, true, "(no minimum)", "the policy sets no TCB minimum"
 		return c
 	}
-	c.Expected = fmt.Sprintf("TEE_TCB_SVN >= %x, QE SVN >= %d, PCE SVN >= %d", min, t.MinimumQeSvn, t.MinimumPceSvn)
+	c.Expected = "TEE_TCB_SVN >= " + hex.EncodeToString(min) + ", QE SVN >= " + strconv.Itoa(int(t.MinimumQeSvn)) +
+		", PCE SVN >= " + strconv.Itoa(int(t.MinimumPceSvn))
 	var low []string
 	for i := range min {
 		if svn[i] < min[i] {
