@@ -6,9 +6,49 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cctest/cctest/attest/policy"
 )
+
+// policyHex remembers policy hex fields decoded (policy.MustDecodeHex):
+// a policy's pins are the same strings on every verification, and decoding
+// them each time cost several microseconds of a cached one. The key is the
+// string itself, so an edited policy field is another key. The slices are
+// shared: nothing here or in the libraries' validate options writes them.
+var policyHex = struct {
+	sync.RWMutex
+	m map[string][]byte
+}{m: map[string][]byte{}}
+
+// maxPolicyHex bounds the memo; past it, it starts over.
+const maxPolicyHex = 4096
+
+// pin is policy.MustDecodeHex(s), decoded once per distinct s.
+func pin(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	policyHex.RLock()
+	b, ok := policyHex.m[s]
+	policyHex.RUnlock()
+	if ok {
+		return b
+	}
+	b = policy.MustDecodeHex(s)
+	policyHex.Lock()
+	if len(policyHex.m) >= maxPolicyHex {
+		clear(policyHex.m)
+	}
+	policyHex.m[s] = b
+	policyHex.Unlock()
+	return b
+}
+
+// rtmrPins are a measurement's RTMR0-3 pins (nil = any value).
+func rtmrPins(m *policy.TDXMeasurement) [4][]byte {
+	return [4][]byte{pin(m.RTMR0), pin(m.RTMR1), pin(m.RTMR2), pin(m.RTMR3)}
+}
 
 // pinCheck compares a field the policy pins; ok is false when unpinned.
 func pinCheck(name, field string, got, want []byte, why string) (Check, bool) {
@@ -29,9 +69,9 @@ func tdxPinChecks(vd *Verdict, t *policy.TDX, configID, owner, ownerConfig []byt
 		got, want   []byte
 		why         string
 	}{
-		{"mrconfigid", "MRCONFIGID", configID, t.MrConfigIDBytes(), "the TD was launched with other init-data (agent policy, KBS address) than the policy binds"},
-		{"mrowner", "MROWNER", owner, t.MrOwnerBytes(), "the TD belongs to another owner"},
-		{"mrownerconfig", "MROWNERCONFIG", ownerConfig, t.MrOwnerConfigBytes(), "the TD has another owner configuration"},
+		{"mrconfigid", "MRCONFIGID", configID, pin(t.MrConfigID), "the TD was launched with other init-data (agent policy, KBS address) than the policy binds"},
+		{"mrowner", "MROWNER", owner, pin(t.MrOwner), "the TD belongs to another owner"},
+		{"mrownerconfig", "MROWNERCONFIG", ownerConfig, pin(t.MrOwnerConfig), "the TD has another owner configuration"},
 	} {
 		if c, ok := pinCheck(p.name, p.field, p.got, p.want, p.why); ok {
 			vd.add(c)
@@ -52,7 +92,7 @@ const tdAttrSeptVEDisable = uint64(1) << 28
 // snpPinChecks are the report fields real deployments pin besides the
 // measurement: HOST_DATA (init-data), the ID-block keys, the firmware build.
 func snpPinChecks(vd *Verdict, s *policy.SNP, hostData, idKey, authorKey []byte, currentBuild, committedBuild, version uint32) {
-	if c, ok := pinCheck("host-data", "HOST_DATA", hostData, s.HostDataBytes(),
+	if c, ok := pinCheck("host-data", "HOST_DATA", hostData, pin(s.HostData),
 		"the guest was launched with other init-data (agent policy, KBS address) than the policy binds"); ok {
 		vd.add(c)
 	}
@@ -62,7 +102,7 @@ func snpPinChecks(vd *Verdict, s *policy.SNP, hostData, idKey, authorKey []byte,
 		}
 		g := hex.EncodeToString(got)
 		c := Check{Name: name, Expected: "one of " + strings.Join(allowed, ", "), Measured: g,
-			Pass: slices.ContainsFunc(allowed, func(a string) bool { return bytes.Equal(policy.MustDecodeHex(a), got) })}
+			Pass: slices.ContainsFunc(allowed, func(a string) bool { return bytes.Equal(pin(a), got) })}
 		if !c.Pass {
 			c.Detail = field + " is not a key the policy allows: the guest's ID block was signed by someone else"
 		}

@@ -1,11 +1,13 @@
 package verifier
 
 import (
+	"bytes"
 	"encoding/hex"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/cctest/cctest/attest/policy"
 	"github.com/cctest/cctest/simulators/tee"
 )
 
@@ -46,4 +48,31 @@ func TestSNPPins(t *testing.T) {
 		"author-key", "AUTHOR_KEY_DIGEST")
 	requireFail(t, v.Verify(ev, editedPolicy(t, "platform.yaml", pin("  minimumBuild: 30\n")), testNonce[:]),
 		"firmware-build", "below the policy minimum")
+}
+
+// Policy pins are decoded once per distinct string: the memo gives what
+// policy.MustDecodeHex gives, and a policy edited in place between two
+// verifications (the second a cache hit) is enforced as edited.
+func TestPinMemoFollowsThePolicy(t *testing.T) {
+	for _, s := range []string{"", " ", "0xAB:cd ef", "abcd", "zz", "abc", strings.Repeat("5a", 48)} {
+		for i := 0; i < 2; i++ {
+			if got, want := pin(s), policy.MustDecodeHex(s); !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Fatalf("pin(%q) = %x, MustDecodeHex %x", s, got, want)
+			}
+		}
+	}
+	v := newTestVerifier(nil, nil)
+	m := tee.NewTDXMachine(tee.TDXOptions{Name: "pin-memo"})
+	p := offlinePolicy(t, "tdx-simulated.yaml")
+	requirePass(t, v.Verify(tdxEvidence(t, m, testNonce), p, testNonce[:]))
+	mrtd := p.TDX.AllowedMeasurements[0].MRTD
+	p.TDX.AllowedMeasurements[0].MRTD = strings.Repeat("00", 48)
+	vd := v.Verify(tdxEvidence(t, m, testNonce), p, testNonce[:])
+	if !vd.ChainCached {
+		t.Fatal("the second quote missed the cache")
+	}
+	requireFail(t, vd, "measurement", "matches no allowed measurement")
+	p.TDX.AllowedMeasurements[0].MRTD = mrtd
+	p.TDX.MrConfigID = strings.Repeat("11", 48)
+	requireFail(t, v.Verify(tdxEvidence(t, m, testNonce), p, testNonce[:]), "mrconfigid", "other init-data")
 }

@@ -381,7 +381,7 @@ func snpMeasurementCheck(vd *Verdict, rep *spb.Report, p *policy.Policy) *policy
 			continue
 		}
 		names = append(names, m.Name)
-		if matched == nil && bytes.Equal(m.Bytes(), rep.GetMeasurement()) {
+		if matched == nil && bytes.Equal(pin(m.Measurement), rep.GetMeasurement()) {
 			matched = m
 		}
 	}
@@ -469,7 +469,7 @@ func snpLibraryValidate(att *spb.Attestation, p *policy.Policy, matched *policy.
 		PermitProvisionalFirmware: p.SNP.PermitProvisionalFirmware,
 	}
 	if matched != nil {
-		o.Measurement = matched.Bytes()
+		o.Measurement = pin(matched.Measurement)
 	}
 	if expected != nil {
 		if want, err := ReportData(expected); err == nil {

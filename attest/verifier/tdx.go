@@ -275,7 +275,7 @@ func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	vd.add(tdxTCBCheck(q, vd.TCB, p.TDX))
 	tdxPinChecks(vd, p.TDX, body.GetMrConfigId(), body.GetMrOwner(), body.GetMrOwnerConfig(), attrs)
 	if len(p.TDX.MrSeam) > 0 {
-		want := p.TDX.MrSeamBytes()
+		want := pin(p.TDX.MrSeam)
 		c := Check{Name: "mrseam", Expected: hex.EncodeToString(want), Measured: hex.EncodeToString(body.GetMrSeam()),
 			Pass: bytes.Equal(want, body.GetMrSeam())}
 		if !c.Pass {
@@ -283,10 +283,10 @@ func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 		}
 		vd.add(c)
 	}
-	if c, ok := tdx15Check(q, "tee-tcb-svn2", "TEE_TCB_SVN2", q.teeTcbSvn2, p.TDX.MinimumTeeTcbSvn2Bytes(), true); ok {
+	if c, ok := tdx15Check(q, "tee-tcb-svn2", "TEE_TCB_SVN2", q.teeTcbSvn2, pin(p.TDX.MinimumTeeTcbSvn2), true); ok {
 		vd.add(c)
 	}
-	if c, ok := tdx15Check(q, "mrservicetd", "MRSERVICETD", q.mrService, p.TDX.MrServiceTdBytes(), false); ok {
+	if c, ok := tdx15Check(q, "mrservicetd", "MRSERVICETD", q.mrService, pin(p.TDX.MrServiceTd), false); ok {
 		vd.add(c)
 	}
 	vd.add(tdxLibraryValidate(q, p, matched, expected))
@@ -647,10 +647,10 @@ func tdxMeasurementCheck(vd *Verdict, body *pb.TDQuoteBody, p *policy.Policy, lo
 }
 
 func tdxMatches(m *policy.TDXMeasurement, body *pb.TDQuoteBody) bool {
-	if !bytes.Equal(m.MRTDBytes(), body.GetMrTd()) {
+	if !bytes.Equal(pin(m.MRTD), body.GetMrTd()) {
 		return false
 	}
-	for i, r := range m.RTMRBytes() {
+	for i, r := range rtmrPins(m) {
 		if r != nil && !bytes.Equal(r, body.GetRtmrs()[i]) {
 			return false
 		}
@@ -670,7 +670,7 @@ func tdxTCBCheck(q *tdxQuote, svnHex string, t *policy.TDX) Check {
 	qe := binary.LittleEndian.Uint16(q.header.GetQeSvn())
 	pce := binary.LittleEndian.Uint16(q.header.GetPceSvn())
 	c := Check{Name: "tcb", Measured: "TEE_TCB_SVN " + svnHex + ", QE SVN " + strconv.Itoa(int(qe)) + ", PCE SVN " + strconv.Itoa(int(pce))}
-	min := t.MinimumTeeTcbSvnBytes()
+	min := pin(t.MinimumTeeTcbSvn)
 	if min == nil && t.MinimumQeSvn == 0 && t.MinimumPceSvn == 0 {
 		c.Pass, c.Skipped, c.Expected, c.Detail = true, true, "(no minimum)", "the policy sets no TCB minimum"
 		return c
@@ -703,13 +703,13 @@ func tdxLibraryValidate(q *tdxQuote, p *policy.Policy, matched *policy.TDXMeasur
 	o := &tdxvalidate.Options{
 		HeaderOptions: tdxvalidate.HeaderOptions{MinimumQeSvn: p.TDX.MinimumQeSvn, MinimumPceSvn: p.TDX.MinimumPceSvn},
 		TdQuoteBodyOptions: tdxvalidate.TdQuoteBodyOptions{
-			MinimumTeeTcbSvn: p.TDX.MinimumTeeTcbSvnBytes(),
-			MrSeam:           p.TDX.MrSeamBytes(),
+			MinimumTeeTcbSvn: pin(p.TDX.MinimumTeeTcbSvn),
+			MrSeam:           pin(p.TDX.MrSeam),
 		},
 	}
 	if matched != nil {
-		o.TdQuoteBodyOptions.MrTd = matched.MRTDBytes()
-		r := matched.RTMRBytes()
+		o.TdQuoteBodyOptions.MrTd = pin(matched.MRTD)
+		r := rtmrPins(matched)
 		if r[0] != nil || r[1] != nil || r[2] != nil || r[3] != nil {
 			o.TdQuoteBodyOptions.Rtmrs = r[:]
 		}
