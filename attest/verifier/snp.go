@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cctest/cctest/api/teename"
@@ -38,15 +39,17 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	}
 	rep := att.GetReport()
 	vd.add(Check{Name: "parse", Expected: "SEV-SNP attestation report", Pass: true,
-		Measured: fmt.Sprintf("SEV-SNP report v%d, %d certificate table entries", rep.GetVersion(), certCount(att.GetCertificateChain()))})
+		Measured: "SEV-SNP report v" + strconv.FormatUint(uint64(rep.GetVersion()), 10) + ", " +
+			strconv.Itoa(certCount(att.GetCertificateChain())) + " certificate table entries"})
 	signer := reportSigner(rep)
 	vd.SigningKey = signer.String()
-	vd.Measurement = hex.EncodeToString(rep.GetMeasurement())
+	// The identity fields in one string.
+	hx := hexStrings(rep.GetMeasurement(), rep.GetReportData(), rep.GetChipId())
+	vd.Measurement, vd.ReportData = hx[0], hx[1]
 	if !allZero(rep.GetChipId()) {
-		vd.ChipID = hex.EncodeToString(rep.GetChipId())
+		vd.ChipID = hx[2]
 	}
 	vd.ReportVersion = rep.GetVersion()
-	vd.ReportData = hex.EncodeToString(rep.GetReportData())
 	reported := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetReportedTcb()))
 	vd.TCB = tcbString(reported)
 	if fms := rep.GetCpuid1EaxFms(); fms != 0 {
@@ -77,7 +80,8 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	}
 	vd.add(c)
 	wantVMPL := p.SNP.RequiredVMPL()
-	c = Check{Name: "vmpl", Expected: fmt.Sprint(wantVMPL), Measured: fmt.Sprint(rep.GetVmpl()), Pass: rep.GetVmpl() == wantVMPL}
+	c = Check{Name: "vmpl", Expected: strconv.FormatUint(uint64(wantVMPL), 10), Measured: strconv.FormatUint(uint64(rep.GetVmpl()), 10),
+		Pass: rep.GetVmpl() == wantVMPL}
 	if !c.Pass {
 		c.Detail = fmt.Sprintf("report VMPL %d is not %d: evidence from a less privileged level cannot vouch for the guest", rep.GetVmpl(), wantVMPL)
 	}
@@ -222,7 +226,8 @@ func certCount(c *spb.CertificateChain) int {
 }
 
 func tcbString(t kds.TCBParts) string {
-	return fmt.Sprintf("bl=%d tee=%d snp=%d ucode=%d", t.BlSpl, t.TeeSpl, t.SnpSpl, t.UcodeSpl)
+	return "bl=" + strconv.Itoa(int(t.BlSpl)) + " tee=" + strconv.Itoa(int(t.TeeSpl)) +
+		" snp=" + strconv.Itoa(int(t.SnpSpl)) + " ucode=" + strconv.Itoa(int(t.UcodeSpl))
 }
 
 type amdRootSet struct {
@@ -427,7 +432,8 @@ func provisionalCheck(rep *spb.Report, s *policy.SNP) Check {
 	cur := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetCurrentTcb()))
 	com := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetCommittedTcb()))
 	fw := func(tcb kds.TCBParts, major, minor, build uint32) string {
-		return fmt.Sprintf("%s, firmware %d.%d build %d", tcbString(tcb), major, minor, build)
+		return tcbString(tcb) + ", firmware " + strconv.FormatUint(uint64(major), 10) + "." +
+			strconv.FormatUint(uint64(minor), 10) + " build " + strconv.FormatUint(uint64(build), 10)
 	}
 	current := fw(cur, rep.GetCurrentMajor(), rep.GetCurrentMinor(), rep.GetCurrentBuild())
 	committed := fw(com, rep.GetCommittedMajor(), rep.GetCommittedMinor(), rep.GetCommittedBuild())

@@ -258,8 +258,8 @@ func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	body := q.body
 	vd.ReportVersion = q.header.GetVersion()
 	// The identity fields in one string (the RTMRs are 4 of its slices).
-	rtmrs := body.GetRtmrs()
-	hx := hexStrings(append([][]byte{body.GetMrTd(), body.GetTeeTcbSvn(), body.GetReportData()}, rtmrs...)...)
+	parts := [7][]byte{body.GetMrTd(), body.GetTeeTcbSvn(), body.GetReportData()}
+	hx := hexStrings(parts[:3+copy(parts[3:], body.GetRtmrs())]...)
 	vd.Measurement, vd.TCB, vd.ReportData, vd.RTMRs = hx[0], hx[1], hx[2], hx[3:]
 
 	v.tdxVerify(vd, ev.Raw, q, p, now)
