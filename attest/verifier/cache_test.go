@@ -230,3 +230,40 @@ func TestSigDERIsTheLibraryEncoding(t *testing.T) {
 		t.Fatal("a 63-byte signature verified")
 	}
 }
+
+// go-tdx-guest validate keeps every check it adds to this package's own
+// (fixed bits, SVN floors) and its second comparison of REPORT_DATA and
+// MRSEAM; only MRTD / RTMRs, always the matched entry's and so already
+// equal to the quote's, are no longer handed to it.
+func TestTDXLibraryValidateKeepsItsChecks(t *testing.T) {
+	raw := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "lib-validate"}), testNonce).Raw
+	p := offlinePolicy(t, "tdx-simulated.yaml")
+	parse := func() *tdxQuote {
+		q, err := parseTDXQuote(bytes.Clone(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	if c := tdxLibraryValidate(parse(), p, testNonce[:]); !c.Pass {
+		t.Fatalf("good quote rejected: %s", c.Detail)
+	}
+	xfam := parse()
+	xfam.body.Xfam[7] |= 0x80 // outside XFAM's fixed-0 mask
+	other := BindReportData([]byte("other"), "test")
+	seam := editedPolicy(t, "tdx-simulated.yaml", func(doc string) string {
+		return strings.Replace(noCollateral(doc), "tdx:\n", "tdx:\n  mrSeam: \""+strings.Repeat("ab", 48)+"\"\n", 1)
+	})
+	qe := offlinePolicy(t, "tdx-simulated.yaml")
+	qe.TDX.MinimumQeSvn = 0xffff
+	for name, c := range map[string]Check{
+		"xfam":        tdxLibraryValidate(xfam, p, testNonce[:]),
+		"report data": tdxLibraryValidate(parse(), p, other[:]),
+		"mrseam":      tdxLibraryValidate(parse(), seam, testNonce[:]),
+		"qe svn":      tdxLibraryValidate(parse(), qe, testNonce[:]),
+	} {
+		if c.Pass {
+			t.Errorf("%s: go-tdx-guest validate accepted", name)
+		}
+	}
+}
