@@ -2,12 +2,15 @@ package verifier
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cctest/cctest/simulators/tee"
+	sevabi "github.com/google/go-sev-guest/abi"
+	spb "github.com/google/go-sev-guest/proto/sevsnp"
 	tdxabi "github.com/google/go-tdx-guest/abi"
 	pb "github.com/google/go-tdx-guest/proto/tdx"
 	tdxtestdata "github.com/google/go-tdx-guest/testing/testdata"
@@ -264,6 +267,53 @@ func TestTDXLibraryValidateKeepsItsChecks(t *testing.T) {
 	} {
 		if c.Pass {
 			t.Errorf("%s: go-tdx-guest validate accepted", name)
+		}
+	}
+}
+
+// The certificate table is read in place: the chain equals go-sev-guest's
+// CertTable.Unmarshal + Proto, and tables it refuses are refused.
+func TestSNPCertChainIsTheLibraryParse(t *testing.T) {
+	vcek := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "table-vcek"}), testNonce).Raw[snpReportSize:]
+	vlek := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "table-vlek", VLEK: true}), testNonce).Raw[snpReportSize:]
+	lib := func(table []byte) (*spb.CertificateChain, error) {
+		return safely("library", func() (*spb.CertificateChain, error) {
+			ct := new(sevabi.CertTable)
+			if err := ct.Unmarshal(table); err != nil {
+				return nil, err
+			}
+			return ct.Proto(), nil
+		})
+	}
+	full, err := lib(vcek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extras := sevabi.CertsFromProto(&spb.CertificateChain{VcekCert: full.GetVcekCert(), AskCert: full.GetAskCert(), ArkCert: full.GetArkCert(),
+		Extras: map[string][]byte{"11111111-2222-3333-4444-555555555555": []byte("extra")}}).Marshal()
+	outside := bytes.Clone(vcek)
+	binary.LittleEndian.PutUint32(outside[20:], uint32(len(vcek))) // first entry's length
+	// A length that wraps the library's uint32 range check (which then
+	// allocates the 4 GiB it names before failing): refused up front.
+	wraps := bytes.Clone(vcek)
+	binary.LittleEndian.PutUint32(wraps[20:], 0xffffffff)
+	if _, err := snpCertChain(wraps); err == nil {
+		t.Error("a table entry whose end wraps 32 bits was accepted")
+	}
+	inHeader := bytes.Clone(vcek)
+	binary.LittleEndian.PutUint32(inHeader[16:], 8) // first entry's offset
+	for name, table := range map[string][]byte{
+		"VCEK": vcek, "VLEK": vlek, "extras": extras, "empty": nil,
+		"truncated header": vcek[:30], "outside": outside, "offset in header": inHeader,
+	} {
+		got, gerr := snpCertChain(table)
+		want, werr := lib(table)
+		if (gerr == nil) != (werr == nil) {
+			t.Errorf("%s: error %v, go-sev-guest %v", name, gerr, werr)
+			continue
+		}
+		if gerr == nil && !proto.Equal(got, want) {
+			t.Errorf("%s: chain differs from go-sev-guest's", name)
 		}
 	}
 }

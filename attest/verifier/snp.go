@@ -125,13 +125,9 @@ func snpAttestation(ev Evidence) (*spb.Attestation, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	chain := &spb.CertificateChain{Extras: map[string][]byte{}}
-	if len(table) > 0 {
-		ct := new(sevabi.CertTable)
-		if err := ct.Unmarshal(table); err != nil {
-			return nil, nil, fmt.Errorf("certificate table: %v", err)
-		}
-		chain = ct.Proto()
+	chain, err := snpCertChain(table)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate table: %v", err)
 	}
 	for _, k := range []struct {
 		name     string
@@ -151,6 +147,56 @@ func snpAttestation(ev Evidence) (*spb.Attestation, []byte, error) {
 		*k.dst = der
 	}
 	return &spb.Attestation{Report: rep, CertificateChain: chain}, report, nil
+}
+
+// The certificate table's GUIDs (go-sev-guest's CertTable.Proto).
+var (
+	vcekGUID = guidBytes(sevabi.VcekGUID)
+	vlekGUID = guidBytes(sevabi.VlekGUID)
+	askGUID  = guidBytes(sevabi.AskGUID)
+	arkGUID  = guidBytes(sevabi.ArkGUID)
+)
+
+func guidBytes(s string) [16]byte {
+	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil || len(b) != 16 {
+		panic("bad GUID " + s)
+	}
+	return [16]byte(b)
+}
+
+// snpCertChain is go-sev-guest's CertTable.Unmarshal then Proto (its
+// header parser, its range check, its GUID mapping) without copying each
+// certificate: they are slices of the table, which nothing here writes.
+// The copies cost more than the rest of a cached verification's parse; the
+// chain cache clones what it keeps.
+func snpCertChain(table []byte) (*spb.CertificateChain, error) {
+	chain := &spb.CertificateChain{Extras: map[string][]byte{}}
+	entries, err := sevabi.ParseSnpCertTableHeader(table)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range entries {
+		end := uint64(e.Offset) + uint64(e.Length)
+		if end > uint64(len(table)) {
+			return nil, fmt.Errorf("cert table entry %d specifies a byte range outside the certificate data block (size %d): offset=%d, length%d",
+				i, len(table), e.Offset, e.Length)
+		}
+		der := table[e.Offset:end:end]
+		switch [16]byte(e.GUID) {
+		case vcekGUID:
+			chain.VcekCert = der
+		case vlekGUID:
+			chain.VlekCert = der
+		case askGUID:
+			chain.AskCert = der
+		case arkGUID:
+			chain.ArkCert = der
+		default:
+			chain.Extras[e.GUID.String()] = der
+		}
+	}
+	return chain, nil
 }
 
 // reportSigner is the report's SIGNING_KEY (ReportToProto has checked it).
@@ -339,7 +385,8 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 		vd.TrustRoot, vd.Simulated = set.name, set.simulated
 		c.Pass, c.Measured = true, "valid; chain to "+set.name
 		vd.add(c)
-		cert, err := sevtrust.ParseCert(endorsementKey(att))
+		// A copy: the certificate came from the caller's evidence.
+		cert, err := sevtrust.ParseCert(bytes.Clone(endorsementKey(att)))
 		if err != nil {
 			return
 		}
