@@ -262,7 +262,7 @@ func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	hx := hexStrings(parts[:3+copy(parts[3:], body.GetRtmrs())]...)
 	vd.Measurement, vd.TCB, vd.ReportData, vd.RTMRs = hx[0], hx[1], hx[2], hx[3:]
 
-	v.tdxVerify(vd, ev.Raw, q, p, now)
+	v.tdxVerify(vd, q, p, now)
 
 	vd.add(nonceCheck(body.GetReportData(), vd.ReportData, expected, p))
 	log := tdxEventLogCheck(vd, ev, body, p)
@@ -362,7 +362,7 @@ func tdxCacheKey(raw []byte, q *tdxQuote, p *policy.Policy) cacheKey {
 
 // tdxVerify runs go-tdx-guest verify, or on a cache hit checks only the
 // quote signature with the attestation key the cached chain vouched for.
-func (v *Verifier) tdxVerify(vd *Verdict, raw []byte, q *tdxQuote, p *policy.Policy, now time.Time) {
+func (v *Verifier) tdxVerify(vd *Verdict, q *tdxQuote, p *policy.Policy, now time.Time) {
 	var pcsInfo, crls string
 	if p.Collateral.Verify {
 		pcsInfo = ", PCS TCB info and QE identity"
