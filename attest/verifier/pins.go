@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -79,7 +80,9 @@ func tdxPinChecks(vd *Verdict, t *policy.TDX, configID, owner, ownerConfig []byt
 	}
 	if t.RequireSeptVEDisable {
 		c := Check{Name: "sept-ve-disable", Expected: "TD_ATTRIBUTES.SEPT_VE_DISABLE (bit 28) set", Pass: attrs&tdAttrSeptVEDisable != 0}
-		c.Measured = fmt.Sprintf("TD_ATTRIBUTES %016x", attrs)
+		var be [8]byte // %016x without fmt
+		binary.BigEndian.PutUint64(be[:], attrs)
+		c.Measured = "TD_ATTRIBUTES " + hex.EncodeToString(be[:])
 		if !c.Pass {
 			c.Detail = "SEPT_VE_DISABLE is clear: the host can inject #VE on EPT violations into the TD"
 		}

@@ -2,7 +2,9 @@ package verifier
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -64,10 +66,19 @@ func TestPinMemoFollowsThePolicy(t *testing.T) {
 	v := newTestVerifier(nil, nil)
 	m := tee.NewTDXMachine(tee.TDXOptions{Name: "pin-memo"})
 	p := offlinePolicy(t, "tdx-simulated.yaml")
-	requirePass(t, v.Verify(tdxEvidence(t, m, testNonce), p, testNonce[:]))
+	good := tdxEvidence(t, m, testNonce)
+	vd := v.Verify(good, p, testNonce[:])
+	requirePass(t, vd)
+	q, err := parseTDXQuote(good.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := vd.Check("sept-ve-disable"); c.Measured != fmt.Sprintf("TD_ATTRIBUTES %016x", binary.LittleEndian.Uint64(q.body.GetTdAttributes())) {
+		t.Fatalf("sept-ve-disable measured %q", c.Measured)
+	}
 	mrtd := p.TDX.AllowedMeasurements[0].MRTD
 	p.TDX.AllowedMeasurements[0].MRTD = strings.Repeat("00", 48)
-	vd := v.Verify(tdxEvidence(t, m, testNonce), p, testNonce[:])
+	vd = v.Verify(tdxEvidence(t, m, testNonce), p, testNonce[:])
 	if !vd.ChainCached {
 		t.Fatal("the second quote missed the cache")
 	}
