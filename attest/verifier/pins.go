@@ -12,38 +12,50 @@ import (
 	"github.com/cctest/cctest/attest/policy"
 )
 
-// policyHex remembers policy hex fields decoded (policy.MustDecodeHex):
-// a policy's pins are the same strings on every verification, and decoding
-// them each time cost several microseconds of a cached one. The key is the
-// string itself, so an edited policy field is another key. The slices are
-// shared: nothing here or in the libraries' validate options writes them.
+// policyHex remembers policy hex fields decoded (policy.MustDecodeHex),
+// and their canonical hex for the checks' Expected: a policy's pins are
+// the same strings on every verification, and decoding them each time cost
+// several microseconds of a cached one. The key is the string itself, so an
+// edited policy field is another key. The slices are shared: nothing here
+// or in the libraries' validate options writes them.
 var policyHex = struct {
 	sync.RWMutex
-	m map[string][]byte
-}{m: map[string][]byte{}}
+	m map[string]decodedPin
+}{m: map[string]decodedPin{}}
+
+type decodedPin struct {
+	b   []byte
+	hex string
+}
 
 // maxPolicyHex bounds the memo; past it, it starts over.
 const maxPolicyHex = 4096
 
 // pin is policy.MustDecodeHex(s), decoded once per distinct s.
-func pin(s string) []byte {
+func pin(s string) []byte { return decodePin(s).b }
+
+// pinHex is hex.EncodeToString(pin(s)).
+func pinHex(s string) string { return decodePin(s).hex }
+
+func decodePin(s string) decodedPin {
 	if s == "" {
-		return nil
+		return decodedPin{}
 	}
 	policyHex.RLock()
-	b, ok := policyHex.m[s]
+	d, ok := policyHex.m[s]
 	policyHex.RUnlock()
 	if ok {
-		return b
+		return d
 	}
-	b = policy.MustDecodeHex(s)
+	d.b = policy.MustDecodeHex(s)
+	d.hex = hex.EncodeToString(d.b)
 	policyHex.Lock()
 	if len(policyHex.m) >= maxPolicyHex {
 		clear(policyHex.m)
 	}
-	policyHex.m[s] = b
+	policyHex.m[s] = d
 	policyHex.Unlock()
-	return b
+	return d
 }
 
 // rtmrPins are a measurement's RTMR0-3 pins (nil = any value).
@@ -51,12 +63,13 @@ func rtmrPins(m *policy.TDXMeasurement) [4][]byte {
 	return [4][]byte{pin(m.RTMR0), pin(m.RTMR1), pin(m.RTMR2), pin(m.RTMR3)}
 }
 
-// pinCheck compares a field the policy pins; ok is false when unpinned.
-func pinCheck(name, field string, got, want []byte, why string) (Check, bool) {
+// pinCheck compares a field with the policy's pin (hex); ok is false when unpinned.
+func pinCheck(name, field string, got []byte, pinned, why string) (Check, bool) {
+	want := pin(pinned)
 	if want == nil {
 		return Check{}, false
 	}
-	c := Check{Name: name, Expected: hex.EncodeToString(want), Measured: hex.EncodeToString(got), Pass: bytes.Equal(got, want)}
+	c := Check{Name: name, Expected: pinHex(pinned), Measured: hex.EncodeToString(got), Pass: bytes.Equal(got, want)}
 	if !c.Pass {
 		c.Detail = fmt.Sprintf("%s is not the one the policy pins: %s", field, why)
 	}
@@ -67,14 +80,14 @@ func pinCheck(name, field string, got, want []byte, why string) (Check, bool) {
 func tdxPinChecks(vd *Verdict, t *policy.TDX, configID, owner, ownerConfig []byte, attrs uint64) {
 	for _, p := range []struct {
 		name, field string
-		got, want   []byte
-		why         string
+		got         []byte
+		pinned, why string
 	}{
-		{"mrconfigid", "MRCONFIGID", configID, pin(t.MrConfigID), "the TD was launched with other init-data (agent policy, KBS address) than the policy binds"},
-		{"mrowner", "MROWNER", owner, pin(t.MrOwner), "the TD belongs to another owner"},
-		{"mrownerconfig", "MROWNERCONFIG", ownerConfig, pin(t.MrOwnerConfig), "the TD has another owner configuration"},
+		{"mrconfigid", "MRCONFIGID", configID, t.MrConfigID, "the TD was launched with other init-data (agent policy, KBS address) than the policy binds"},
+		{"mrowner", "MROWNER", owner, t.MrOwner, "the TD belongs to another owner"},
+		{"mrownerconfig", "MROWNERCONFIG", ownerConfig, t.MrOwnerConfig, "the TD has another owner configuration"},
 	} {
-		if c, ok := pinCheck(p.name, p.field, p.got, p.want, p.why); ok {
+		if c, ok := pinCheck(p.name, p.field, p.got, p.pinned, p.why); ok {
 			vd.add(c)
 		}
 	}
@@ -95,7 +108,7 @@ const tdAttrSeptVEDisable = uint64(1) << 28
 // snpPinChecks are the report fields real deployments pin besides the
 // measurement: HOST_DATA (init-data), the ID-block keys, the firmware build.
 func snpPinChecks(vd *Verdict, s *policy.SNP, hostData, idKey, authorKey []byte, currentBuild, committedBuild, version uint32) {
-	if c, ok := pinCheck("host-data", "HOST_DATA", hostData, pin(s.HostData),
+	if c, ok := pinCheck("host-data", "HOST_DATA", hostData, s.HostData,
 		"the guest was launched with other init-data (agent policy, KBS address) than the policy binds"); ok {
 		vd.add(c)
 	}

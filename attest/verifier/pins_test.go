@@ -61,6 +61,9 @@ func TestPinMemoFollowsThePolicy(t *testing.T) {
 			if got, want := pin(s), policy.MustDecodeHex(s); !bytes.Equal(got, want) || (got == nil) != (want == nil) {
 				t.Fatalf("pin(%q) = %x, MustDecodeHex %x", s, got, want)
 			}
+			if got, want := pinHex(s), hex.EncodeToString(policy.MustDecodeHex(s)); got != want {
+				t.Fatalf("pinHex(%q) = %q, want %q", s, got, want)
+			}
 		}
 	}
 	v := newTestVerifier(nil, nil)

@@ -276,7 +276,7 @@ func (v *Verifier) verifyTDX(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	tdxPinChecks(vd, p.TDX, body.GetMrConfigId(), body.GetMrOwner(), body.GetMrOwnerConfig(), attrs)
 	if len(p.TDX.MrSeam) > 0 {
 		want := pin(p.TDX.MrSeam)
-		c := Check{Name: "mrseam", Expected: hex.EncodeToString(want), Measured: hex.EncodeToString(body.GetMrSeam()),
+		c := Check{Name: "mrseam", Expected: pinHex(p.TDX.MrSeam), Measured: hex.EncodeToString(body.GetMrSeam()),
 			Pass: bytes.Equal(want, body.GetMrSeam())}
 		if !c.Pass {
 			c.Detail = "the TDX module measurement (MRSEAM) is not the one the policy pins"
@@ -675,7 +675,7 @@ func tdxTCBCheck(q *tdxQuote, svnHex string, t *policy.TDX) Check {
 		c.Pass, c.Skipped, c.Expected, c.Detail = true, true, "(no minimum)", "the policy sets no TCB minimum"
 		return c
 	}
-	c.Expected = "TEE_TCB_SVN >= " + hex.EncodeToString(min) + ", QE SVN >= " + strconv.Itoa(int(t.MinimumQeSvn)) +
+	c.Expected = "TEE_TCB_SVN >= " + pinHex(t.MinimumTeeTcbSvn) + ", QE SVN >= " + strconv.Itoa(int(t.MinimumQeSvn)) +
 		", PCE SVN >= " + strconv.Itoa(int(t.MinimumPceSvn))
 	var low []string
 	for i := range min {
