@@ -317,3 +317,37 @@ func TestSNPCertChainIsTheLibraryParse(t *testing.T) {
 		}
 	}
 }
+
+// SEV-SNP: after a report cached its VCEK, a byte changed anywhere in the
+// VCEK (its ends pick the cache slot, its middle does not) misses the cache
+// and fails the full verification, and the report itself still needs its
+// signature on the hit.
+func TestCachedSNPVerifierRefusesAnotherVCEK(t *testing.T) {
+	v := newTestVerifier(nil, nil)
+	p := offlinePolicy(t, "snp-simulated.yaml")
+	m := tee.MustNewSNPMachine(tee.SNPOptions{Name: "cached-snp"})
+	good := snpEvidence(t, m, testNonce)
+	requirePass(t, v.Verify(good, p, testNonce[:]))
+	if vd := v.Verify(snpEvidence(t, m, testNonce), p, testNonce[:]); !vd.ChainCached || !vd.Pass {
+		t.Fatalf("second report: cached=%v pass=%v", vd.ChainCached, vd.Pass)
+	}
+	chain, err := snpCertChain(good.Raw[snpReportSize:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := bytes.Index(good.Raw, chain.GetVcekCert())
+	if start < snpReportSize {
+		t.Fatal("VCEK not found in the evidence")
+	}
+	n := len(chain.GetVcekCert())
+	for _, off := range []int{0, 10, n / 3, n / 2, n - 70, n - 1} {
+		ev := good
+		ev.Raw = flip(good.Raw, start+off)
+		if vd := v.Verify(ev, p, testNonce[:]); vd.Pass || vd.ChainCached {
+			t.Errorf("VCEK byte %d flipped: pass=%v cached=%v", off, vd.Pass, vd.ChainCached)
+		}
+	}
+	if vd := v.Verify(good, p, testNonce[:]); !vd.Pass || !vd.ChainCached {
+		t.Fatalf("the good report after the others: pass=%v cached=%v", vd.Pass, vd.ChainCached)
+	}
+}
