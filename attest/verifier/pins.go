@@ -69,7 +69,11 @@ func pinCheck(name, field string, got []byte, pinned, why string) (Check, bool) 
 	if want == nil {
 		return Check{}, false
 	}
-	c := Check{Name: name, Expected: pinHex(pinned), Measured: hex.EncodeToString(got), Pass: bytes.Equal(got, want)}
+	c := Check{Name: name, Expected: pinHex(pinned), Pass: bytes.Equal(got, want)}
+	c.Measured = c.Expected // the same bytes when it passes
+	if !c.Pass {
+		c.Measured = hex.EncodeToString(got)
+	}
 	if !c.Pass {
 		c.Detail = fmt.Sprintf("%s is not the one the policy pins: %s", field, why)
 	}

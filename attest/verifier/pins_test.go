@@ -79,6 +79,13 @@ func TestPinMemoFollowsThePolicy(t *testing.T) {
 	if c, _ := vd.Check("sept-ve-disable"); c.Measured != fmt.Sprintf("TD_ATTRIBUTES %016x", binary.LittleEndian.Uint64(q.body.GetTdAttributes())) {
 		t.Fatalf("sept-ve-disable measured %q", c.Measured)
 	}
+	// A passing check's Expected and Measured share one string: each is still its own field's hex.
+	if c, _ := vd.Check("nonce"); c.Expected != hex.EncodeToString(testNonce[:]) || c.Measured != hex.EncodeToString(q.body.GetReportData()) {
+		t.Fatalf("nonce expected %q measured %q", c.Expected, c.Measured)
+	}
+	if c, _ := vd.Check("mrconfigid"); c.Expected != hex.EncodeToString(pin(p.TDX.MrConfigID)) || c.Measured != hex.EncodeToString(q.body.GetMrConfigId()) {
+		t.Fatalf("mrconfigid expected %q measured %q", c.Expected, c.Measured)
+	}
 	mrtd := p.TDX.AllowedMeasurements[0].MRTD
 	p.TDX.AllowedMeasurements[0].MRTD = strings.Repeat("00", 48)
 	vd = v.Verify(tdxEvidence(t, m, testNonce), p, testNonce[:])

@@ -146,11 +146,13 @@ func nonceCheck(measured []byte, measuredHex string, expected []byte, p *policy.
 		c.Detail = err.Error()
 		return c
 	}
-	c.Expected = hex.EncodeToString(want[:])
 	c.Pass = string(want[:]) == string(measured)
-	if !c.Pass {
-		c.Detail = "REPORT_DATA does not match the nonce (stale or replayed evidence?)"
+	if c.Pass {
+		c.Expected = measuredHex // the same bytes
+		return c
 	}
+	c.Expected = hex.EncodeToString(want[:])
+	c.Detail = "REPORT_DATA does not match the nonce (stale or replayed evidence?)"
 	return c
 }
 
