@@ -30,6 +30,7 @@ type chainEntry struct {
 	key                 cacheKey // a copy: a hit needs these exact bytes
 	notBefore, notAfter time.Time
 	trustRoot           string
+	cachedMeasured      string // the verify check's Measured on a hit
 	simulated           bool
 	fmspc, ppid         string
 	attestKey           *ecdsa.PublicKey  // TDX: verifies the quote signature
@@ -50,6 +51,10 @@ func newChainCache(max int) *chainCache {
 // (TDX: attestation key and certification data; SNP: the VCEK or VLEK).
 // The hash only picks the slot; a hit needs every field equal to the
 // entry's copy, so no hash collision can stand in for a verification.
+// It reads each part's length and its first and last hashSample bytes
+// (TDX: the attestation key opens the signed data; SNP: the certificate's
+// signature closes the VCEK / VLEK), not all of it: hashing the whole
+// certification data cost more than comparing it on the hit.
 type cacheKey struct {
 	hash  uint64
 	tee   string
@@ -60,6 +65,8 @@ type cacheKey struct {
 
 var cacheSeed = maphash.MakeSeed()
 
+const hashSample = 64
+
 func newCacheKey(tee string, p *policy.Policy, parts ...[]byte) cacheKey {
 	var h maphash.Hash
 	h.SetSeed(cacheSeed)
@@ -68,6 +75,10 @@ func newCacheKey(tee string, p *policy.Policy, parts ...[]byte) cacheKey {
 		var n [8]byte
 		binary.LittleEndian.PutUint64(n[:], uint64(len(b)))
 		h.Write(n[:])
+		if len(b) > 2*hashSample {
+			h.Write(b[:hashSample])
+			b = b[len(b)-hashSample:]
+		}
 		h.Write(b)
 	}
 	return cacheKey{hash: h.Sum64(), tee: tee, roots: p.TrustRoots, coll: p.Collateral, parts: parts}

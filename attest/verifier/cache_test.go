@@ -2,11 +2,16 @@ package verifier
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cctest/cctest/simulators/tee"
+	sevabi "github.com/google/go-sev-guest/abi"
+	spb "github.com/google/go-sev-guest/proto/sevsnp"
+	tdxabi "github.com/google/go-tdx-guest/abi"
 	pb "github.com/google/go-tdx-guest/proto/tdx"
 	tdxtestdata "github.com/google/go-tdx-guest/testing/testdata"
 	"google.golang.org/protobuf/proto"
@@ -170,5 +175,179 @@ func TestChainCacheNeedsEqualKeys(t *testing.T) {
 	}
 	if c.get(k, now.Add(2*time.Hour)) != nil {
 		t.Error("hit after the entry expired")
+	}
+	// The hash samples each part's ends: bytes that differ only in the
+	// middle share the slot, and the byte comparison still misses.
+	long := bytes.Repeat([]byte("certification data "), 40)
+	kl := newCacheKey("tdx", p, long, nil)
+	c.put(kl, &chainEntry{notBefore: now.Add(-time.Hour), notAfter: now.Add(time.Hour)})
+	mid := bytes.Clone(long)
+	mid[len(mid)/2] ^= 1
+	km := newCacheKey("tdx", p, mid, nil)
+	if km.hash != kl.hash {
+		t.Fatal("the hash read the middle of the part")
+	}
+	if c.get(kl, now) == nil || c.get(km, now) != nil {
+		t.Error("a key differing in the middle of a part hit, or the original missed")
+	}
+}
+
+// The cached signature check encodes r || s as go-tdx-guest does before
+// ecdsa.VerifyASN1: byte for byte abi.SignatureToDER's DER, for leading
+// zeros, high bits, zero and maximal values.
+func TestSigDERIsTheLibraryEncoding(t *testing.T) {
+	half := func(fill byte, first ...byte) []byte {
+		b := bytes.Repeat([]byte{fill}, 32)
+		copy(b, first)
+		return b
+	}
+	halves := [][]byte{half(0), half(0xff), half(0x01), half(0x7f), half(0x80),
+		half(0x11, 0), half(0x81, 0), half(0x42, 0, 0, 0), half(0, 0x80), half(0, 0x7f),
+		append(make([]byte, 31), 1), append(make([]byte, 31), 0x80)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200; i++ {
+		b := make([]byte, 32)
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+		}
+		b[0] &= byte(rng.Uint32()) // leading zeros and clear high bits often
+		halves = append(halves, b)
+	}
+	for _, r := range halves {
+		for _, s := range halves[:20] {
+			sig := append(bytes.Clone(r), s...)
+			want, err := tdxabi.SignatureToDER(sig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf [70]byte
+			if got := sigDER(buf[:0], sig); !bytes.Equal(got, want) {
+				t.Fatalf("r=%x s=%x: sigDER %x, abi.SignatureToDER %x", r, s, got, want)
+			}
+			if !bytes.Equal(sig, append(bytes.Clone(r), s...)) {
+				t.Fatal("sigDER changed its input")
+			}
+		}
+	}
+	if verifyRawSig(nil, nil, make([]byte, 63)) {
+		t.Fatal("a 63-byte signature verified")
+	}
+}
+
+// go-tdx-guest validate keeps every check it adds to this package's own
+// (fixed bits, SVN floors) and its second comparison of REPORT_DATA and
+// MRSEAM; only MRTD / RTMRs, always the matched entry's and so already
+// equal to the quote's, are no longer handed to it.
+func TestTDXLibraryValidateKeepsItsChecks(t *testing.T) {
+	raw := tdxEvidence(t, tee.NewTDXMachine(tee.TDXOptions{Name: "lib-validate"}), testNonce).Raw
+	p := offlinePolicy(t, "tdx-simulated.yaml")
+	parse := func() *tdxQuote {
+		q, err := parseTDXQuote(bytes.Clone(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	if c := tdxLibraryValidate(parse(), p, testNonce[:]); !c.Pass {
+		t.Fatalf("good quote rejected: %s", c.Detail)
+	}
+	xfam := parse()
+	xfam.body.Xfam[7] |= 0x80 // outside XFAM's fixed-0 mask
+	other := BindReportData([]byte("other"), "test")
+	seam := editedPolicy(t, "tdx-simulated.yaml", func(doc string) string {
+		return strings.Replace(noCollateral(doc), "tdx:\n", "tdx:\n  mrSeam: \""+strings.Repeat("ab", 48)+"\"\n", 1)
+	})
+	qe := offlinePolicy(t, "tdx-simulated.yaml")
+	qe.TDX.MinimumQeSvn = 0xffff
+	for name, c := range map[string]Check{
+		"xfam":        tdxLibraryValidate(xfam, p, testNonce[:]),
+		"report data": tdxLibraryValidate(parse(), p, other[:]),
+		"mrseam":      tdxLibraryValidate(parse(), seam, testNonce[:]),
+		"qe svn":      tdxLibraryValidate(parse(), qe, testNonce[:]),
+	} {
+		if c.Pass {
+			t.Errorf("%s: go-tdx-guest validate accepted", name)
+		}
+	}
+}
+
+// The certificate table is read in place: the chain equals go-sev-guest's
+// CertTable.Unmarshal + Proto, and tables it refuses are refused.
+func TestSNPCertChainIsTheLibraryParse(t *testing.T) {
+	vcek := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "table-vcek"}), testNonce).Raw[snpReportSize:]
+	vlek := snpEvidence(t, tee.MustNewSNPMachine(tee.SNPOptions{Name: "table-vlek", VLEK: true}), testNonce).Raw[snpReportSize:]
+	lib := func(table []byte) (*spb.CertificateChain, error) {
+		return safely("library", func() (*spb.CertificateChain, error) {
+			ct := new(sevabi.CertTable)
+			if err := ct.Unmarshal(table); err != nil {
+				return nil, err
+			}
+			return ct.Proto(), nil
+		})
+	}
+	full, err := lib(vcek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extras := sevabi.CertsFromProto(&spb.CertificateChain{VcekCert: full.GetVcekCert(), AskCert: full.GetAskCert(), ArkCert: full.GetArkCert(),
+		Extras: map[string][]byte{"11111111-2222-3333-4444-555555555555": []byte("extra")}}).Marshal()
+	outside := bytes.Clone(vcek)
+	binary.LittleEndian.PutUint32(outside[20:], uint32(len(vcek))) // first entry's length
+	// A length that wraps the library's uint32 range check (which then
+	// allocates the 4 GiB it names before failing): refused up front.
+	wraps := bytes.Clone(vcek)
+	binary.LittleEndian.PutUint32(wraps[20:], 0xffffffff)
+	if _, err := snpCertChain(wraps); err == nil {
+		t.Error("a table entry whose end wraps 32 bits was accepted")
+	}
+	inHeader := bytes.Clone(vcek)
+	binary.LittleEndian.PutUint32(inHeader[16:], 8) // first entry's offset
+	for name, table := range map[string][]byte{
+		"VCEK": vcek, "VLEK": vlek, "extras": extras, "empty": nil,
+		"truncated header": vcek[:30], "outside": outside, "offset in header": inHeader,
+	} {
+		got, gerr := snpCertChain(table)
+		want, werr := lib(table)
+		if (gerr == nil) != (werr == nil) {
+			t.Errorf("%s: error %v, go-sev-guest %v", name, gerr, werr)
+			continue
+		}
+		if gerr == nil && !proto.Equal(got, want) {
+			t.Errorf("%s: chain differs from go-sev-guest's", name)
+		}
+	}
+}
+
+// SEV-SNP: after a report cached its VCEK, a byte changed anywhere in the
+// VCEK (its ends pick the cache slot, its middle does not) misses the cache
+// and fails the full verification, and the report itself still needs its
+// signature on the hit.
+func TestCachedSNPVerifierRefusesAnotherVCEK(t *testing.T) {
+	v := newTestVerifier(nil, nil)
+	p := offlinePolicy(t, "snp-simulated.yaml")
+	m := tee.MustNewSNPMachine(tee.SNPOptions{Name: "cached-snp"})
+	good := snpEvidence(t, m, testNonce)
+	requirePass(t, v.Verify(good, p, testNonce[:]))
+	if vd := v.Verify(snpEvidence(t, m, testNonce), p, testNonce[:]); !vd.ChainCached || !vd.Pass {
+		t.Fatalf("second report: cached=%v pass=%v", vd.ChainCached, vd.Pass)
+	}
+	chain, err := snpCertChain(good.Raw[snpReportSize:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := bytes.Index(good.Raw, chain.GetVcekCert())
+	if start < snpReportSize {
+		t.Fatal("VCEK not found in the evidence")
+	}
+	n := len(chain.GetVcekCert())
+	for _, off := range []int{0, 10, n / 3, n / 2, n - 70, n - 1} {
+		ev := good
+		ev.Raw = flip(good.Raw, start+off)
+		if vd := v.Verify(ev, p, testNonce[:]); vd.Pass || vd.ChainCached {
+			t.Errorf("VCEK byte %d flipped: pass=%v cached=%v", off, vd.Pass, vd.ChainCached)
+		}
+	}
+	if vd := v.Verify(good, p, testNonce[:]); !vd.Pass || !vd.ChainCached {
+		t.Fatalf("the good report after the others: pass=%v cached=%v", vd.Pass, vd.ChainCached)
 	}
 }

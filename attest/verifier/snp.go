@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cctest/cctest/api/teename"
@@ -38,15 +39,17 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	}
 	rep := att.GetReport()
 	vd.add(Check{Name: "parse", Expected: "SEV-SNP attestation report", Pass: true,
-		Measured: fmt.Sprintf("SEV-SNP report v%d, %d certificate table entries", rep.GetVersion(), certCount(att.GetCertificateChain()))})
+		Measured: "SEV-SNP report v" + strconv.FormatUint(uint64(rep.GetVersion()), 10) + ", " +
+			strconv.Itoa(certCount(att.GetCertificateChain())) + " certificate table entries"})
 	signer := reportSigner(rep)
 	vd.SigningKey = signer.String()
-	vd.Measurement = hex.EncodeToString(rep.GetMeasurement())
+	// The identity fields in one string.
+	hx := hexStrings(rep.GetMeasurement(), rep.GetReportData(), rep.GetChipId())
+	vd.Measurement, vd.ReportData = hx[0], hx[1]
 	if !allZero(rep.GetChipId()) {
-		vd.ChipID = hex.EncodeToString(rep.GetChipId())
+		vd.ChipID = hx[2]
 	}
 	vd.ReportVersion = rep.GetVersion()
-	vd.ReportData = hex.EncodeToString(rep.GetReportData())
 	reported := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetReportedTcb()))
 	vd.TCB = tcbString(reported)
 	if fms := rep.GetCpuid1EaxFms(); fms != 0 {
@@ -63,11 +66,11 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	v.snpVerify(vd, att, report, p)
 
 	pol, _ := sevabi.ParseSnpPolicy(rep.GetPolicy()) // parse already checked it
-	vd.add(nonceCheck(rep.GetReportData(), expected, p))
+	vd.add(nonceCheck(rep.GetReportData(), vd.ReportData, expected, p))
 	matched := snpMeasurementCheck(vd, rep, p)
-	vd.add(bitCheck("debug", pol.Debug, "guest policy DEBUG (bit 19)",
+	vd.add(bitCheck("debug", pol.Debug, "off (guest policy DEBUG (bit 19) clear)",
 		"debug guest: the guest policy allows DEBUG, so the host can read and change guest memory"))
-	vd.add(bitCheck("migratable", pol.MigrateMA, "guest policy MIGRATE_MA (bit 18)",
+	vd.add(bitCheck("migratable", pol.MigrateMA, "off (guest policy MIGRATE_MA (bit 18) clear)",
 		"the guest policy allows a migration agent, so the guest can be moved to a host this evidence does not describe"))
 	vd.add(snpTCBCheck(reported, p.SNP))
 	snpPinChecks(vd, p.SNP, rep.GetHostData(), rep.GetIdKeyDigest(), rep.GetAuthorKeyDigest(), rep.GetCurrentBuild(), rep.GetCommittedBuild(), rep.GetVersion())
@@ -77,13 +80,14 @@ func (v *Verifier) verifySNP(vd *Verdict, ev Evidence, p *policy.Policy, expecte
 	}
 	vd.add(c)
 	wantVMPL := p.SNP.RequiredVMPL()
-	c = Check{Name: "vmpl", Expected: fmt.Sprint(wantVMPL), Measured: fmt.Sprint(rep.GetVmpl()), Pass: rep.GetVmpl() == wantVMPL}
+	c = Check{Name: "vmpl", Expected: strconv.FormatUint(uint64(wantVMPL), 10), Measured: strconv.FormatUint(uint64(rep.GetVmpl()), 10),
+		Pass: rep.GetVmpl() == wantVMPL}
 	if !c.Pass {
 		c.Detail = fmt.Sprintf("report VMPL %d is not %d: evidence from a less privileged level cannot vouch for the guest", rep.GetVmpl(), wantVMPL)
 	}
 	vd.add(c)
 	if !p.SNP.SMTAllowed() {
-		vd.add(bitCheck("smt", pol.SMT, "guest policy SMT (bit 16)", "the guest policy allows SMT and the policy forbids it"))
+		vd.add(bitCheck("smt", pol.SMT, "off (guest policy SMT (bit 16) clear)", "the guest policy allows SMT and the policy forbids it"))
 	}
 	if len(p.SNP.ProductLines) > 0 {
 		c := Check{Name: "product-line", Expected: strings.Join(p.SNP.ProductLines, " or "), Measured: vd.ProductLine,
@@ -121,13 +125,9 @@ func snpAttestation(ev Evidence) (*spb.Attestation, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	chain := &spb.CertificateChain{Extras: map[string][]byte{}}
-	if len(table) > 0 {
-		ct := new(sevabi.CertTable)
-		if err := ct.Unmarshal(table); err != nil {
-			return nil, nil, fmt.Errorf("certificate table: %v", err)
-		}
-		chain = ct.Proto()
+	chain, err := snpCertChain(table)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate table: %v", err)
 	}
 	for _, k := range []struct {
 		name     string
@@ -147,6 +147,56 @@ func snpAttestation(ev Evidence) (*spb.Attestation, []byte, error) {
 		*k.dst = der
 	}
 	return &spb.Attestation{Report: rep, CertificateChain: chain}, report, nil
+}
+
+// The certificate table's GUIDs (go-sev-guest's CertTable.Proto).
+var (
+	vcekGUID = guidBytes(sevabi.VcekGUID)
+	vlekGUID = guidBytes(sevabi.VlekGUID)
+	askGUID  = guidBytes(sevabi.AskGUID)
+	arkGUID  = guidBytes(sevabi.ArkGUID)
+)
+
+func guidBytes(s string) [16]byte {
+	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil || len(b) != 16 {
+		panic("bad GUID " + s)
+	}
+	return [16]byte(b)
+}
+
+// snpCertChain is go-sev-guest's CertTable.Unmarshal then Proto (its
+// header parser, its range check, its GUID mapping) without copying each
+// certificate: they are slices of the table, which nothing here writes.
+// The copies cost more than the rest of a cached verification's parse; the
+// chain cache clones what it keeps.
+func snpCertChain(table []byte) (*spb.CertificateChain, error) {
+	chain := &spb.CertificateChain{Extras: map[string][]byte{}}
+	entries, err := sevabi.ParseSnpCertTableHeader(table)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range entries {
+		end := uint64(e.Offset) + uint64(e.Length)
+		if end > uint64(len(table)) {
+			return nil, fmt.Errorf("cert table entry %d specifies a byte range outside the certificate data block (size %d): offset=%d, length%d",
+				i, len(table), e.Offset, e.Length)
+		}
+		der := table[e.Offset:end:end]
+		switch [16]byte(e.GUID) {
+		case vcekGUID:
+			chain.VcekCert = der
+		case vlekGUID:
+			chain.VlekCert = der
+		case askGUID:
+			chain.AskCert = der
+		case arkGUID:
+			chain.ArkCert = der
+		default:
+			chain.Extras[e.GUID.String()] = der
+		}
+	}
+	return chain, nil
 }
 
 // reportSigner is the report's SIGNING_KEY (ReportToProto has checked it).
@@ -222,7 +272,8 @@ func certCount(c *spb.CertificateChain) int {
 }
 
 func tcbString(t kds.TCBParts) string {
-	return fmt.Sprintf("bl=%d tee=%d snp=%d ucode=%d", t.BlSpl, t.TeeSpl, t.SnpSpl, t.UcodeSpl)
+	return "bl=" + strconv.Itoa(int(t.BlSpl)) + " tee=" + strconv.Itoa(int(t.TeeSpl)) +
+		" snp=" + strconv.Itoa(int(t.SnpSpl)) + " ucode=" + strconv.Itoa(int(t.UcodeSpl))
 }
 
 type amdRootSet struct {
@@ -267,13 +318,14 @@ func (v *Verifier) snpRootSets(p *policy.Policy) []amdRootSet {
 func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p *policy.Policy) {
 	now := v.now()
 	signer := reportSigner(att.GetReport())
-	c := Check{Name: "verify", Expected: "report signature, VCEK chain to " + strings.Join(v.rootNames(p, teename.SNP), " or ")}
+	chainOf, crl := "report signature, VCEK chain to ", ""
 	if signer == sevabi.VlekReportSigner {
-		c.Expected = "report signature, VLEK -> ASVK chain to " + strings.Join(v.rootNames(p, teename.SNP), " or ")
+		chainOf = "report signature, VLEK -> ASVK chain to "
 	}
 	if p.Collateral.CheckRevocations {
-		c.Expected += ", ARK CRL"
+		crl = ", ARK CRL"
 	}
+	c := Check{Name: "verify", Expected: chainOf + v.rootList(p, teename.SNP) + crl}
 	chain := att.GetCertificateChain()
 	ek := endorsementKey(att)
 	key := newCacheKey("snp", p, ek, []byte(vd.ProductLine), []byte{byte(att.GetReport().GetSignerInfo())})
@@ -283,7 +335,7 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 		if err := sevverify.SnpReportSignature(report, e.ek); err != nil {
 			c.Detail = err.Error() + " (chain cached)"
 		} else {
-			c.Pass, c.Measured = true, "valid; chain to "+e.trustRoot+" (cached)"
+			c.Pass, c.Measured = true, e.cachedMeasured
 		}
 		vd.add(c)
 		return
@@ -333,7 +385,8 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 		vd.TrustRoot, vd.Simulated = set.name, set.simulated
 		c.Pass, c.Measured = true, "valid; chain to "+set.name
 		vd.add(c)
-		cert, err := sevtrust.ParseCert(endorsementKey(att))
+		// A copy: the certificate came from the caller's evidence.
+		cert, err := sevtrust.ParseCert(bytes.Clone(endorsementKey(att)))
 		if err != nil {
 			return
 		}
@@ -341,7 +394,8 @@ func (v *Verifier) snpVerify(vd *Verdict, att *spb.Attestation, report []byte, p
 		if p.Collateral.CheckRevocations && now.Add(v.opts.CollateralTTL).Before(na) {
 			na = now.Add(v.opts.CollateralTTL)
 		}
-		v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: set.name, simulated: set.simulated, ek: cert})
+		v.cache.put(key, &chainEntry{notBefore: nb, notAfter: na, trustRoot: set.name, simulated: set.simulated, ek: cert,
+			cachedMeasured: c.Measured + " (cached)"})
 		return
 	}
 	c.Detail = fmt.Sprint(lastErr)
@@ -379,7 +433,7 @@ func snpMeasurementCheck(vd *Verdict, rep *spb.Report, p *policy.Policy) *policy
 			continue
 		}
 		names = append(names, m.Name)
-		if matched == nil && bytes.Equal(m.Bytes(), rep.GetMeasurement()) {
+		if matched == nil && bytes.Equal(pin(m.Measurement), rep.GetMeasurement()) {
 			matched = m
 		}
 	}
@@ -425,7 +479,8 @@ func provisionalCheck(rep *spb.Report, s *policy.SNP) Check {
 	cur := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetCurrentTcb()))
 	com := kds.DecomposeTCBVersion(kds.TCBVersion(rep.GetCommittedTcb()))
 	fw := func(tcb kds.TCBParts, major, minor, build uint32) string {
-		return fmt.Sprintf("%s, firmware %d.%d build %d", tcbString(tcb), major, minor, build)
+		return tcbString(tcb) + ", firmware " + strconv.FormatUint(uint64(major), 10) + "." +
+			strconv.FormatUint(uint64(minor), 10) + " build " + strconv.FormatUint(uint64(build), 10)
 	}
 	current := fw(cur, rep.GetCurrentMajor(), rep.GetCurrentMinor(), rep.GetCurrentBuild())
 	committed := fw(com, rep.GetCommittedMajor(), rep.GetCommittedMinor(), rep.GetCommittedBuild())
@@ -467,7 +522,7 @@ func snpLibraryValidate(att *spb.Attestation, p *policy.Policy, matched *policy.
 		PermitProvisionalFirmware: p.SNP.PermitProvisionalFirmware,
 	}
 	if matched != nil {
-		o.Measurement = matched.Bytes()
+		o.Measurement = pin(matched.Measurement)
 	}
 	if expected != nil {
 		if want, err := ReportData(expected); err == nil {

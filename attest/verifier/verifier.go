@@ -128,9 +128,10 @@ func (v *Verifier) Verify(ev Evidence, p *policy.Policy, expectedReportData []by
 	return vd.finish()
 }
 
-// nonceCheck compares REPORT_DATA with the caller's expectation.
-func nonceCheck(measured, expected []byte, p *policy.Policy) Check {
-	c := Check{Name: "nonce", Measured: hex.EncodeToString(measured)}
+// nonceCheck compares REPORT_DATA with the caller's expectation;
+// measuredHex is REPORT_DATA in hex (the verdict's ReportData).
+func nonceCheck(measured []byte, measuredHex string, expected []byte, p *policy.Policy) Check {
+	c := Check{Name: "nonce", Measured: measuredHex}
 	if expected == nil {
 		c.Expected = "(none given)"
 		if p.NonceRequired() {
@@ -145,11 +146,13 @@ func nonceCheck(measured, expected []byte, p *policy.Policy) Check {
 		c.Detail = err.Error()
 		return c
 	}
-	c.Expected = hex.EncodeToString(want[:])
 	c.Pass = string(want[:]) == string(measured)
-	if !c.Pass {
-		c.Detail = "REPORT_DATA does not match the nonce (stale or replayed evidence?)"
+	if c.Pass {
+		c.Expected = measuredHex // the same bytes
+		return c
 	}
+	c.Expected = hex.EncodeToString(want[:])
+	c.Detail = "REPORT_DATA does not match the nonce (stale or replayed evidence?)"
 	return c
 }
 
@@ -158,4 +161,30 @@ func placeholderHint(p *policy.Policy, tee string) string {
 		return "; the policy lists only placeholder measurements: replace them with your image's values"
 	}
 	return ""
+}
+
+// hexStrings hex-encodes each of bs into one string and returns its
+// slices: one allocation for the verdict's identity fields.
+func hexStrings(bs ...[]byte) []string {
+	n := 0
+	for _, b := range bs {
+		n += hex.EncodedLen(len(b))
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	var buf [128]byte
+	for _, b := range bs {
+		for len(b) > 0 {
+			k := min(len(b), len(buf)/2)
+			sb.Write(buf[:hex.Encode(buf[:], b[:k])])
+			b = b[k:]
+		}
+	}
+	all := sb.String()
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		k := hex.EncodedLen(len(b))
+		out[i], all = all[:k], all[k:]
+	}
+	return out
 }

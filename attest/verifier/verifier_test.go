@@ -3,6 +3,7 @@ package verifier
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -852,6 +853,21 @@ func TestSNPProvisionalFirmware(t *testing.T) {
 	for _, pol := range []*policy.Policy{p, permit} {
 		if vd := newTestVerifier(nil, nil).Verify(good, pol, testNonce[:]); !vd.Pass || len(vd.Notes) != 0 {
 			t.Errorf("committed firmware: pass %v notes %v (%s)", vd.Pass, vd.Notes, vd.Reason)
+		}
+	}
+}
+
+// The verdict's identity fields share one string: each slice is its own
+// part's hex, for parts shorter and longer than the encode buffer.
+func TestHexStrings(t *testing.T) {
+	parts := [][]byte{bytes.Repeat([]byte{0xab}, 48), nil, {1, 2, 3}, bytes.Repeat([]byte{0x5c, 0xf0}, 100), make([]byte, 64)}
+	got := hexStrings(parts...)
+	if len(got) != len(parts) {
+		t.Fatalf("%d strings for %d parts", len(got), len(parts))
+	}
+	for i, b := range parts {
+		if got[i] != hex.EncodeToString(b) {
+			t.Errorf("part %d: %q, want %q", i, got[i], hex.EncodeToString(b))
 		}
 	}
 }
